@@ -1,0 +1,35 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "crashsh",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "crashsh", targets: ["crashsh"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C libraries from Debian's -dev packages, found through pkg-config.
+        .systemLibrary(name: "CDwarf", pkgConfig: "libdw",
+                       providers: [.apt(["libdw-dev", "libelf-dev"])]),
+        .systemLibrary(name: "CDecompress",
+                       providers: [.apt(["zlib1g-dev", "liblzo2-dev", "libsnappy-dev", "libzstd-dev"])]),
+        // libedit's el_set/history are variadic; this small C target wraps what the REPL needs.
+        .target(name: "CLineEdit", linkerSettings: [.linkedLibrary("edit")]),
+
+        .target(name: "DumpModel", dependencies: ["CDecompress"]),
+        .target(name: "SymbolResolver", dependencies: ["CDwarf"]),
+        .target(name: "Commands", dependencies: ["DumpModel", "SymbolResolver"]),
+        .executableTarget(name: "crashsh", dependencies: [
+            "Commands", "CLineEdit",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "DumpModelTests", dependencies: ["DumpModel"]),
+        .testTarget(name: "SymbolResolverTests", dependencies: ["SymbolResolver"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["DumpModel", "SymbolResolver", "Commands"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,3 @@
+#include <unistd.h>
+#include "CLineEdit.h"
+int crashsh_le_isatty(int fd) { return isatty(fd); }
