@@ -1,0 +1,11 @@
+/// Every command crashsh knows, in the order `help` lists them.
+public enum CommandRegistry {
+    public static let all: [any CrashCommand.Type] = [
+        VmcoreinfoCommand.self,
+    ]
+
+    /// The command named `name` (or one of its aliases).
+    public static func lookup(_ name: String) -> (any CrashCommand.Type)? {
+        all.first { $0.name == name || $0.aliases.contains(name) }
+    }
+}

@@ -1,0 +1,41 @@
+/// What every command returns: a typed value that renders as crash-shaped text and as JSON.
+public protocol CommandResult {
+    /// The text crash users expect (ends with a newline when not empty).
+    func renderText() -> String
+    /// The same facts as JSON.
+    func renderJSON() -> JSONValue
+}
+
+/// A command's result that is only text (help, messages); JSON wraps it as {"text": ...}.
+public struct TextResult: CommandResult {
+    public var text: String
+    public init(_ text: String) { self.text = text }
+    public func renderText() -> String { text }
+    public func renderJSON() -> JSONValue { .object([("text", .string(text))]) }
+}
+
+/// A failure a command reports to the user: one line, the REPL goes on.
+public struct CommandError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// One crash-style command. Each lives in its own file under Sources/Commands, named after it
+/// (`sym` -> SymCommand.swift), and is listed in `CommandRegistry.all`.
+public protocol CrashCommand: Sendable {
+    /// The name typed at the prompt.
+    static var name: String { get }
+    /// Other names that run it (`q` for `exit`...).
+    static var aliases: [String] { get }
+    /// One line for the `help` list.
+    static var summary: String { get }
+    /// The full text of `help NAME`: synopsis, options, examples.
+    static var usage: String { get }
+    /// Parses `arguments` (the words after the name) and builds the result.
+    static func run(_ arguments: [String], in session: Session) throws -> any CommandResult
+}
+
+extension CrashCommand {
+    public static var aliases: [String] { [] }
+}

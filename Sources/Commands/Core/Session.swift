@@ -1,0 +1,52 @@
+import DumpModel
+import SymbolResolver
+
+/// Everything one crashsh run works on: the dump, its physical memory, VMCOREINFO, and the
+/// vmlinux (opened on first use, so commands that do not need symbols never pay for it).
+///
+/// Not thread-safe: the shell runs one command at a time.
+public final class Session {
+    public let dump: any DumpFile
+    public let memory: PhysicalMemory
+    public let vmcoreinfo: VMCoreInfo?
+    /// Path of the vmlinux given on the command line or found in the usual places, if any.
+    public let vmlinuxPath: String?
+    /// Open the vmlinux even when its build-id or release does not match the dump (crash's --no_... override).
+    public var ignoreMismatch = false
+    /// `set json on`: commands print JSON instead of text.
+    public var jsonOutput = false
+
+    private var kernelCache: KernelImage?
+    private var kernelError: Error?
+
+    public init(dump: any DumpFile, vmlinuxPath: String?) {
+        self.dump = dump
+        memory = PhysicalMemory(dump: dump)
+        vmcoreinfo = dump.vmcoreinfoText.map(VMCoreInfo.init(raw:))
+        self.vmlinuxPath = vmlinuxPath
+    }
+
+    /// Opens the dump at `path` (format detected by content).
+    public convenience init(dumpPath: String, vmlinuxPath: String?) throws {
+        self.init(dump: try DumpOpener.open(path: dumpPath), vmlinuxPath: vmlinuxPath)
+    }
+
+    /// The vmlinux, opened once on first use. Throws a `CommandError` saying why when there is none.
+    public func kernel() throws -> KernelImage {
+        if let kernelCache { return kernelCache }
+        if let kernelError { throw kernelError }
+        guard let vmlinuxPath else {
+            let e = CommandError("no vmlinux: give the kernel's debuginfo (vmlinux) after the dump file")
+            kernelError = e
+            throw e
+        }
+        do {
+            let k = try KernelImage(path: vmlinuxPath)
+            kernelCache = k
+            return k
+        } catch {
+            kernelError = error
+            throw error
+        }
+    }
+}
