@@ -1,3 +1,106 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
+#include <editline/readline.h>
+
 #include "CLineEdit.h"
+
+/*
+ * The completion callback and its context. libedit's readline API has no user-data pointer for
+ * rl_attempted_completion_function, so the Swift side's callback lives here; the REPL runs on
+ * one thread.
+ */
+static crashsh_le_completer completer_function;
+static void *completer_context;
+
+struct crashsh_le_candidates {
+    char **items;
+    size_t count;
+    size_t capacity;
+};
+
+/* The candidates of the completion in progress, handed out one by one by next_candidate. */
+static struct crashsh_le_candidates pending;
+static size_t pending_next;
+
+static void pending_clear(void)
+{
+    for (size_t i = pending_next; i < pending.count; i++)
+        free(pending.items[i]);
+    free(pending.items);
+    pending.items = NULL;
+    pending.count = pending.capacity = 0;
+    pending_next = 0;
+}
+
 int crashsh_le_isatty(int fd) { return isatty(fd); }
+
+extern char **environ;
+char *const *crashsh_le_environment(void) { return environ; }
+
+void crashsh_le_add_candidate(crashsh_le_candidates *c, const char *candidate)
+{
+    if (c == NULL || candidate == NULL)
+        return;
+    if (c->count == c->capacity) {
+        size_t capacity = c->capacity ? c->capacity * 2 : 16;
+        char **items = realloc(c->items, capacity * sizeof *items);
+        if (items == NULL)
+            return;
+        c->items = items;
+        c->capacity = capacity;
+    }
+    char *copy = strdup(candidate);
+    if (copy != NULL)
+        c->items[c->count++] = copy;
+}
+
+/* Generator for rl_completion_matches: returns the next candidate (ownership passes to libedit). */
+static char *next_candidate(const char *text, int state)
+{
+    (void)text;
+    (void)state;
+    if (pending_next < pending.count)
+        return pending.items[pending_next++];
+    return NULL;
+}
+
+static char **attempt_completion(const char *text, int start, int end)
+{
+    (void)end;
+    rl_attempted_completion_over = 1; /* never fall back to file-name completion */
+    if (completer_function == NULL)
+        return NULL;
+    pending_clear();
+    const char *line = rl_line_buffer ? rl_line_buffer : "";
+    completer_function(completer_context, line, start, text ? text : "", &pending);
+    if (pending.count == 0)
+        return NULL;
+    return rl_completion_matches(text ? text : "", next_candidate);
+}
+
+void crashsh_le_set_completer(crashsh_le_completer completer, void *context)
+{
+    completer_function = completer;
+    completer_context = context;
+}
+
+void crashsh_le_setup(const char *program_name, int history_limit)
+{
+    rl_readline_name = program_name;
+    rl_attempted_completion_function = attempt_completion;
+    using_history();
+    if (history_limit > 0)
+        stifle_history(history_limit);
+}
+
+char *crashsh_le_readline(const char *prompt) { return readline(prompt); }
+
+void crashsh_le_free(char *line) { free(line); }
+
+void crashsh_le_add_history(const char *line) { add_history(line); }
+
+int crashsh_le_read_history(const char *path) { return read_history(path); }
+
+int crashsh_le_write_history(const char *path) { return write_history(path); }

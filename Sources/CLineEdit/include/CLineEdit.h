@@ -1,5 +1,62 @@
 #ifndef CRASHSH_CLINEEDIT_H
 #define CRASHSH_CLINEEDIT_H
-/* placeholder; the shell work fills this in */
+
+/*
+ * A small non-variadic face over libedit's readline-compatible API for the crashsh REPL.
+ * Swift cannot call variadic C functions (el_set, history) nor touch libedit's mutable
+ * globals under strict concurrency, so everything the REPL needs goes through these
+ * functions, all prefixed crashsh_le_.
+ */
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Non-zero when fd is a terminal. */
 int crashsh_le_isatty(int fd);
+
+/* The process environment (environ), for spawning the shell of a `cmd | shell-command` pipe;
+ * Swift 6 cannot read the mutable C global itself. */
+char *const *crashsh_le_environment(void);
+
+/*
+ * Prepares line editing: program name for ~/.editrc, a bounded history, and tab completion
+ * through the callback set with crashsh_le_set_completer.
+ */
+void crashsh_le_setup(const char *program_name, int history_limit);
+
+/*
+ * Reads one line with editing. Returns a malloc'd string without the newline (free it with
+ * crashsh_le_free), or NULL at end of input (Ctrl-D).
+ */
+char *crashsh_le_readline(const char *prompt);
+void crashsh_le_free(char *line);
+
+/* History: add one entry; load and save a history file. Return 0 on success. */
+void crashsh_le_add_history(const char *line);
+int crashsh_le_read_history(const char *path);
+int crashsh_le_write_history(const char *path);
+
+/* Opaque collector of completion candidates handed to the completer callback. */
+typedef struct crashsh_le_candidates crashsh_le_candidates;
+
+/* Adds one candidate (copied) for the word being completed. */
+void crashsh_le_add_candidate(crashsh_le_candidates *candidates, const char *candidate);
+
+/*
+ * The completer: given the whole line, the byte offset where the word under the cursor
+ * starts, and that word, it adds the possible completions of the word to `candidates`.
+ */
+typedef void (*crashsh_le_completer)(void *context, const char *line, int word_start,
+                                     const char *word, crashsh_le_candidates *candidates);
+
+/* Installs (or with NULL removes) the completer; `context` is passed back unchanged. */
+void crashsh_le_set_completer(crashsh_le_completer completer, void *context);
+
+#ifdef __cplusplus
+}
+#endif
+
 #endif

@@ -2,6 +2,9 @@
 public enum CommandRegistry {
     public static let all: [any CrashCommand.Type] = [
         VmcoreinfoCommand.self,
+        HelpCommand.self,
+        SetCommand.self,
+        ExitCommand.self,
     ]
 
     /// The command named `name` (or one of its aliases).

@@ -15,6 +15,9 @@ public struct TextResult: CommandResult {
 }
 
 /// A failure a command reports to the user: one line, the REPL goes on.
+///
+/// Write the message without the command's name: the shell prints `<command>: <message>`
+/// (a message that already starts with `<command>: ` is printed as it is).
 public struct CommandError: Error, CustomStringConvertible, Sendable {
     public var message: String
     public init(_ message: String) { self.message = message }
@@ -34,8 +37,13 @@ public protocol CrashCommand: Sendable {
     static var usage: String { get }
     /// Parses `arguments` (the words after the name) and builds the result.
     static func run(_ arguments: [String], in session: Session) throws -> any CommandResult
+    /// Tab completion of argument number `index` (0 = the first word after the name) that starts
+    /// with `prefix`. The default offers nothing; commands that take symbols or type names answer
+    /// from the session's kernel image once it offers prefix search.
+    static func completions(forArgument index: Int, prefix: String, in session: Session) -> [String]
 }
 
 extension CrashCommand {
     public static var aliases: [String] { [] }
+    public static func completions(forArgument index: Int, prefix: String, in session: Session) -> [String] { [] }
 }

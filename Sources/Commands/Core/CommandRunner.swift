@@ -1,0 +1,61 @@
+import DumpModel
+
+/// What running one command produced, for the shell to print.
+public enum CommandOutcome: Equatable, Sendable {
+    /// The rendered output (text or JSON, per `Session.jsonOutput`), possibly empty.
+    case output(String)
+    /// The one line to print on standard error; the command failed.
+    case failure(String)
+    /// `q`, `quit`, `exit`: end the session.
+    case exit
+}
+
+extension Session {
+    /// Runs the command `words` names (name, then arguments) and renders its result in the
+    /// session's output mode. Never throws: a failure comes back as its one-line message.
+    public func execute(_ words: [String]) -> CommandOutcome {
+        guard let name = words.first else { return .output("") }
+        guard let command = CommandRegistry.lookup(name) else {
+            return .failure("crashsh: command not found: \(name)")
+        }
+        let result: any CommandResult
+        do {
+            result = try command.run(Array(words.dropFirst()), in: self)
+        } catch {
+            return .failure(Session.failureLine(command: name, error: error))
+        }
+        if result is ExitRequest { return .exit }
+        if jsonOutput { return .output(result.renderJSON().rendered(pretty: true) + "\n") }
+        return .output(result.renderText())
+    }
+
+    /// `<command>: <message>`, one line, for an error a command threw.
+    static func failureLine(command: String, error: any Error) -> String {
+        let message: String
+        switch error {
+        case let e as CommandError: message = e.message
+        case let e as DumpError: message = e.description
+        case let e as CustomStringConvertible: message = e.description
+        default: message = String(describing: error)
+        }
+        let oneLine = message.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).joined(separator: " ")
+        return oneLine.hasPrefix(command + ": ") ? oneLine : "\(command): \(oneLine)"
+    }
+
+    /// Tab completion for the word that starts at UTF-8 offset `wordStart` of `line` and begins
+    /// with `word`: command names for the first word of a command, otherwise what the command
+    /// offers for that argument (`CrashCommand.completions`). Sorted, without duplicates.
+    public func completions(line: String, wordStart: Int, word: String) -> [String] {
+        guard let position = CommandLineSyntax.wordPosition(in: line, atUTF8Offset: wordStart) else { return [] }
+        var candidates: [String]
+        if position.index == 0 {
+            candidates = CommandRegistry.all.flatMap { [$0.name] + $0.aliases }.filter { $0.hasPrefix(word) }
+        } else if let name = position.command, let command = CommandRegistry.lookup(name) {
+            candidates = command.completions(forArgument: position.index - 1, prefix: word, in: self)
+                .filter { $0.hasPrefix(word) }
+        } else {
+            candidates = []
+        }
+        return Array(Set(candidates)).sorted()
+    }
+}

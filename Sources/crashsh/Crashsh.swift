@@ -1,0 +1,98 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import ArgumentParser
+import CLineEdit
+import Commands
+import DumpModel
+
+/// `crashsh [options] FILE [FILE]`: opens a kernel crash dump (and its vmlinux, in either
+/// order) and runs crash-style commands from -c, -i, standard input or an interactive prompt.
+@main
+struct Crashsh: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "crashsh",
+        abstract: "Analyze a Linux kernel crash dump, like crash.",
+        discussion: """
+        The dump (ELF vmcore, makedumpfile kdump-compressed or flattened, QEMU dump-guest-memory) \
+        and the vmlinux with debuginfo may be given in either order; they are told apart by content. \
+        Without a vmlinux, crashsh looks for the dump's kernel in /usr/lib/debug (by build-id and \
+        release) and in $XDG_CACHE_HOME/crashsh/debuginfo. Commands come from -c, -i, standard input \
+        when it is not a terminal, or the interactive prompt (enter "help" there).
+        """)
+
+    @Option(name: .customShort("c"),
+            help: ArgumentHelp("Run these commands (separated by ';') and exit. May be repeated.", valueName: "commands"))
+    var commandStrings: [String] = []
+
+    @Option(name: .customShort("i"),
+            help: ArgumentHelp("Run the commands in this file (one or more per line) and exit.", valueName: "file"))
+    var scriptPath: String?
+
+    @Flag(name: .long, help: "Print every command's result as JSON (like 'set json on').")
+    var json = false
+
+    @Flag(name: .customLong("ignore-mismatch"),
+          help: "Use the vmlinux even if its build-id or release does not match the dump.")
+    var ignoreMismatch = false
+
+    @Flag(name: [.customShort("s"), .customLong("silent")],
+          help: "Accepted for crash compatibility; crashsh prints no banner outside the prompt anyway.")
+    var silent = false
+
+    @Argument(help: ArgumentHelp("The dump file and, optionally, the vmlinux, in either order.", valueName: "file"))
+    var files: [String] = []
+
+    func validate() throws {
+        if files.isEmpty { throw ValidationError("missing the dump file") }
+        if files.count > 2 { throw ValidationError("expected a dump file and at most one vmlinux, got \(files.count) files") }
+    }
+
+    func run() throws {
+        // Output errors are checked at each write; a reader that goes away must not kill us.
+        signal(SIGPIPE, SIG_IGN)
+
+        var script: String?
+        if let scriptPath {
+            do {
+                script = try Terminal.readTextFile(scriptPath)
+            } catch {
+                Terminal.error("crashsh: \(error.description)")
+                throw ExitCode.failure
+            }
+        }
+
+        let session: Session
+        do {
+            session = try InputFiles.openSession(files: files)
+        } catch {
+            Terminal.error("crashsh: \(InputFiles.describe(error))")
+            throw ExitCode.failure
+        }
+        session.ignoreMismatch = ignoreMismatch
+        session.jsonOutput = json
+
+        let shell = Shell(session: session)
+        let batch = script != nil || !commandStrings.isEmpty
+        if batch {
+            if let script { shell.run(lines: script.split(whereSeparator: { $0 == "\n" })) }
+            for commands in commandStrings where !shell.exitRequested { shell.run(line: commands) }
+        } else if crashsh_le_isatty(0) == 0 {
+            shell.run(lines: StandardInputLines())
+        } else {
+            Terminal.write(InputFiles.banner(session), to: Terminal.standardOutput)
+            LineEditor(shell: shell).run()
+            return
+        }
+        if shell.anyFailed { throw ExitCode.failure }
+    }
+}
+
+/// The lines of standard input, read as they come (so a pipe feeding commands works).
+struct StandardInputLines: Sequence, IteratorProtocol {
+    mutating func next() -> Substring? {
+        readLine(strippingNewline: true).map { Substring($0) }
+    }
+}

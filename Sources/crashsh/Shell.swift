@@ -1,0 +1,70 @@
+import Commands
+
+/// Runs command lines against one session: splits them (`;`, quotes, `|`, `>`, `>>`), runs each
+/// command, prints its result or its one-line error, and remembers whether anything failed.
+final class Shell {
+    let session: Session
+    /// Some command (or its redirection) failed since the shell started.
+    private(set) var anyFailed = false
+    /// `exit`/`q` was run: read no more commands.
+    private(set) var exitRequested = false
+
+    init(session: Session) {
+        self.session = session
+    }
+
+    /// Runs every command on `line`, in order, even after one fails; stops at `exit`.
+    func run(line: String) {
+        let invocations: [CommandInvocation]
+        do {
+            invocations = try CommandLineSyntax.parse(line)
+        } catch {
+            fail("crashsh: \(error)")
+            return
+        }
+        for invocation in invocations {
+            run(invocation)
+            if exitRequested { return }
+        }
+    }
+
+    /// Runs each line of a script or of standard input.
+    func run(lines: some Sequence<Substring>) {
+        for line in lines {
+            run(line: String(line))
+            if exitRequested { return }
+        }
+    }
+
+    private func run(_ invocation: CommandInvocation) {
+        switch session.execute(invocation.words) {
+        case .exit:
+            exitRequested = true
+        case let .failure(line):
+            fail(line)
+        case let .output(text):
+            deliver(text, to: invocation.output)
+        }
+    }
+
+    private func deliver(_ text: String, to output: CommandInvocation.Output) {
+        do {
+            switch output {
+            case .standard:
+                // A reader that went away (crashsh ... | head) is not an error of the command.
+                Terminal.write(text, to: Terminal.standardOutput)
+            case let .file(path, append):
+                try OutputDestination.writeToFile(text, path: path, append: append)
+            case let .pipe(shellCommand):
+                try OutputDestination.pipe(text, through: shellCommand)
+            }
+        } catch {
+            fail(error.description)
+        }
+    }
+
+    private func fail(_ line: String) {
+        anyFailed = true
+        Terminal.error(line)
+    }
+}
