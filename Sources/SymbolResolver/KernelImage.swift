@@ -1,7 +1,113 @@
-/// The vmlinux: ELF symbols, BTF and DWARF types, line info. (Filled in by the symbol work.)
+import CDwarf
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The vmlinux: ELF symbols, BTF and DWARF types, global variables and line info.
+///
+/// Opening validates the file and reads only section headers (milliseconds); the symbol
+/// indexes, the BTF type index and libdw are set up on first use. Addresses are link-time
+/// unless a method says otherwise; `symbols.relocated(by:)` gives run-time addresses.
+///
+/// Not thread-safe: the shell asks one question at a time.
 public final class KernelImage {
     public let path: String
+    let image: ELFImage
+    private var symbolStore: SymbolStore?
+    private var symbolError: SymbolError?
+    private var typesCache: KernelTypes?
+
+    /// Opens and validates `path` as an x86_64 vmlinux (ET_EXEC). Throws `SymbolError`:
+    /// `.notELF`, `.emptyFile`, `.notVmlinux` (a core file, a module...), `.noSymbolTable`
+    /// (a stripped file), `.cannotOpen`.
     public init(path: String) throws {
         self.path = path
+        image = try ELFImage(path: path)
+        // A stripped vmlinux cannot resolve anything: say so at open, not at the first command.
+        if !image.sections.contains(where: { $0.type == UInt32(SHT_SYMTAB) }) {
+            throw SymbolError.noSymbolTable(path: path)
+        }
     }
+
+    /// The .symtab at link-time addresses (slide 0); `relocated(by:)` applies KASLR.
+    public func symbols() throws -> SymbolTable {
+        if let symbolStore { return SymbolTable(store: symbolStore, slide: 0) }
+        if let symbolError { throw symbolError }
+        do {
+            let s = try SymbolStore(image: image)
+            symbolStore = s
+            return SymbolTable(store: s, slide: 0)
+        } catch let e as SymbolError {
+            symbolError = e
+            throw e
+        }
+    }
+
+    /// The kernel's types: .BTF parsed on first use (all types in milliseconds), with DWARF
+    /// behind it for what BTF lacks. Throws `.noDebugInfo` when the file has neither.
+    public func types() throws -> KernelTypes {
+        if let typesCache { return typesCache }
+        var btf: BTFTable?
+        if let s = image.section(named: ".BTF"), let b = image.bytes(of: s) {
+            btf = BTFTable(section: b)
+        }
+        guard btf != nil || hasDWARF else { throw SymbolError.noDebugInfo(path: path) }
+        let t = KernelTypes(btf: btf)
+        typesCache = t
+        return t
+    }
+
+    /// The GNU build-id from .note.gnu.build-id as lowercase hex (VMCOREINFO's BUILD-ID form),
+    /// or nil when the file has none.
+    public lazy var buildID: String? = {
+        for s in image.sections where s.type == UInt32(SHT_NOTE) {
+            guard let b = image.bytes(of: s) else { continue }
+            var at = 0
+            while at + 12 <= b.count, let nsz = b.u32(at), let dsz = b.u32(at + 4), let type = b.u32(at + 8) {
+                let nameLen = Int(nsz), descLen = Int(dsz)
+                let nameAt = at + 12
+                let descAt = nameAt + ((nameLen + 3) & ~3)
+                guard nameLen < b.count, descLen < b.count, descAt <= b.count - descLen else { break }
+                if type == 3, nameLen == 4, b.cString(at: nameAt) == "GNU", let desc = b.slice(descAt, descLen) {
+                    var hex = ""
+                    for i in 0..<desc.count {
+                        let v = desc.base.load(fromByteOffset: i, as: UInt8.self)
+                        hex += String(v >> 4, radix: 16) + String(v & 0xf, radix: 16)
+                    }
+                    return hex
+                }
+                at = descAt + ((descLen + 3) & ~3)
+            }
+        }
+        return nil
+    }()
+
+    /// The `linux_banner` string as stored in the file ("Linux version 6.1.0-56-cloud-amd64
+    /// (...) #1 SMP ...\n"), or nil when the symbol or its bytes are missing.
+    public lazy var linuxBanner: String? = {
+        guard let table = try? symbols(), let sym = table.symbol(named: "linux_banner") else { return nil }
+        let length = sym.size > 0 ? min(Int(sym.size), 1024) : 512
+        guard let b = image.bytes(atAddress: sym.address, count: length) ?? image.bytes(atAddress: sym.address, count: 1) else {
+            return nil
+        }
+        let n = b.cStringLength(at: 0) ?? b.count
+        return String(decoding: UnsafeRawBufferPointer(start: b.base, count: n), as: UTF8.self)
+    }()
+
+    /// The kernel release from the banner ("6.1.0-56-cloud-amd64"): VMCOREINFO's OSRELEASE.
+    public var osRelease: String? {
+        guard let banner = linuxBanner, banner.hasPrefix("Linux version ") else { return nil }
+        return banner.dropFirst("Linux version ".count).split(separator: " ", maxSplits: 1).first.map(String.init)
+    }
+
+    /// The bytes stored in the file at link-time `address` (an initialized variable's initial
+    /// value, a string in .rodata), or nil when they are not all in one loaded PROGBITS section.
+    public func fileBytes(atLinkAddress address: UInt64, count: Int) -> [UInt8]? {
+        guard count >= 0, let b = image.bytes(atAddress: address, count: count) else { return nil }
+        return Array(UnsafeRawBufferPointer(start: b.base, count: b.count))
+    }
+
+    /// Names of the sections this file has that matter for what it can answer.
+    public var hasBTF: Bool { image.section(named: ".BTF") != nil }
+    public var hasDWARF: Bool { image.section(named: ".debug_info") != nil }
 }

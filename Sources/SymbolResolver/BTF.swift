@@ -1,0 +1,97 @@
+/// The kernel's .BTF section (include/uapi/linux/btf.h): a header, then type records numbered
+/// from 1 (0 is void), then a string table. Records are read in place from the mapped file;
+/// `init` only finds where each record starts, so it costs about a millisecond per 10k types.
+final class BTFTable {
+    // BTF_KIND_* values.
+    static let kindInt: UInt32 = 1, kindPtr: UInt32 = 2, kindArray: UInt32 = 3, kindStruct: UInt32 = 4
+    static let kindUnion: UInt32 = 5, kindEnum: UInt32 = 6, kindFwd: UInt32 = 7, kindTypedef: UInt32 = 8
+    static let kindVolatile: UInt32 = 9, kindConst: UInt32 = 10, kindRestrict: UInt32 = 11
+    static let kindFunc: UInt32 = 12, kindFuncProto: UInt32 = 13, kindVar: UInt32 = 14
+    static let kindDatasec: UInt32 = 15, kindFloat: UInt32 = 16, kindDeclTag: UInt32 = 17
+    static let kindTypeTag: UInt32 = 18, kindEnum64: UInt32 = 19
+
+    let types: Bytes
+    let strings: Bytes
+    /// Byte offset in `types` of record id (index 0 unused: void).
+    let offsets: [UInt32]
+
+    var count: Int { offsets.count }
+
+    init?(section: Bytes) {
+        guard let magic = section.u16(0), magic == 0xEB9F,
+              let version = section.u8(2), version == 1,
+              let hdrLen = section.u32(4), let typeOff = section.u32(8), let typeLen = section.u32(12),
+              let strOff = section.u32(16), let strLen = section.u32(20),
+              let t = section.slice(Int(hdrLen) &+ Int(typeOff), Int(typeLen)),
+              let s = section.slice(Int(hdrLen) &+ Int(strOff), Int(strLen)) else { return nil }
+        types = t
+        strings = s
+        var list: [UInt32] = [0]
+        list.reserveCapacity(Int(typeLen) / 16)
+        var at = 0
+        while at <= t.count - 12 {
+            let info = t.u32u(at + 4)
+            let kind = (info >> 24) & 0x1f
+            let vlen = Int(info & 0xffff)
+            var extra: Int
+            switch kind {
+            case BTFTable.kindInt, BTFTable.kindVar, BTFTable.kindDeclTag: extra = 4
+            case BTFTable.kindArray: extra = 12
+            case BTFTable.kindStruct, BTFTable.kindUnion, BTFTable.kindDatasec: extra = 12 * vlen
+            case BTFTable.kindEnum, BTFTable.kindFuncProto: extra = 8 * vlen
+            case BTFTable.kindEnum64: extra = 12 * vlen
+            case BTFTable.kindPtr, BTFTable.kindFwd, BTFTable.kindTypedef, BTFTable.kindVolatile,
+                 BTFTable.kindConst, BTFTable.kindRestrict, BTFTable.kindFunc, BTFTable.kindFloat,
+                 BTFTable.kindTypeTag: extra = 0
+            default: return nil   // an unknown kind: its length is unknown, so the rest cannot be read
+            }
+            guard 12 + extra <= t.count - at else { return nil }
+            list.append(UInt32(at))
+            at += 12 + extra
+        }
+        offsets = list
+    }
+
+    @inline(__always) func record(_ id: Int) -> Int? { id > 0 && id < offsets.count ? Int(offsets[id]) : nil }
+    @inline(__always) func kind(_ id: Int) -> UInt32 {
+        guard let at = record(id) else { return 0 }
+        return (types.u32u(at + 4) >> 24) & 0x1f
+    }
+    @inline(__always) func info(_ id: Int) -> UInt32 { record(id).map { types.u32u($0 + 4) } ?? 0 }
+    @inline(__always) func vlen(_ id: Int) -> Int { Int(info(id) & 0xffff) }
+    @inline(__always) func kindFlag(_ id: Int) -> Bool { info(id) >> 31 != 0 }
+    /// The size or type field (a union in btf_type).
+    @inline(__always) func sizeOrType(_ id: Int) -> UInt32 { record(id).map { types.u32u($0 + 8) } ?? 0 }
+    @inline(__always) func nameOffset(_ id: Int) -> Int { record(id).map { Int(types.u32u($0)) } ?? 0 }
+
+    func string(_ offset: Int) -> String? {
+        guard offset > 0, let s = strings.cString(at: offset), !s.isEmpty else { return nil }
+        return s
+    }
+    func name(_ id: Int) -> String? { string(nameOffset(id)) }
+
+    /// Bytes of the record's trailing data, checked at init.
+    @inline(__always) func u32(_ id: Int, _ offsetInTrailer: Int) -> UInt32 {
+        guard let at = record(id) else { return 0 }
+        return types.u32u(at + 12 + offsetInTrailer)
+    }
+
+    /// Name index over every named record, built on first use.
+    private(set) lazy var nameIndex: NameHashIndex = NameHashIndex(count: offsets.count) { id in
+        guard id > 0 else { return nil }
+        let off = Int(types.u32u(Int(offsets[id])))
+        guard off > 0, let n = strings.cStringLength(at: off), n > 0 else { return nil }
+        return UnsafeRawBufferPointer(start: strings.base + off, count: n)
+    }
+
+    /// Ids of records called `name` (any kind).
+    func ids(named name: String) -> [Int] {
+        var out: [Int] = []
+        name.withBytes { key in
+            nameIndex.forEachMatch(key, equals: { id, k in strings.cStringEquals(at: nameOffset(id), k) }) {
+                out.append($0)
+            }
+        }
+        return out
+    }
+}

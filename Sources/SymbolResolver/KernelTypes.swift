@@ -1,0 +1,418 @@
+/// Every type of the kernel: the .BTF section parsed in place (all types, milliseconds), plus
+/// types built from DWARF for what BTF lacks (global variables' declarations, a vmlinux
+/// without BTF). One model for both, so commands never see where a type came from.
+///
+/// Not thread-safe (lookups grow the table of DWARF-built types).
+public final class KernelTypes {
+    let btf: BTFTable?
+    /// Types built in this process (from DWARF, or pointer types spelled by the user), numbered
+    /// from `firstExtraID`.
+    private var extra: [KType] = []
+    private var extraIndex: [KType: TypeID] = [:]
+    /// Named struct/union/enum/typedef/base types that came from DWARF (no BTF, or missing there).
+    private var extraNames: [String: [TypeID]] = [:]
+    let firstExtraID: UInt32
+
+    init(btf: BTFTable?) {
+        self.btf = btf
+        firstExtraID = UInt32(max(1, btf?.count ?? 1))
+    }
+
+    /// Number of BTF types (ids 1 ..< btfTypeCount), 0 without .BTF.
+    public var btfTypeCount: Int { btf?.count ?? 0 }
+
+    // MARK: decoding
+
+    /// The type `id` stands for, one level deep. Unknown ids decode as void.
+    public func type(_ id: TypeID) -> KType {
+        let raw = Int(id.rawValue)
+        if id.rawValue >= firstExtraID {
+            let i = raw - Int(firstExtraID)
+            return i < extra.count ? extra[i] : .void
+        }
+        guard let btf, raw > 0, raw < btf.count else { return .void }
+        let kind = btf.kind(raw)
+        let target = TypeID(rawValue: btf.sizeOrType(raw))
+        switch kind {
+        case BTFTable.kindInt:
+            let enc = btf.u32(raw, 0)
+            let flags = (enc >> 24) & 0xf
+            let size = UInt64(btf.sizeOrType(raw))
+            let gccName = btf.name(raw) ?? "int"
+            let encoding: BaseEncoding
+            if flags & 4 != 0 { encoding = .bool }
+            else if flags & 2 != 0 { encoding = flags & 1 != 0 ? .signedChar : (gccName == "char" ? .signedChar : .unsignedChar) }
+            else { encoding = flags & 1 != 0 ? .signed : .unsigned }
+            return .base(name: KernelTypes.cSpelling(gccName), size: size, encoding: encoding)
+        case BTFTable.kindFloat:
+            return .base(name: btf.name(raw) ?? "double", size: UInt64(btf.sizeOrType(raw)), encoding: .float)
+        case BTFTable.kindPtr:
+            return .pointer(to: target)
+        case BTFTable.kindArray:
+            let n = btf.u32(raw, 8)
+            return .array(of: TypeID(rawValue: btf.u32(raw, 0)), count: n == 0 ? nil : UInt64(n))
+        case BTFTable.kindStruct, BTFTable.kindUnion:
+            let bitfieldEncoding = btf.kindFlag(raw)
+            var members: [Member] = []
+            let n = btf.vlen(raw)
+            members.reserveCapacity(n)
+            for i in 0..<n {
+                let nameOff = Int(btf.u32(raw, i * 12))
+                let mtype = btf.u32(raw, i * 12 + 4)
+                let off = btf.u32(raw, i * 12 + 8)
+                let bitOffset = bitfieldEncoding ? UInt64(off & 0xff_ffff) : UInt64(off)
+                let bitSize = bitfieldEncoding ? off >> 24 : 0
+                members.append(Member(name: btf.string(nameOff), type: TypeID(rawValue: mtype),
+                                      bitOffset: bitOffset, bitSize: bitSize))
+            }
+            let c = Composite(name: btf.name(raw), size: UInt64(btf.sizeOrType(raw)), members: members)
+            return kind == BTFTable.kindStruct ? .structure(c) : .union(c)
+        case BTFTable.kindEnum, BTFTable.kindEnum64:
+            var values: [Enumerator] = []
+            let n = btf.vlen(raw)
+            let signed = btf.kindFlag(raw)
+            for i in 0..<n {
+                let value: Int64
+                let nameOff: Int
+                if kind == BTFTable.kindEnum {
+                    nameOff = Int(btf.u32(raw, i * 8))
+                    let v = btf.u32(raw, i * 8 + 4)
+                    value = signed ? Int64(Int32(bitPattern: v)) : Int64(v)
+                } else {
+                    nameOff = Int(btf.u32(raw, i * 12))
+                    value = Int64(bitPattern: UInt64(btf.u32(raw, i * 12 + 8)) << 32 | UInt64(btf.u32(raw, i * 12 + 4)))
+                }
+                values.append(Enumerator(name: btf.string(nameOff) ?? "", value: value))
+            }
+            return .enumeration(name: btf.name(raw), size: UInt64(btf.sizeOrType(raw)), isSigned: signed, values: values)
+        case BTFTable.kindFwd:
+            return .forward(name: btf.name(raw) ?? "", isUnion: btf.kindFlag(raw))
+        case BTFTable.kindTypedef:
+            return .typedef(name: btf.name(raw) ?? "", target: target)
+        case BTFTable.kindVolatile: return .qualified(.volatile, target)
+        case BTFTable.kindConst: return .qualified(.const, target)
+        case BTFTable.kindRestrict: return .qualified(.restrict, target)
+        case BTFTable.kindTypeTag, BTFTable.kindFunc, BTFTable.kindVar:
+            // Tags are annotations, FUNC and VAR name an object: all stand for their target type.
+            return raw == Int(target.rawValue) ? .void : type(target)
+        case BTFTable.kindFuncProto:
+            var params: [Parameter] = []
+            var variadic = false
+            for i in 0..<btf.vlen(raw) {
+                let ptype = btf.u32(raw, i * 8 + 4)
+                if ptype == 0 { variadic = true; continue }
+                params.append(Parameter(name: btf.string(Int(btf.u32(raw, i * 8))), type: TypeID(rawValue: ptype)))
+            }
+            return .function(returns: target, parameters: params, isVariadic: variadic)
+        default:
+            return .void
+        }
+    }
+
+    /// gcc's base type names as C programmers (and gdb, and crash) spell them.
+    static func cSpelling(_ gcc: String) -> String {
+        switch gcc {
+        case "long unsigned int": return "unsigned long"
+        case "long int": return "long"
+        case "short unsigned int": return "unsigned short"
+        case "short int": return "short"
+        case "long long unsigned int": return "unsigned long long"
+        case "long long int": return "long long"
+        default: return gcc
+        }
+    }
+
+    /// The reverse of `cSpelling`, with C's shorthand ("unsigned" is "unsigned int").
+    static func gccSpelling(_ c: String) -> String {
+        switch c {
+        case "unsigned long", "unsigned long int", "long unsigned": return "long unsigned int"
+        case "long", "signed long", "long signed int", "signed long int": return "long int"
+        case "unsigned short", "unsigned short int": return "short unsigned int"
+        case "short", "signed short", "short signed int", "signed short int": return "short int"
+        case "unsigned long long", "unsigned long long int": return "long long unsigned int"
+        case "long long", "signed long long", "long long signed int": return "long long int"
+        case "unsigned", "unsigned int": return "unsigned int"
+        case "signed", "signed int": return "int"
+        case "bool": return "_Bool"
+        default: return c
+        }
+    }
+
+    // MARK: building (for DWARF-sourced types)
+
+    /// Returns the id of `t`, adding it to the process-local table when it is new.
+    public func intern(_ t: KType) -> TypeID {
+        if t == .void { return .void }
+        if let id = extraIndex[t] { return id }
+        let id = TypeID(rawValue: firstExtraID + UInt32(extra.count))
+        extra.append(t)
+        extraIndex[t] = id
+        switch t {
+        case let .structure(c), let .union(c): if let n = c.name { extraNames[n, default: []].append(id) }
+        case let .enumeration(name?, _, _, _): extraNames[name, default: []].append(id)
+        case let .typedef(name, _), let .base(name, _, _): extraNames[name, default: []].append(id)
+        default: break
+        }
+        return id
+    }
+
+    /// Reserves an id for a type whose body refers back to it (a DWARF struct with a pointer
+    /// to itself); `define` fills it in.
+    func reserve() -> TypeID {
+        let id = TypeID(rawValue: firstExtraID + UInt32(extra.count))
+        extra.append(.void)
+        return id
+    }
+
+    func define(_ id: TypeID, as t: KType) {
+        let i = Int(id.rawValue) - Int(firstExtraID)
+        guard i >= 0, i < extra.count else { return }
+        extra[i] = t
+        if extraIndex[t] == nil { extraIndex[t] = id }
+        switch t {
+        case let .structure(c), let .union(c): if let n = c.name { extraNames[n, default: []].append(id) }
+        case let .enumeration(name?, _, _, _): extraNames[name, default: []].append(id)
+        case let .typedef(name, _), let .base(name, _, _): extraNames[name, default: []].append(id)
+        default: break
+        }
+    }
+
+    // MARK: lookup by name
+
+    /// Which kinds a name lookup accepts.
+    public enum NameSpace: Sendable {
+        case structure, union, enumeration, typedef, base
+    }
+
+    /// The type called `name` in one name space (a defined struct wins over a declaration).
+    public func type(named name: String, in space: NameSpace) -> TypeID? {
+        var best: TypeID?
+        let key = space == .base ? KernelTypes.gccSpelling(name) : name
+        if let btf {
+            for id in btf.ids(named: key) {
+                let k = btf.kind(id)
+                let ok: Bool
+                switch space {
+                case .structure: ok = k == BTFTable.kindStruct || (k == BTFTable.kindFwd && !btf.kindFlag(id))
+                case .union: ok = k == BTFTable.kindUnion || (k == BTFTable.kindFwd && btf.kindFlag(id))
+                case .enumeration: ok = k == BTFTable.kindEnum || k == BTFTable.kindEnum64
+                case .typedef: ok = k == BTFTable.kindTypedef
+                case .base: ok = k == BTFTable.kindInt || k == BTFTable.kindFloat
+                }
+                guard ok else { continue }
+                if k != BTFTable.kindFwd { return TypeID(rawValue: UInt32(id)) }
+                if best == nil { best = TypeID(rawValue: UInt32(id)) }
+            }
+        }
+        for id in extraNames[space == .base ? KernelTypes.cSpelling(key) : name] ?? [] {
+            switch (space, type(id)) {
+            case (.structure, .structure), (.union, .union), (.enumeration, .enumeration),
+                 (.typedef, .typedef), (.base, .base):
+                return id
+            default: continue
+            }
+        }
+        return best
+    }
+
+    /// The type a user spells: "struct task_struct", "union rcu_special", "enum pid_type",
+    /// "pid_t", "unsigned long", "list_head" (a bare name tries typedef, base type, struct,
+    /// union, enum in that order), optionally followed by `*`s.
+    public func type(named spelled: String) throws -> TypeID {
+        var text = spelled.trimmingSpaces
+        var pointers = 0
+        while text.hasSuffix("*") {
+            pointers += 1
+            text = String(text.dropLast()).trimmingSpaces
+        }
+        var found: TypeID?
+        if text == "void" {
+            found = .void
+        } else if let rest = text.dropPrefixWord("struct") {
+            found = type(named: rest, in: .structure)
+        } else if let rest = text.dropPrefixWord("union") {
+            found = type(named: rest, in: .union)
+        } else if let rest = text.dropPrefixWord("enum") {
+            found = type(named: rest, in: .enumeration)
+        } else {
+            let collapsed = text.split(separator: " ").joined(separator: " ")
+            for space in [NameSpace.typedef, .base, .structure, .union, .enumeration] {
+                if let id = type(named: collapsed, in: space) { found = id; break }
+            }
+        }
+        guard var id = found else { throw SymbolError.typeNotFound(name: spelled) }
+        for _ in 0..<pointers { id = pointer(to: id) }
+        return id
+    }
+
+    /// A pointer to `target` (BTF usually has it; otherwise one is built).
+    public func pointer(to target: TypeID) -> TypeID { intern(.pointer(to: target)) }
+
+    // MARK: properties
+
+    /// `id` without typedefs and qualifiers: what the bytes really are.
+    public func resolved(_ id: TypeID) -> TypeID {
+        var cur = id
+        for _ in 0..<64 {
+            switch type(cur) {
+            case let .typedef(_, t), let .qualified(_, t): cur = t
+            default: return cur
+            }
+        }
+        return cur
+    }
+
+    /// Size in bytes; nil for void, functions and undefined (forward) types. A flexible array is 0.
+    public func size(of id: TypeID) -> UInt64? {
+        var cur = id
+        var multiplier: UInt64 = 1
+        for _ in 0..<64 {
+            switch type(cur) {
+            case .void, .function, .forward: return nil
+            case let .base(_, size, _): return size.multipliedReportingOverflow(by: multiplier).partialValue
+            case .pointer: return 8 &* multiplier
+            case let .structure(c), let .union(c): return c.size.multipliedReportingOverflow(by: multiplier).partialValue
+            case let .enumeration(_, size, _, _): return size &* multiplier
+            case let .typedef(_, t), let .qualified(_, t): cur = t
+            case let .array(elem, count):
+                let (m, o) = multiplier.multipliedReportingOverflow(by: count ?? 0)
+                if o { return nil }
+                multiplier = m
+                cur = elem
+            }
+        }
+        return nil
+    }
+
+    /// Alignment in bytes as the x86_64 ABI lays the type out (BTF does not record it: taken
+    /// from the largest member; packed structs report their natural alignment).
+    public func alignment(of id: TypeID) -> UInt64 {
+        alignment(of: id, depth: 0)
+    }
+
+    private func alignment(of id: TypeID, depth: Int) -> UInt64 {
+        guard depth < 64 else { return 1 }
+        switch type(id) {
+        case .void, .function, .forward: return 1
+        case let .base(_, size, _): return max(1, min(size, 16))
+        case .pointer: return 8
+        case let .enumeration(_, size, _, _): return max(1, size)
+        case let .typedef(_, t), let .qualified(_, t), let .array(t, _): return alignment(of: t, depth: depth + 1)
+        case let .structure(c), let .union(c):
+            return c.members.reduce(1) { max($0, alignment(of: $1.type, depth: depth + 1)) }
+        }
+    }
+
+    /// The name of a struct/union/enum/typedef/base type as C spells it ("struct list_head",
+    /// "pid_t"), or nil for anonymous and derived types.
+    public func name(of id: TypeID) -> String? {
+        switch type(id) {
+        case .void: return "void"
+        case let .base(n, _, _), let .typedef(n, _): return n
+        case let .structure(c): return c.name.map { "struct \($0)" }
+        case let .union(c): return c.name.map { "union \($0)" }
+        case let .enumeration(n?, _, _, _): return "enum \(n)"
+        case let .forward(n, isUnion): return (isUnion ? "union " : "struct ") + n
+        default: return nil
+        }
+    }
+
+    // MARK: members
+
+    /// The members of a struct or union (through typedefs and qualifiers), or nil for other types.
+    public func composite(_ id: TypeID) -> Composite? {
+        switch type(resolved(id)) {
+        case let .structure(c), let .union(c): return c
+        default: return nil
+        }
+    }
+
+    /// Resolves `path` ("se.vruntime", "pid_links[1].next", "rcu") inside `id`, looking through
+    /// anonymous struct and union members; the offset is from the start of `id`.
+    public func member(_ path: String, in id: TypeID) throws -> MemberPath {
+        var cur = id
+        var bitOffset: UInt64 = 0
+        var bitSize: UInt32 = 0
+        var lastName = ""
+        let typeName = name(of: id) ?? "type"
+        for component in path.split(separator: ".", omittingEmptySubsequences: false) {
+            // "name[2][3]": the member, then array indexes.
+            var part = Substring(component)
+            var indexes: [UInt64] = []
+            while part.hasSuffix("]"), let open = part.lastIndex(of: "[") {
+                let inner = part[part.index(after: open)..<part.index(before: part.endIndex)]
+                guard let n = parseNumber(String(inner)) else { throw SymbolError.memberNotFound(type: typeName, member: path) }
+                indexes.insert(n, at: 0)
+                part = part[..<open]
+            }
+            let memberName = String(part)
+            guard !memberName.isEmpty,
+                  let (m, off) = findMember(memberName, in: cur, depth: 0) else {
+                throw SymbolError.memberNotFound(type: name(of: cur) ?? typeName, member: memberName)
+            }
+            bitOffset &+= off
+            bitSize = m.bitSize
+            cur = m.type
+            lastName = memberName
+            for index in indexes {
+                guard case let .array(elem, _) = type(resolved(cur)), let elemSize = size(of: elem) else {
+                    throw SymbolError.memberNotFound(type: typeName, member: "\(memberName)[\(index)]")
+                }
+                bitOffset &+= index &* elemSize &* 8
+                cur = elem
+                bitSize = 0
+            }
+        }
+        return MemberPath(path: path, name: lastName, type: cur, bitOffset: bitOffset, bitSize: bitSize)
+    }
+
+    /// Finds `name` among the members of `id`, descending into anonymous members; returns the
+    /// member and its bit offset from the start of `id`.
+    private func findMember(_ name: String, in id: TypeID, depth: Int) -> (Member, UInt64)? {
+        guard depth < 32, let c = composite(id) else { return nil }
+        for m in c.members where m.name == name { return (m, m.bitOffset) }
+        for m in c.members where m.name == nil {
+            if let (inner, off) = findMember(name, in: m.type, depth: depth + 1) { return (inner, m.bitOffset &+ off) }
+        }
+        return nil
+    }
+
+    /// Names of struct, union, enum and typedef types starting with `prefix` (completion).
+    public func typeNames(withPrefix prefix: String) -> [String] {
+        var out = Set<String>()
+        if let btf {
+            for id in 1..<btf.count {
+                let k = btf.kind(id)
+                guard k == BTFTable.kindStruct || k == BTFTable.kindUnion || k == BTFTable.kindTypedef
+                        || k == BTFTable.kindEnum || k == BTFTable.kindEnum64,
+                      let n = btf.name(id), n.hasPrefix(prefix) else { continue }
+                out.insert(n)
+            }
+        }
+        for n in extraNames.keys where n.hasPrefix(prefix) { out.insert(n) }
+        return out.sorted()
+    }
+}
+
+/// Parses "12", "0x1f".
+func parseNumber(_ s: String) -> UInt64? {
+    let t = s.trimmingSpaces
+    if t.hasPrefix("0x") || t.hasPrefix("0X") { return UInt64(t.dropFirst(2), radix: 16) }
+    return UInt64(t)
+}
+
+extension String {
+    var trimmingSpaces: String {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
+        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
+        return String(s)
+    }
+
+    /// "struct foo" with word "struct" gives "foo"; nil when the string does not start with the word.
+    func dropPrefixWord(_ word: String) -> String? {
+        guard hasPrefix(word + " ") else { return nil }
+        let rest = String(dropFirst(word.count)).trimmingSpaces
+        return rest.isEmpty ? nil : rest
+    }
+}

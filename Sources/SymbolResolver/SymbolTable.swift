@@ -1,0 +1,346 @@
+import CDwarf
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What an ELF symbol names (STT_*).
+public enum SymbolKind: String, Sendable, Hashable {
+    case function, object, noType = "notype", threadLocal = "tls", indirectFunction = "ifunc", common, other
+}
+
+/// ELF symbol binding (STB_*).
+public enum SymbolBinding: String, Sendable, Hashable {
+    case local, global, weak, unique
+}
+
+/// One symbol of the vmlinux's .symtab, at its run-time address when read through a relocated
+/// `SymbolTable` (link-time address plus the KASLR slide).
+public struct Symbol: Sendable, Hashable, CustomStringConvertible {
+    public let name: String
+    /// The address: run-time for relocatable symbols of a relocated table, else link-time.
+    public let address: UInt64
+    /// st_size: 0 for labels and linker-script symbols.
+    public let size: UInt64
+    public let kind: SymbolKind
+    public let binding: SymbolBinding
+    /// nm's letter: T/t text, D/d data, B/b bss, R/r read-only, A/a absolute, W/w weak, V/v weak
+    /// object, U undefined, C common, u unique, i ifunc, N debugging, ? unknown.
+    public let typeLetter: Character
+    /// The section that defines it (empty for absolute symbols).
+    public let section: String
+    /// True when the symbol moves with KASLR (defined in a loaded section at a kernel address);
+    /// false for absolute symbols and per-cpu offsets (.data..percpu is linked at 0).
+    public let isRelocatable: Bool
+
+    /// crash's one-line form without source info: "ffffffffb10114f0 (T) schedule".
+    public var description: String {
+        let hex = String(address, radix: 16)
+        return String(repeating: "0", count: max(0, 16 - hex.count)) + hex + " (\(typeLetter)) \(name)"
+    }
+}
+
+/// A symbol found for an address: the symbol and how far past its start the address lies.
+public struct SymbolLocation: Sendable, Hashable {
+    public let symbol: Symbol
+    public let offset: UInt64
+    /// True when the address lies inside the symbol's st_size (always false for size 0).
+    public var isInside: Bool { offset < symbol.size }
+}
+
+/// Raw, link-time facts of one .symtab entry, packed; names stay in .strtab until asked for.
+struct RawSymbol {
+    var nameOffset: UInt32
+    var sectionIndex: UInt32
+    var info: UInt8
+    var letter: UInt8
+    var relocatable: Bool
+    var value: UInt64
+    var size: UInt64
+}
+
+/// The parsed .symtab, shared by every relocated view. Indexes are built on first use.
+final class SymbolStore {
+    let image: ELFImage
+    let strtab: Bytes
+    let raw: [RawSymbol]
+    /// Link-time ranges of loaded sections at kernel addresses: an address outside all of them
+    /// has no symbol (module space, user space, direct map).
+    let loadedRanges: [(start: UInt64, end: UInt64)]
+
+    init(image: ELFImage) throws {
+        self.image = image
+        guard let symtab = image.sections.first(where: { $0.type == UInt32(SHT_SYMTAB) }) else {
+            throw SymbolError.noSymbolTable(path: image.path)
+        }
+        guard let symBytes = image.bytes(of: symtab),
+              let strSection = image.section(index: Int(symtab.link)),
+              let strBytes = image.bytes(of: strSection) else {
+            throw SymbolError.malformed(path: image.path, what: ".symtab or its string table lies outside the file")
+        }
+        strtab = strBytes
+        // Per-section facts used for every symbol: nm letter class and whether it relocates.
+        var sectionClass: [Int: (letter: UInt8, relocatable: Bool)] = [:]
+        for s in image.sections {
+            let letter: Character
+            if s.isExecutable { letter = "t" }
+            else if s.isAllocated && s.hasFileBytes { letter = s.isWritable ? "d" : "r" }
+            else if s.isAllocated { letter = "b" }
+            else if s.name.hasPrefix(".debug") { letter = "N" }
+            else if s.hasFileBytes && !s.isWritable { letter = "n" }
+            else { letter = "?" }
+            sectionClass[s.index] = (letter.asciiValue ?? 63, s.isAllocated && s.address != 0)
+        }
+        let count = symBytes.count / 24
+        var list: [RawSymbol] = []
+        list.reserveCapacity(count)
+        for i in 1..<max(1, count) {
+            let at = i * 24
+            let nameOff = symBytes.u32u(at)
+            let info = symBytes.base.load(fromByteOffset: at + 4, as: UInt8.self)
+            let shndx = UInt32(symBytes.base.loadUnaligned(fromByteOffset: at + 6, as: UInt16.self))
+            let value = symBytes.u64u(at + 8)
+            let size = symBytes.u64u(at + 16)
+            let type = Int32(info & 0xf), bind = Int32(info >> 4)
+            if type == STT_SECTION || type == STT_FILE { continue }
+            if nameOff == 0 || Int(nameOff) >= strBytes.count { continue }
+            var letter: UInt8
+            var relocatable = false
+            if shndx == UInt32(SHN_UNDEF) {
+                continue
+            } else if shndx == UInt32(SHN_COMMON) {
+                letter = UInt8(ascii: "C")
+            } else if type == STT_GNU_IFUNC {
+                letter = UInt8(ascii: "i")
+            } else if bind == STB_WEAK {
+                letter = type == STT_OBJECT ? UInt8(ascii: "V") : UInt8(ascii: "W")
+            } else if bind == STB_GNU_UNIQUE {
+                letter = UInt8(ascii: "u")
+            } else if shndx == UInt32(SHN_ABS) {
+                letter = bind == STB_GLOBAL ? UInt8(ascii: "A") : UInt8(ascii: "a")
+            } else {
+                let c = sectionClass[Int(shndx)] ?? (UInt8(ascii: "?"), false)
+                letter = c.letter
+                relocatable = c.relocatable
+                if bind == STB_GLOBAL, letter >= 97, letter <= 122 { letter -= 32 }
+            }
+            if shndx != UInt32(SHN_ABS), shndx != UInt32(SHN_COMMON), shndx < UInt32(SHN_LORESERVE) {
+                relocatable = sectionClass[Int(shndx)]?.relocatable ?? false
+            }
+            list.append(RawSymbol(nameOffset: nameOff, sectionIndex: shndx, info: info, letter: letter,
+                                  relocatable: relocatable, value: value, size: size))
+        }
+        raw = list
+        loadedRanges = image.sections.filter { $0.isAllocated && $0.address != 0 && $0.size > 0 }
+            .map { ($0.address, $0.address &+ $0.size) }
+    }
+
+    /// The name bytes of entry `i` (no NUL), in the mapped .strtab.
+    @inline(__always) func nameBytes(_ i: Int) -> UnsafeRawBufferPointer {
+        let off = Int(raw[i].nameOffset)
+        let n = strtab.cStringLength(at: off) ?? 0
+        return UnsafeRawBufferPointer(start: strtab.base + off, count: n)
+    }
+
+    func name(_ i: Int) -> String { String(decoding: nameBytes(i), as: UTF8.self) }
+
+    /// Preference among symbols at one address or with one name: sized functions and objects,
+    /// then global over weak over local, then anything else. Lower is better.
+    @inline(__always) func rank(_ r: RawSymbol) -> Int {
+        let type = Int32(r.info & 0xf), bind = Int32(r.info >> 4)
+        var score = 0
+        if !((type == STT_FUNC || type == STT_OBJECT) && r.size > 0) { score += 4 }
+        if bind == STB_WEAK { score += 1 } else if bind == STB_LOCAL { score += 2 }
+        return score
+    }
+
+    private(set) lazy var nameIndex: NameHashIndex = NameHashIndex(count: raw.count) { nameBytes($0) }
+
+    /// Relocatable symbols sorted by (address, rank, name): what address lookups bisect.
+    private(set) lazy var byAddress: [UInt32] = sortedByAddress(raw.indices.filter { raw[$0].relocatable })
+
+    /// All symbols sorted like `byAddress`, absolute and per-cpu ones included (for `sym -l`).
+    private(set) lazy var allByAddress: [UInt32] = sortedByAddress(Array(raw.indices))
+
+    private func sortedByAddress(_ indices: [Int]) -> [UInt32] {
+        // Sort packed (address, rank, index) keys; names break the remaining ties afterwards.
+        var keys = indices.map { i -> (UInt64, UInt32) in
+            (raw[i].value, UInt32(rank(raw[i])) << 24 | UInt32(truncatingIfNeeded: i))
+        }
+        keys.sort { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
+        var out = keys.map { UInt32($0.1 & 0xff_ffff) }
+        // Equal address and rank: order by name so aliases come out the same on every run.
+        var start = 0
+        while start < keys.count {
+            var end = start + 1
+            while end < keys.count, keys[end].0 == keys[start].0, keys[end].1 >> 24 == keys[start].1 >> 24 { end += 1 }
+            if end - start > 1 {
+                out[start..<end].sort { a, b in
+                    let x = nameBytes(Int(a)), y = nameBytes(Int(b))
+                    let c = memcmp(x.baseAddress!, y.baseAddress!, min(x.count, y.count))
+                    return c != 0 ? c < 0 : (x.count != y.count ? x.count < y.count : a < b)
+                }
+            }
+            start = end
+        }
+        return out
+    }
+}
+
+/// The kernel's ELF symbols, seen at link-time addresses (`slide` 0) or relocated by a KASLR
+/// slide: every address given to or returned by a relocated table is a run-time address.
+/// Cheap to copy; all views share one parsed .symtab and its lazily built indexes.
+///
+/// Not thread-safe (the indexes are built on first use).
+public struct SymbolTable {
+    let store: SymbolStore
+    /// Added to the link-time address of every relocatable symbol (KERNELOFFSET from VMCOREINFO).
+    public let slide: UInt64
+
+    init(store: SymbolStore, slide: UInt64) {
+        self.store = store
+        self.slide = slide
+    }
+
+    /// The same symbols, moved by `slide` (replacing this table's slide, not adding to it).
+    public func relocated(by slide: UInt64) -> SymbolTable { SymbolTable(store: store, slide: slide) }
+
+    /// Number of symbols (functions, objects, labels; not section or file symbols).
+    public var count: Int { store.raw.count }
+
+    func symbol(_ i: Int) -> Symbol {
+        let r = store.raw[i]
+        let type = Int32(r.info & 0xf), bind = Int32(r.info >> 4)
+        let kind: SymbolKind
+        switch type {
+        case STT_FUNC: kind = .function
+        case STT_OBJECT: kind = .object
+        case STT_NOTYPE: kind = .noType
+        case STT_TLS: kind = .threadLocal
+        case STT_GNU_IFUNC: kind = .indirectFunction
+        case STT_COMMON: kind = .common
+        default: kind = .other
+        }
+        let binding: SymbolBinding
+        switch bind {
+        case STB_GLOBAL: binding = .global
+        case STB_WEAK: binding = .weak
+        case STB_GNU_UNIQUE: binding = .unique
+        default: binding = .local
+        }
+        let section = r.sectionIndex < UInt32(SHN_LORESERVE)
+            ? (store.image.section(index: Int(r.sectionIndex))?.name ?? "") : ""
+        return Symbol(name: store.name(i), address: r.relocatable ? r.value &+ slide : r.value, size: r.size,
+                      kind: kind, binding: binding, typeLetter: Character(Unicode.Scalar(r.letter)),
+                      section: section, isRelocatable: r.relocatable)
+    }
+
+    private func matches(_ name: String) -> [Int] {
+        var found: [Int] = []
+        let s = store
+        name.withBytes { key in
+            s.nameIndex.forEachMatch(key, equals: { i, k in s.strtab.cStringEquals(at: Int(s.raw[i].nameOffset), k) }) {
+                found.append($0)
+            }
+        }
+        return found
+    }
+
+    /// Every symbol called `name`, the preferred first (sized function/object, global before
+    /// weak before local), then by address.
+    public func symbols(named name: String) -> [Symbol] {
+        let s = store
+        return matches(name)
+            .sorted { (s.rank(s.raw[$0]), s.raw[$0].value, $0) < (s.rank(s.raw[$1]), s.raw[$1].value, $1) }
+            .map(symbol)
+    }
+
+    /// The symbol a user means by `name`: the preferred one of `symbols(named:)`.
+    public func symbol(named name: String) -> Symbol? { symbols(named: name).first }
+
+    /// The address of `name` (run-time for a relocated table), or throws `symbolNotFound`.
+    public func address(of name: String) throws -> UInt64 {
+        guard let s = symbol(named: name) else { throw SymbolError.symbolNotFound(name: name) }
+        return s.address
+    }
+
+    /// The symbol at or before `address` (a run-time address for a relocated table), with the
+    /// offset into it. Among aliases at one address the sized function/object, then the global,
+    /// then the first by name wins. Nil when the address is outside the kernel image's loaded
+    /// sections (or before its first symbol).
+    public func symbol(at address: UInt64) -> SymbolLocation? {
+        let link = address &- slide
+        guard store.loadedRanges.contains(where: { link >= $0.start && link < $0.end }) else { return nil }
+        let order = store.byAddress
+        let raw = store.raw
+        var lo = 0, hi = order.count   // first index with value > link
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if raw[Int(order[mid])].value <= link { lo = mid + 1 } else { hi = mid }
+        }
+        guard lo > 0 else { return nil }
+        var at = lo - 1
+        let value = raw[Int(order[at])].value
+        while at > 0, raw[Int(order[at - 1])].value == value { at -= 1 }
+        return SymbolLocation(symbol: symbol(Int(order[at])), offset: link - value)
+    }
+
+    /// Every symbol in address order (aliases in preference order), absolute and per-cpu
+    /// symbols included: what `sym -l` lists.
+    public func allSymbolsByAddress() -> [Symbol] { store.allByAddress.map { symbol(Int($0)) } }
+
+    /// Symbols whose name contains `substring`, sorted by address (`sym -q`).
+    public func symbols(containing substring: String) -> [Symbol] {
+        let s = store
+        var hits: [Int] = []
+        substring.withBytes { key in
+            for i in s.raw.indices {
+                let n = s.nameBytes(i)
+                if key.count == 0 || (n.count >= key.count && contains(n, key)) {
+                    hits.append(i)
+                }
+            }
+        }
+        return sorted(hits)
+    }
+
+    /// Distinct symbol names starting with `prefix`, sorted (tab completion).
+    public func names(withPrefix prefix: String) -> [String] {
+        let s = store
+        var out = Set<String>()
+        prefix.withBytes { key in
+            for i in s.raw.indices {
+                let n = s.nameBytes(i)
+                if n.count >= key.count, key.count == 0 || memcmp(n.baseAddress!, key.baseAddress!, key.count) == 0 {
+                    out.insert(String(decoding: n, as: UTF8.self))
+                }
+            }
+        }
+        return out.sorted()
+    }
+
+    private func sorted(_ hits: [Int]) -> [Symbol] {
+        let s = store
+        return hits.sorted { a, b in
+            let x = s.raw[a], y = s.raw[b]
+            let ax = x.relocatable ? x.value &+ slide : x.value, bx = y.relocatable ? y.value &+ slide : y.value
+            return ax != bx ? ax < bx : (s.rank(x), a) < (s.rank(y), b)
+        }.map(symbol)
+    }
+}
+
+/// True when `needle` (non-empty) occurs in `hay` (glibc's memmem needs _GNU_SOURCE, which the
+/// Swift Glibc module does not define).
+@inline(__always)
+func contains(_ hay: UnsafeRawBufferPointer, _ needle: UnsafeRawBufferPointer) -> Bool {
+    guard needle.count <= hay.count, let h = hay.baseAddress, let n = needle.baseAddress else { return false }
+    let first = needle[0]
+    var at = 0
+    let last = hay.count - needle.count
+    while at <= last {
+        guard let p = memchr(h + at, Int32(first), last - at + 1) else { return false }
+        let i = UnsafeRawPointer(p) - h
+        if memcmp(h + i, n, needle.count) == 0 { return true }
+        at = i + 1
+    }
+    return false
+}
