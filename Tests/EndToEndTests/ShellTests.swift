@@ -1,0 +1,193 @@
+import Commands
+import Foundation
+import Testing
+
+/// crashsh as a user runs it: arguments, -c, -i, standard input, pipes, redirection, output
+/// modes, and one clear line for input it cannot use.
+@Suite(.enabled(if: Harness.fixturesAvailable, "fixtures unavailable: ../shared/fixtures/prepare.sh not found"))
+struct ShellTests {
+    @Test("vmcoreinfo prints the note crash shows in help -D", arguments: Harness.kdumpCrashDumps + Harness.qemuCrashDumps)
+    func vmcoreinfoMatchesCrash(dump: String) throws {
+        // Both QEMU files come from one boot, the others from the kdump crash: compare each
+        // with crash's view of a kdump-format file of the same crash.
+        let reference = try Harness.referenceVmcoreinfo(Harness.qemuCrashDumps.contains(dump) ? "qemu.kdump" : "dump.kdump")
+        let run = try Harness.run(["-c", "vmcoreinfo", Harness.fixture(dump)])
+        #expect(run.stderr == "")
+        #expect(run.exitCode == 0)
+        #expect(run.stdout == reference)
+        // crash printed the same block for this very file, too.
+        #expect(run.stdout == (try Harness.referenceVmcoreinfo(dump)))
+    }
+
+    @Test func jsonOutputIsParseableAndHasTheKeys() throws {
+        let run = try Harness.run(["--json", "-c", "vmcoreinfo", Harness.fixture("dump.kdump")])
+        #expect(run.exitCode == 0)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        let reference = try Harness.referenceVmcoreinfo("dump.kdump")
+        #expect(object["OSRELEASE"] as? String == "6.1.0-56-cloud-amd64")
+        #expect(object["BUILD-ID"] as? String == "3b43fad5034874490492495d552c0af6a5fab235")
+        let referenceKeys = Set(reference.split(separator: "\n").map { String($0.prefix(while: { $0 != "=" })) })
+        #expect(Set(object.keys) == referenceKeys)
+    }
+
+    @Test func setJsonSwitchesTheOutputMode() throws {
+        let run = try Harness.run(["-c", "set json on; vmcoreinfo; set json off; vmcoreinfo | grep PAGESIZE",
+                                   Harness.fixture("dump.kdump")])
+        #expect(run.exitCode == 0)
+        #expect(run.stderr == "")
+        // set's own JSON, the vmcoreinfo object, then text again.
+        #expect(run.stdout.hasPrefix("{\n  \"json\": true\n}\n{\n  \"OSRELEASE\": \"6.1.0-56-cloud-amd64\","))
+        #expect(run.stdout.hasSuffix("   json: off\nPAGESIZE=4096\n"))
+    }
+
+    @Test func dumpAndVmlinuxInEitherOrder() throws {
+        let dump = Harness.fixture("dump.elf"), vmlinux = Harness.fixture(Harness.vmlinuxName)
+        let reference = try Harness.referenceVmcoreinfo("dump.elf")
+        let a = try Harness.run(["-c", "vmcoreinfo", dump, vmlinux])
+        let b = try Harness.run(["-c", "vmcoreinfo", vmlinux, dump])
+        #expect(a.exitCode == 0 && b.exitCode == 0)
+        #expect(a.stderr == "" && b.stderr == "")
+        #expect(a.stdout == reference)
+        #expect(b.stdout == reference)
+    }
+
+    @Test func pipesThroughTheShell() throws {
+        let run = try Harness.run(["-c", "vmcoreinfo | grep OSRELEASE; vmcoreinfo | grep -c '^SYMBOL(' | tr -d ' '",
+                                   Harness.fixture("dump.kdump")])
+        let symbols = try Harness.referenceVmcoreinfo("dump.kdump").split(separator: "\n").filter { $0.hasPrefix("SYMBOL(") }.count
+        #expect(run.exitCode == 0)
+        #expect(run.stdout == "OSRELEASE=6.1.0-56-cloud-amd64\n\(symbols)\n")
+    }
+
+    @Test func redirectsToAFileAndAppends() throws {
+        let dir = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let reference = try Harness.referenceVmcoreinfo("dump.kdump")
+        let run = try Harness.run(["-c", "vmcoreinfo > out.txt; vmcoreinfo >> out.txt; vmcoreinfo > 'two words.txt'",
+                                   Harness.fixture("dump.kdump")], cwd: dir)
+        #expect(run.exitCode == 0)
+        #expect(run.stdout == "")
+        #expect(try String(contentsOf: dir.appendingPathComponent("out.txt"), encoding: .utf8) == reference + reference)
+        #expect(try String(contentsOf: dir.appendingPathComponent("two words.txt"), encoding: .utf8) == reference)
+        // An unwritable target is one error line; the next command still runs.
+        let bad = try Harness.run(["-c", "vmcoreinfo > /nonexistent-dir/x; vmcoreinfo | grep PAGESIZE",
+                                   Harness.fixture("dump.kdump")], cwd: dir)
+        #expect(bad.exitCode != 0)
+        #expect(bad.stderrLines.count == 1)
+        #expect(bad.stderr.contains("/nonexistent-dir/x"))
+        #expect(bad.stdout == "PAGESIZE=4096\n")
+    }
+
+    @Test func runsACommandScript() throws {
+        let dir = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let script = dir.appendingPathComponent("script.crash")
+        try """
+        # a comment line
+        vmcoreinfo | grep PAGESIZE
+
+        set json on; vmcoreinfo | grep '"BUILD-ID"'
+        """.write(to: script, atomically: true, encoding: .utf8)
+        let run = try Harness.run(["-i", script.path, Harness.fixture("dump.flat")])
+        #expect(run.exitCode == 0)
+        #expect(run.stderr == "")
+        #expect(run.stdout == "PAGESIZE=4096\n{\n  \"json\": true\n}\n  \"BUILD-ID\": \"3b43fad5034874490492495d552c0af6a5fab235\",\n")
+
+        let missing = try Harness.run(["-i", dir.appendingPathComponent("nope").path, Harness.fixture("dump.flat")])
+        #expect(missing.exitCode == 1)
+        #expect(missing.stderrLines.count == 1)
+        #expect(missing.stderr.contains("nope"))
+    }
+
+    @Test func commandsFromStandardInputContinueAfterAFailure() throws {
+        let run = try Harness.run([Harness.fixture("dump.kdump")],
+                                  stdin: "nosuchcommand arg\nvmcoreinfo extra\nvmcoreinfo | grep BUILD-ID\n'unterminated\nhelp set | head -1\n")
+        #expect(run.stdout == "BUILD-ID=3b43fad5034874490492495d552c0af6a5fab235\nNAME\n")
+        #expect(run.stderrLines == ["crashsh: command not found: nosuchcommand",
+                                    "vmcoreinfo: takes no arguments",
+                                    "crashsh: unterminated single quote"])
+        #expect(run.exitCode == 1)
+        #expect(!run.killedBySignal)
+    }
+
+    @Test func exitStopsReadingCommands() throws {
+        for word in ["q", "quit", "exit"] {
+            let run = try Harness.run(["-c", "vmcoreinfo | head -1; \(word); vmcoreinfo", Harness.fixture("dump.kdump")])
+            #expect(run.stdout == "OSRELEASE=6.1.0-56-cloud-amd64\n")
+            #expect(run.exitCode == 0)
+        }
+        let stdin = try Harness.run([Harness.fixture("dump.kdump")], stdin: "q\nvmcoreinfo\n")
+        #expect(stdin.stdout == "")
+        #expect(stdin.exitCode == 0)
+    }
+
+    @Test func helpListsEveryCommandAndShowsUsage() throws {
+        let run = try Harness.run(["-c", "help", Harness.fixture("dump.kdump")])
+        #expect(run.exitCode == 0)
+        let listed = Set(run.stdout.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init))
+        for command in CommandRegistry.all {
+            #expect(listed.contains(command.name), "help does not list \(command.name)")
+        }
+        let usage = try Harness.run(["-c", "help vmcoreinfo", Harness.fixture("dump.kdump")])
+        #expect(usage.stdout == VmcoreinfoCommand.usage + "\n")
+        let unknown = try Harness.run(["-c", "help nosuch", Harness.fixture("dump.kdump")])
+        #expect(unknown.stderr == "help: no such command: nosuch\n")
+        #expect(unknown.exitCode == 1)
+    }
+
+    @Test func badArgumentsAreAUsageError() throws {
+        let none = try Harness.run([])
+        #expect(none.exitCode == 64)
+        #expect(none.stderr.contains("Usage: crashsh"))
+        let three = try Harness.run(["a", "b", "c"])
+        #expect(three.exitCode == 64)
+        let option = try Harness.run(["--no-such-option", Harness.fixture("dump.kdump")])
+        #expect(option.exitCode == 64)
+    }
+
+    /// Files crashsh cannot open: exactly one line on stderr naming the file, exit code 1.
+    @Test func unusableInputIsOneClearLine() throws {
+        let dir = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let empty = dir.appendingPathComponent("empty.vmcore")
+        _ = FileManager.default.createFile(atPath: empty.path, contents: Data())
+        let text = dir.appendingPathComponent("notes.txt")
+        try Data(String(repeating: "this is not a crash dump\n", count: 200).utf8).write(to: text)
+        // Cut copies of real dumps: inside the header, and a few pages in.
+        let kdump = try FileHandle(forReadingFrom: URL(fileURLWithPath: Harness.fixture("dump.kdump")))
+        let head = try kdump.read(upToCount: 20000) ?? Data()
+        try kdump.close()
+        let cutHeader = dir.appendingPathComponent("cut-header.kdump")
+        try head.prefix(100).write(to: cutHeader)
+        let cutBitmap = dir.appendingPathComponent("cut-bitmap.kdump")
+        try head.prefix(4096 * 3).write(to: cutBitmap)
+        let elf = try FileHandle(forReadingFrom: URL(fileURLWithPath: Harness.fixture("dump.elf")))
+        let elfHead = try elf.read(upToCount: 64 + 10) ?? Data()
+        try elf.close()
+        let cutElf = dir.appendingPathComponent("cut.elf")
+        try elfHead.write(to: cutElf)
+
+        let cases: [(path: String, mentions: String)] = [
+            (empty.path, "empty"),
+            (dir.appendingPathComponent("missing.vmcore").path, "no such file"),
+            (dir.path, "directory"),
+            (text.path, "not a kernel crash dump"),
+            (cutHeader.path, "truncated"),
+            (cutBitmap.path, "truncated"),
+            (cutElf.path, "truncated"),
+        ]
+        for c in cases {
+            let run = try Harness.run(["-c", "vmcoreinfo", c.path])
+            #expect(!run.killedBySignal, "\(c.path): killed by a signal")
+            #expect(run.exitCode == 1, "\(c.path): exit \(run.exitCode)")
+            #expect(run.stdout == "")
+            #expect(run.stderrLines.count == 1, "\(c.path): \(run.stderr)")
+            #expect(run.stderr.hasPrefix("crashsh: \(c.path)"), "\(run.stderr)")
+            #expect(run.stderr.contains(c.mentions), "\(run.stderr)")
+        }
+        // A missing vmlinux next to a good dump is reported before anything runs.
+        let noVmlinux = try Harness.run(["-c", "vmcoreinfo", Harness.fixture("dump.kdump"), dir.appendingPathComponent("vmlinux-x").path])
+        #expect(noVmlinux.exitCode == 1)
+        #expect(noVmlinux.stderr == "crashsh: \(dir.appendingPathComponent("vmlinux-x").path): cannot open: no such file (ENOENT)\n")
+    }
+}
