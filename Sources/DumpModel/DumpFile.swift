@@ -98,10 +98,21 @@ public struct HeaderField: Sendable, Equatable {
 }
 
 /// A group of header fields ("header", "sub_header_kdump", "ELF header", "PT_LOAD segments" ...).
+///
+/// Text layout (crash's `help -D`): the title on its own line (none when empty), then each field's
+/// name right-aligned to `nameWidth + 2 * depth` columns, ": ", and the value; the further lines of a
+/// multi-line value start at the value column.
 public struct HeaderSection: Sendable, Equatable {
     public var title: String
     public var fields: [HeaderField]
-    public init(title: String, fields: [HeaderField]) { self.title = title; self.fields = fields }
+    /// Column where field names end (crash aligns each block to its own width).
+    public var nameWidth: Int
+    public init(title: String, fields: [HeaderField], nameWidth: Int = 20) {
+        self.title = title; self.fields = fields; self.nameWidth = nameWidth
+    }
+
+    /// The value of the first field called `name` (at any depth).
+    public func value(_ name: String) -> String? { fields.first { $0.name == name }?.value }
 }
 
 /// What `dumpinfo` reports: the facts every format has, plus the format's own header sections.

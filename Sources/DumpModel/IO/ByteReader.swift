@@ -14,6 +14,14 @@ public protocol ByteReader {
     var size: UInt64 { get }
     /// Copies `buffer.count` bytes starting at `offset` into `buffer`, or throws `.truncated`.
     func fetch(from offset: UInt64, into buffer: UnsafeMutableRawBufferPointer, what: String) throws
+    /// The bytes `offset ..< offset+count` in place, when the reader holds them contiguously in memory
+    /// (a mapped file); nil otherwise, and then callers `fetch` into their own buffer. Lets page readers
+    /// decompress straight from the mapping without copying.
+    func directPointer(at offset: UInt64, count: UInt64) -> UnsafeRawPointer?
+}
+
+extension ByteReader {
+    public func directPointer(at offset: UInt64, count: UInt64) -> UnsafeRawPointer? { nil }
 }
 
 extension ByteReader {
@@ -54,6 +62,10 @@ extension ByteReader {
 extension MappedFile: ByteReader {
     public var name: String { path }
 
+    public func directPointer(at offset: UInt64, count: UInt64) -> UnsafeRawPointer? {
+        pointer(at: offset, count: count)
+    }
+
     public func fetch(from offset: UInt64, into buffer: UnsafeMutableRawBufferPointer, what: String) throws {
         guard buffer.count > 0 else { return }
         guard let p = pointer(at: offset, count: UInt64(buffer.count)), let dst = buffer.baseAddress else {
@@ -86,6 +98,12 @@ public struct ByteRange<Base: ByteReader>: ByteReader {
                              fileSize: base.size)
         }
         try base.fetch(from: start + offset, into: buffer, what: what)
+    }
+
+    public func directPointer(at offset: UInt64, count: UInt64) -> UnsafeRawPointer? {
+        let (end, overflow) = offset.addingReportingOverflow(count)
+        guard !overflow, end <= size else { return nil }
+        return base.directPointer(at: start + offset, count: count)
     }
 }
 

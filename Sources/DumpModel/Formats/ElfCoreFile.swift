@@ -1,0 +1,242 @@
+/// The ELF64 file header fields crashsh reads (and `dumpinfo` shows).
+public struct ElfHeader: Sendable, Equatable {
+    public var osabi: UInt8, abiVersion: UInt8, identVersion: UInt8
+    public var type: UInt16, machine: UInt16
+    public var version: UInt32
+    public var entry: UInt64, phoff: UInt64, shoff: UInt64
+    public var flags: UInt32
+    public var ehsize: UInt16, phentsize: UInt16, phnum: UInt16
+    public var shentsize: UInt16, shnum: UInt16, shstrndx: UInt16
+}
+
+/// One ELF64 program header.
+public struct ElfProgramHeader: Sendable, Equatable {
+    public var type: UInt32, flags: UInt32
+    public var offset: UInt64, vaddr: UInt64, paddr: UInt64
+    public var filesz: UInt64, memsz: UInt64, align: UInt64
+
+    public static let load: UInt32 = 1
+    public static let note: UInt32 = 4
+}
+
+/// ELF constants crashsh needs, with names for `dumpinfo`.
+enum ElfConst {
+    static let magic: [UInt8] = [0x7f, 0x45, 0x4c, 0x46]
+    static let etCore: UInt16 = 4
+    static let etExec: UInt16 = 2
+    static let etDyn: UInt16 = 3
+    static let emX86_64: UInt16 = 62
+    static let pnXNum: UInt16 = 0xffff
+    static let ehdrSize: UInt64 = 64
+    static let phdrSize: UInt64 = 56
+}
+
+/// An ELF64 little-endian core: /proc/vmcore as kdump writes it, makedumpfile -E, or QEMU's
+/// dump-guest-memory ELF. Physical memory comes from the PT_LOAD segments by p_paddr; the notes
+/// (PRSTATUS per CPU, VMCOREINFO, QEMU CPU state) from the PT_NOTE segments.
+///
+/// Bytes in `[p_filesz, p_memsz)` of a segment are zeros, as the ELF format states (makedumpfile -E
+/// uses this for pages it filtered out at the end of a range). Bytes outside every segment are not in
+/// the dump. Where segments overlap, a segment with file data wins over zero fill, then the earlier
+/// program header. Open cost: the program headers and notes only.
+public final class ElfCoreFile: DumpFile {
+    public let path: String
+    public let format = DumpFormat.elfCore
+    public let pageSize: Int
+    public let reader: any ByteReader
+    public let header: ElfHeader
+    public let programHeaders: [ElfProgramHeader]
+    public let notes: [DumpNote]
+    public let prstatus: [PRStatus]
+    public let vmcoreinfoText: String?
+    /// QEMU dump-guest-memory's per-CPU notes (empty for kdump's cores).
+    public let qemuCPUStates: [QEMUCPUState]
+
+    /// Physical address ranges, resolved so that they do not overlap.
+    private let map: IntervalMap
+    /// Per piece (indexed by `map.owners`): its physical start and the file offset of that start
+    /// (nil: zero fill).
+    private let pieceStart: [UInt64]
+    private let pieceFileOffset: [UInt64?]
+
+    /// Reads the headers and notes of the ELF core in `reader`.
+    public init(reader: any ByteReader, path: String? = nil) throws {
+        let path = path ?? reader.name
+        self.path = path
+        self.reader = reader
+        let ident = try reader.bytes(at: 0, count: 16, what: "ELF identification")
+        guard Array(ident[0..<4]) == ElfConst.magic else {
+            throw DumpError.unknownFormat(path: path, detail: "no ELF magic")
+        }
+        guard ident[4] == 2 else { throw DumpError.unsupported(path: path, what: "32-bit ELF core (ELFCLASS32)") }
+        guard ident[5] == 1 else { throw DumpError.unsupported(path: path, what: "big-endian ELF core") }
+        func u16(_ o: UInt64) throws -> UInt16 { try reader.load(UInt16.self, at: o, what: "ELF header") }
+        func u32(_ o: UInt64) throws -> UInt32 { try reader.load(UInt32.self, at: o, what: "ELF header") }
+        func u64(_ o: UInt64) throws -> UInt64 { try reader.load(UInt64.self, at: o, what: "ELF header") }
+        var h = ElfHeader(osabi: ident[7], abiVersion: ident[8], identVersion: ident[6],
+                          type: try u16(16), machine: try u16(18), version: try u32(20),
+                          entry: try u64(24), phoff: try u64(32), shoff: try u64(40), flags: try u32(48),
+                          ehsize: try u16(52), phentsize: try u16(54), phnum: try u16(56),
+                          shentsize: try u16(58), shnum: try u16(60), shstrndx: try u16(62))
+        guard h.type == ElfConst.etCore else {
+            throw DumpError.unknownFormat(path: path, detail: "ELF file of type \(h.type), not a core file (ET_CORE)")
+        }
+        guard UInt64(h.phentsize) == ElfConst.phdrSize else {
+            throw DumpError.badHeader(path: path, field: "e_phentsize", value: String(h.phentsize),
+                                      reason: "an ELF64 program header is 56 bytes")
+        }
+        // More than 65534 program headers: the real count is in section header 0's sh_info.
+        var phnum = UInt64(h.phnum)
+        if h.phnum == ElfConst.pnXNum {
+            phnum = UInt64(try reader.load(UInt32.self, at: h.shoff &+ 44, what: "section header 0 (e_phnum extension)"))
+        }
+        let (tableSize, o1) = phnum.multipliedReportingOverflow(by: ElfConst.phdrSize)
+        let (tableEnd, o2) = h.phoff.addingReportingOverflow(tableSize)
+        guard !o1, !o2, tableEnd <= reader.size else {
+            throw reader.truncated("program header table (\(phnum) entries)", at: h.phoff, length: tableSize)
+        }
+        h.phnum = UInt16(truncatingIfNeeded: phnum)
+        header = h
+
+        var phdrs: [ElfProgramHeader] = []
+        phdrs.reserveCapacity(Int(phnum))
+        var notes: [DumpNote] = []
+        for i in 0..<phnum {
+            let o = h.phoff + i * ElfConst.phdrSize
+            let ph = ElfProgramHeader(type: try u32(o), flags: try u32(o + 4), offset: try u64(o + 8),
+                                      vaddr: try u64(o + 16), paddr: try u64(o + 24), filesz: try u64(o + 32),
+                                      memsz: try u64(o + 40), align: try u64(o + 48))
+            phdrs.append(ph)
+            if ph.type == ElfProgramHeader.note {
+                try ElfNotes.parse(reader, offset: ph.offset, size: ph.filesz, into: &notes)
+            }
+        }
+        programHeaders = phdrs
+        self.notes = notes
+        prstatus = h.machine == ElfConst.emX86_64 ? ElfNotes.prstatus(in: notes) : []
+        vmcoreinfoText = ElfNotes.vmcoreinfo(in: notes)
+        qemuCPUStates = ElfNotes.qemuCPUStates(in: notes)
+        pageSize = ElfCoreFile.pageSize(fromVMCoreInfo: vmcoreinfoText)
+
+        // Each PT_LOAD gives a file-backed piece and a zero-fill piece; file data outranks zero fill.
+        let loads = phdrs.filter { $0.type == ElfProgramHeader.load }
+        var pieces: [(start: UInt64, end: UInt64, rank: Int)] = []
+        var starts: [UInt64] = [], offsets: [UInt64?] = []
+        for (i, ph) in loads.enumerated() {
+            let covered = max(ph.filesz, ph.memsz)
+            let (end, overflow) = ph.paddr.addingReportingOverflow(covered)
+            guard !overflow else {
+                throw DumpError.badHeader(path: path, field: "PT_LOAD[\(i)] p_paddr + p_memsz",
+                                          value: "\(hex(ph.paddr)) + \(hex(covered))", reason: "past the end of the address space")
+            }
+            let dataEnd = ph.paddr + ph.filesz
+            pieces.append((ph.paddr, dataEnd, i)); starts.append(ph.paddr); offsets.append(ph.offset)
+            pieces.append((dataEnd, end, loads.count + i)); starts.append(dataEnd); offsets.append(nil)
+        }
+        map = IntervalMap(pieces: pieces)
+        pieceStart = starts
+        pieceFileOffset = offsets
+    }
+
+    static func pageSize(fromVMCoreInfo text: String?) -> Int {
+        if let text, let ps = VMCoreInfo(raw: text).pageSize, ps >= 512, ps <= 1 << 20, ps & (ps - 1) == 0 {
+            return ps
+        }
+        return 4096
+    }
+
+    /// The physical ranges the dump covers, sorted and disjoint, as (start, end, file offset or nil for zeros).
+    public var physicalRanges: [(start: UInt64, end: UInt64, fileOffset: UInt64?)] {
+        (0..<map.count).map { i in
+            let owner = map.owners[i]
+            let off = pieceFileOffset[owner].map { $0 &+ (map.starts[i] - pieceStart[owner]) }
+            return (map.starts[i], map.ends[i], off)
+        }
+    }
+
+    public func readPage(pfn: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {
+        let size = UInt64(pageSize)
+        let (start, o1) = pfn.multipliedReportingOverflow(by: size)
+        let (end, o2) = start.addingReportingOverflow(size)
+        guard !o1, !o2, buffer.count >= pageSize, let dst = buffer.baseAddress else {
+            throw DumpError.notInDump(paddr: start)
+        }
+        var i = map.firstIndex(endingAfter: start)
+        var pos = start
+        var covered = false
+        while i < map.count, map.starts[i] < end {
+            let s = max(start, map.starts[i]), e = min(end, map.ends[i])
+            if s > pos { (dst + Int(pos - start)).initializeMemory(as: UInt8.self, repeating: 0, count: Int(s - pos)) }
+            let owner = map.owners[i]
+            let window = UnsafeMutableRawBufferPointer(start: dst + Int(s - start), count: Int(e - s))
+            if let fileOffset = pieceFileOffset[owner] {
+                try reader.fetch(from: fileOffset &+ (s - pieceStart[owner]), into: window, what: "PT_LOAD data of page \(hex(pfn)) (pfn)")
+            } else {
+                window.initializeMemory(as: UInt8.self, repeating: 0)
+            }
+            covered = true
+            pos = e
+            i += 1
+        }
+        guard covered else { throw DumpError.notInDump(paddr: start) }
+        // A page only partly inside a segment (segments need not be page-aligned): the rest is zeros.
+        if pos < end { (dst + Int(pos - start)).initializeMemory(as: UInt8.self, repeating: 0, count: Int(end - pos)) }
+    }
+
+    public func pageState(pfn: UInt64) -> PageState {
+        let size = UInt64(pageSize)
+        let (start, o1) = pfn.multipliedReportingOverflow(by: size)
+        guard !o1 else { return .notInDump }
+        let end = start.addingReportingOverflow(size).partialValue
+        let i = map.firstIndex(endingAfter: start)
+        return i < map.count && map.starts[i] < (end == 0 ? UInt64.max : end) ? .present : .notInDump
+    }
+
+    public func presentPages() -> AnySequence<UInt64> {
+        let map = self.map
+        let shift = UInt64(pageSize.trailingZeroBitCount)
+        return AnySequence { () -> AnyIterator<UInt64> in
+            var i = 0
+            var next: UInt64 = 0     // every pfn below this was already returned
+            return AnyIterator {
+                while i < map.count {
+                    let first = max(next, map.starts[i] >> shift)
+                    if first <= (map.ends[i] - 1) >> shift {
+                        next = first + 1
+                        return first
+                    }
+                    i += 1
+                }
+                return nil
+            }
+        }
+    }
+
+    /// Number of distinct pages the segments cover.
+    public var pageCount: UInt64 {
+        let shift = UInt64(pageSize.trailingZeroBitCount)
+        var total: UInt64 = 0
+        var lastCounted: UInt64? = nil
+        for i in 0..<map.count {
+            var first = map.starts[i] >> shift
+            let last = (map.ends[i] - 1) >> shift
+            if let lc = lastCounted, first <= lc { first = lc + 1 }
+            if first <= last { total += last - first + 1; lastCounted = last }
+        }
+        return total
+    }
+
+    public func summary() -> DumpSummary {
+        var s = DumpSummary(path: path, format: .elfCore, pageSize: pageSize)
+        s.compression = nil
+        let shift = UInt64(pageSize.trailingZeroBitCount)
+        s.maxMapnr = map.count > 0 ? ((map.ends[map.count - 1] - 1) >> shift) + 1 : 0
+        s.pagesPresent = pageCount
+        s.pagesExcluded = nil
+        s.crashTime = vmcoreinfoText.flatMap { VMCoreInfo(raw: $0).crashTime }
+        s.nrCPUs = prstatus.count
+        s.prstatus = prstatus
+        s.sections = elfSections()
+        return s
+    }
+}

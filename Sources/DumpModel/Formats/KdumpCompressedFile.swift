@@ -1,0 +1,388 @@
+/// `disk_dump_header` of a kdump-compressed file (block 0).
+public struct KdumpHeader: Sendable, Equatable {
+    public var signature: String
+    public var headerVersion: Int32
+    /// sysname, nodename, release, version, machine, domainname.
+    public var utsname: [String]
+    public var timestampSec: Int64, timestampUsec: Int64
+    public var status: UInt32
+    public var blockSize: Int32
+    public var subHeaderBlocks: Int32
+    public var bitmapBlocks: UInt32
+    public var maxMapnr32: UInt32
+    public var totalRAMBlocks: UInt32, deviceBlocks: UInt32, writtenBlocks: UInt32
+    public var currentCPU: UInt32
+    public var nrCPUs: Int32
+    /// The crashed kernel's task pointers per CPU, as far as the header block holds them.
+    public var tasks: [UInt64]
+
+    public static let utsnameFields = ["sysname", "nodename", "release", "version", "machine", "domainname"]
+    /// Offsets in the x86_64 (LP64) layout.
+    static let size: UInt64 = 464
+}
+
+/// `kdump_sub_header` (block 1): which fields exist depends on `header_version`.
+public struct KdumpSubHeader: Sendable, Equatable {
+    public var physBase: UInt64 = 0
+    public var dumpLevel: Int32 = 0
+    public var split: Int32 = 0
+    public var startPFN: UInt64 = 0, endPFN: UInt64 = 0
+    public var offsetVmcoreinfo: UInt64 = 0, sizeVmcoreinfo: UInt64 = 0
+    public var offsetNote: UInt64 = 0, sizeNote: UInt64 = 0
+    public var offsetEraseinfo: UInt64 = 0, sizeEraseinfo: UInt64 = 0
+    public var startPFN64: UInt64 = 0, endPFN64: UInt64 = 0, maxMapnr64: UInt64 = 0
+}
+
+/// makedumpfile's kdump-compressed format ("KDUMP   "), which QEMU's dump-guest-memory -z/-l/-s
+/// also writes: header, sub-header, two bitmaps (1st: the RAM pages the machine had; 2nd: the pages
+/// in the dump), then one `page_desc` per dumped page, in pfn order, and the page data.
+///
+/// Open cost is the two header blocks and the note block. The position of a pfn's `page_desc` is
+/// its rank among the set bits of the 2nd bitmap; a prefix count per 512 bits, computed on first
+/// use (one pass over the bitmap, 1/64 of its size), makes that O(1). Reads allocate nothing.
+/// Not thread-safe.
+public final class KdumpCompressedFile: DumpFile {
+    public let path: String
+    public let format: DumpFormat
+    public let pageSize: Int
+    public let reader: any ByteReader
+    public let header: KdumpHeader
+    public let subHeader: KdumpSubHeader
+    /// Page frames the bitmaps describe (`max_mapnr_64` from header version 6 on).
+    public let maxMapnr: UInt64
+    public let notes: [DumpNote]
+    public let prstatus: [PRStatus]
+    public let vmcoreinfoText: String?
+    public let qemuCPUStates: [QEMUCPUState]
+    /// File offsets of the bitmaps and the page_desc table.
+    public let bitmapOffset: UInt64
+    public let bitmapLength: UInt64
+    public let dataOffset: UInt64
+
+    /// Status and page flags.
+    public static let compressedZlib: UInt32 = 0x1
+    public static let compressedLZO: UInt32 = 0x2
+    public static let compressedSnappy: UInt32 = 0x4
+    public static let incomplete: UInt32 = 0x8
+    public static let excludedVmemmap: UInt32 = 0x10
+    public static let compressedZstd: UInt32 = 0x20
+    static let pageDescSize: UInt64 = 24
+    static let signature: [UInt8] = Array("KDUMP   ".utf8)
+
+    private var bitmap2: UInt64 { bitmapOffset + bitmapLength / 2 }
+    /// Both bitmaps in place when the reader is a mapped file (nil for a flattened file).
+    private let bitmapPointer: UnsafeRawPointer?
+    private var rankIndex: [UInt64]?
+    private let decoder = PageDecompressor()
+    /// Holds a page's stored bytes when the reader cannot hand out a pointer to them.
+    private let scratch: UnsafeMutableRawBufferPointer
+
+    /// True when `reader` starts with the "KDUMP   " signature.
+    public static func hasSignature(_ reader: any ByteReader) -> Bool {
+        (try? reader.bytes(at: 0, count: 8)) == signature
+    }
+
+    /// Reads and checks the headers of the kdump-compressed file in `reader` (a mapped file, or
+    /// the logical file of a flattened one).
+    public init(reader: any ByteReader, path: String? = nil) throws {
+        let path = path ?? reader.name
+        self.path = path
+        self.reader = reader
+        format = reader is FlattenedFile ? .flattened : .kdumpCompressed
+        func bad(_ field: String, _ value: CustomStringConvertible, _ reason: String) -> DumpError {
+            .badHeader(path: path, field: field, value: value.description, reason: reason)
+        }
+        guard reader.size >= KdumpHeader.size else {
+            throw reader.truncated("disk_dump_header", at: 0, length: KdumpHeader.size)
+        }
+        guard KdumpCompressedFile.hasSignature(reader) else {
+            throw DumpError.unknownFormat(path: path, detail: "no KDUMP signature")
+        }
+        func i32(_ o: UInt64) throws -> Int32 { try reader.load(Int32.self, at: o, what: "disk_dump_header") }
+        func u32(_ o: UInt64) throws -> UInt32 { try reader.load(UInt32.self, at: o, what: "disk_dump_header") }
+        var uts: [String] = []
+        for k in 0..<6 { uts.append(try reader.fixedString(at: 12 + 65 * UInt64(k), count: 65, what: "utsname")) }
+        var h = KdumpHeader(signature: "KDUMP   ", headerVersion: try i32(8), utsname: uts,
+                            timestampSec: try reader.load(Int64.self, at: 408), timestampUsec: try reader.load(Int64.self, at: 416),
+                            status: try u32(424), blockSize: try i32(428), subHeaderBlocks: try i32(432),
+                            bitmapBlocks: try u32(436), maxMapnr32: try u32(440), totalRAMBlocks: try u32(444),
+                            deviceBlocks: try u32(448), writtenBlocks: try u32(452), currentCPU: try u32(456),
+                            nrCPUs: try i32(460), tasks: [])
+
+        let bs = h.blockSize
+        guard bs >= 512, bs <= 1 << 16, bs & (bs - 1) == 0 else {
+            throw bad("block_size", bs, "must be a power of two from 512 to 65536")
+        }
+        let block = UInt64(bs)
+        guard h.subHeaderBlocks >= 0 else { throw bad("sub_hdr_size", h.subHeaderBlocks, "negative") }
+        guard h.headerVersion >= 0 else { throw bad("header_version", h.headerVersion, "negative") }
+        guard h.nrCPUs >= 0 else { throw bad("nr_cpus", h.nrCPUs, "negative") }
+        let taskRoom = Int((block - KdumpHeader.size) / 8)
+        for k in 0 ..< min(Int(h.nrCPUs), taskRoom, 8192) {
+            h.tasks.append(try reader.load(UInt64.self, at: KdumpHeader.size + 8 * UInt64(k), what: "tasks[]"))
+        }
+        header = h
+        pageSize = Int(bs)
+
+        // Layout: header block, sub-header blocks, bitmap blocks, then page_desc table.
+        let subBlocks = UInt64(h.subHeaderBlocks), bmBlocks = UInt64(h.bitmapBlocks)
+        let (bmOff, o1) = (1 + subBlocks).multipliedReportingOverflow(by: block)
+        let (bmLen, o2) = bmBlocks.multipliedReportingOverflow(by: block)
+        let (dataOff, o3) = bmOff.addingReportingOverflow(bmLen)
+        guard !o1, !o2, !o3 else { throw bad("bitmap_blocks", h.bitmapBlocks, "layout overflows") }
+        guard dataOff <= reader.size else {
+            throw reader.truncated("bitmaps (\(h.bitmapBlocks) blocks)", at: bmOff, length: bmLen)
+        }
+        guard bmLen > 0 else { throw bad("bitmap_blocks", h.bitmapBlocks, "no bitmap") }
+        bitmapOffset = bmOff
+        bitmapLength = bmLen
+        dataOffset = dataOff
+
+        // Sub-header: each header version adds fields.
+        var s = KdumpSubHeader()
+        let sub = block
+        let v = h.headerVersion
+        let subNeeded: UInt64 = v >= 6 ? 104 : v >= 5 ? 80 : v >= 4 ? 64 : v >= 3 ? 48 : v >= 2 ? 32 : v >= 1 ? 12 : 0
+        guard subNeeded <= subBlocks * block else {
+            throw bad("sub_hdr_size", h.subHeaderBlocks, "too small for a version \(v) kdump_sub_header")
+        }
+        func u64(_ o: UInt64) throws -> UInt64 { try reader.load(UInt64.self, at: sub + o, what: "kdump_sub_header") }
+        if v >= 1 {
+            s.physBase = try u64(0)
+            s.dumpLevel = try reader.load(Int32.self, at: sub + 8, what: "kdump_sub_header")
+        }
+        if v >= 2 {
+            s.split = try reader.load(Int32.self, at: sub + 12, what: "kdump_sub_header")
+            s.startPFN = try u64(16); s.endPFN = try u64(24)
+        }
+        if v >= 3 { s.offsetVmcoreinfo = try u64(32); s.sizeVmcoreinfo = try u64(40) }
+        if v >= 4 { s.offsetNote = try u64(48); s.sizeNote = try u64(56) }
+        if v >= 5 { s.offsetEraseinfo = try u64(64); s.sizeEraseinfo = try u64(72) }
+        if v >= 6 { s.startPFN64 = try u64(80); s.endPFN64 = try u64(88); s.maxMapnr64 = try u64(96) }
+        subHeader = s
+
+        maxMapnr = v >= 6 ? s.maxMapnr64 : UInt64(h.maxMapnr32)
+        // Each bitmap is half of the bitmap blocks and must hold a bit per pfn.
+        guard maxMapnr <= (bmLen / 2) * 8 else {
+            throw bad(v >= 6 ? "max_mapnr_64" : "max_mapnr", maxMapnr,
+                      "more pages than the bitmaps (\(bmLen / 2) bytes each) describe")
+        }
+
+        var notes: [DumpNote] = []
+        if v >= 4, s.sizeNote > 0 {
+            try ElfNotes.parse(reader, offset: s.offsetNote, size: s.sizeNote, into: &notes)
+        }
+        self.notes = notes
+        prstatus = ElfNotes.prstatus(in: notes)
+        qemuCPUStates = ElfNotes.qemuCPUStates(in: notes)
+        if v >= 3, s.sizeVmcoreinfo > 0 {
+            guard s.sizeVmcoreinfo <= 1 << 20 else {
+                throw bad("size_vmcoreinfo", s.sizeVmcoreinfo, "larger than 1 MiB")
+            }
+            let raw = try reader.bytes(at: s.offsetVmcoreinfo, count: Int(s.sizeVmcoreinfo), what: "VMCOREINFO")
+            vmcoreinfoText = String(decoding: raw, as: UTF8.self)
+        } else {
+            vmcoreinfoText = ElfNotes.vmcoreinfo(in: notes)
+        }
+        bitmapPointer = reader.directPointer(at: bmOff, count: bmLen)
+        scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: Int(bs), alignment: 16)
+    }
+
+    deinit { scratch.deallocate() }
+
+    // MARK: bitmaps
+
+    /// 64 bits of a bitmap starting at pfn `word * 64` (little-endian, bit i = pfn word*64+i).
+    @inline(__always)
+    private func bitmapWord(_ bitmapStart: UInt64, _ word: UInt64) -> UInt64 {
+        let rel = bitmapStart - bitmapOffset + word * 8
+        if let p = bitmapPointer {
+            return UInt64(littleEndian: p.loadUnaligned(fromByteOffset: Int(rel), as: UInt64.self))
+        }
+        return (try? reader.load(UInt64.self, at: bitmapStart + word * 8)) ?? 0
+    }
+
+    @inline(__always)
+    private func bit(_ bitmapStart: UInt64, _ pfn: UInt64) -> Bool {
+        bitmapWord(bitmapStart, pfn >> 6) & (1 << (pfn & 63)) != 0
+    }
+
+    /// Words of one bitmap that hold pfns below `maxMapnr`.
+    private var bitmapWords: UInt64 { (maxMapnr + 63) / 64 }
+
+    /// Mask of the valid pfns in word `w` (the last word may be partial).
+    @inline(__always)
+    private func validMask(_ w: UInt64) -> UInt64 {
+        let first = w * 64
+        if maxMapnr >= first + 64 { return ~0 }
+        return maxMapnr > first ? (1 << (maxMapnr - first)) - 1 : 0
+    }
+
+    /// Number of set bits of the 2nd bitmap before `pfn`: the index of its page_desc.
+    private func rank(_ pfn: UInt64) -> UInt64 {
+        let index = rankIndex ?? buildRankIndex()
+        let superblock = pfn >> 9
+        var r = index[Int(superblock)]
+        var w = superblock * 8
+        let target = pfn >> 6
+        while w < target { r += UInt64(bitmapWord(bitmap2, w).nonzeroBitCount); w += 1 }
+        let below: UInt64 = (1 << (pfn & 63)) &- 1
+        return r + UInt64((bitmapWord(bitmap2, target) & below).nonzeroBitCount)
+    }
+
+    private func buildRankIndex() -> [UInt64] {
+        let words = bitmapWords
+        var index: [UInt64] = []
+        index.reserveCapacity(Int(words / 8) + 1)
+        var total: UInt64 = 0
+        var w: UInt64 = 0
+        while w < words {
+            if w & 7 == 0 { index.append(total) }
+            total += UInt64((bitmapWord(bitmap2, w) & validMask(w)).nonzeroBitCount)
+            w += 1
+        }
+        if w & 7 == 0 { index.append(total) }
+        rankIndex = index
+        return index
+    }
+
+    /// Pages whose bytes are in the dump (set bits of the 2nd bitmap).
+    public var pagesPresent: UInt64 {
+        var n: UInt64 = 0
+        for w in 0 ..< bitmapWords { n += UInt64((bitmapWord(bitmap2, w) & validMask(w)).nonzeroBitCount) }
+        return n
+    }
+
+    /// RAM pages left out of the dump (in the 1st bitmap, not the 2nd).
+    public var pagesExcluded: UInt64 {
+        var n: UInt64 = 0
+        for w in 0 ..< bitmapWords {
+            n += UInt64((bitmapWord(bitmapOffset, w) & ~bitmapWord(bitmap2, w) & validMask(w)).nonzeroBitCount)
+        }
+        return n
+    }
+
+    public func pageState(pfn: UInt64) -> PageState {
+        guard pfn < maxMapnr else { return .notInDump }
+        if bit(bitmap2, pfn) { return .present }
+        return bit(bitmapOffset, pfn) ? .excluded : .notInDump
+    }
+
+    public func presentPages() -> AnySequence<UInt64> {
+        AnySequence { () -> AnyIterator<UInt64> in
+            var w: UInt64 = 0
+            var bits: UInt64 = 0
+            var loaded = false
+            return AnyIterator {
+                while true {
+                    if !loaded {
+                        guard w < self.bitmapWords else { return nil }
+                        bits = self.bitmapWord(self.bitmap2, w) & self.validMask(w)
+                        loaded = true
+                    }
+                    if bits != 0 {
+                        let b = UInt64(bits.trailingZeroBitCount)
+                        bits &= bits - 1
+                        return w * 64 + b
+                    }
+                    loaded = false
+                    w += 1
+                }
+            }
+        }
+    }
+
+    // MARK: pages
+
+    /// The page_desc of a present pfn: where its bytes are and how they are stored.
+    public struct PageDescriptor: Sendable, Equatable {
+        public var offset: UInt64
+        public var size: UInt32
+        public var flags: UInt32
+        public var pageFlags: UInt64
+    }
+
+    /// The page_desc of `pfn`; throws `.excludedPage` / `.notInDump` when it has none.
+    public func pageDescriptor(pfn: UInt64) throws -> PageDescriptor {
+        let paddr = pfn &* UInt64(pageSize)
+        switch pageState(pfn: pfn) {
+        case .notInDump: throw DumpError.notInDump(paddr: paddr)
+        case .excluded: throw DumpError.excludedPage(paddr: paddr)
+        case .present: break
+        }
+        let at = dataOffset &+ rank(pfn) &* KdumpCompressedFile.pageDescSize
+        var raw = (UInt64(0), UInt32(0), UInt32(0), UInt64(0))
+        try withUnsafeMutableBytes(of: &raw) { buf in
+            try reader.fetch(from: at, into: UnsafeMutableRawBufferPointer(rebasing: buf[0..<24]),
+                             what: "page_desc of page \(hex(pfn)) (pfn)")
+        }
+        let load = { (o: Int) -> UInt64 in
+            withUnsafeBytes(of: &raw) { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: o, as: UInt64.self)) }
+        }
+        let sf = load(8)
+        return PageDescriptor(offset: load(0), size: UInt32(truncatingIfNeeded: sf),
+                              flags: UInt32(truncatingIfNeeded: sf >> 32), pageFlags: load(16))
+    }
+
+    public func readPage(pfn: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {
+        let d = try pageDescriptor(pfn: pfn)
+        func corrupt(_ why: String) -> DumpError { .corruptPage(path: path, pfn: pfn, offset: d.offset, reason: why) }
+        guard buffer.count >= pageSize else { throw corrupt("destination smaller than a page") }
+        let dest = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<pageSize])
+        let size = UInt64(d.size)
+        guard size > 0 else { throw corrupt("stored size 0") }
+        guard size <= UInt64(pageSize) else { throw corrupt("stored size \(size) larger than a page") }
+        let kind: PageCompression
+        if d.flags & KdumpCompressedFile.compressedZlib != 0 { kind = .zlib }
+        else if d.flags & KdumpCompressedFile.compressedLZO != 0 { kind = .lzo }
+        else if d.flags & KdumpCompressedFile.compressedSnappy != 0 { kind = .snappy }
+        else if d.flags & KdumpCompressedFile.compressedZstd != 0 { kind = .zstd }
+        else if size == UInt64(pageSize) { kind = .none }
+        else { throw corrupt("uncompressed page of \(size) bytes") }
+        let (end, overflow) = d.offset.addingReportingOverflow(size)
+        guard !overflow, end <= reader.size else {
+            throw reader.truncated("data of page \(hex(pfn)) (pfn)", at: d.offset, length: size)
+        }
+        let source: UnsafeRawBufferPointer
+        if let p = reader.directPointer(at: d.offset, count: size) {
+            source = UnsafeRawBufferPointer(start: p, count: Int(size))
+        } else {
+            let window = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<Int(size)])
+            try reader.fetch(from: d.offset, into: window, what: "data of page \(hex(pfn)) (pfn)")
+            source = UnsafeRawBufferPointer(window)
+        }
+        if let why = decoder.decompress(kind, source: source, into: dest) { throw corrupt(why) }
+    }
+
+    /// The compression the header's status names ("zlib", "lzo", "snappy", "zstd", or "none").
+    public var compressionName: String {
+        let st = header.status
+        if st & KdumpCompressedFile.compressedZlib != 0 { return "zlib" }
+        if st & KdumpCompressedFile.compressedLZO != 0 { return "lzo" }
+        if st & KdumpCompressedFile.compressedSnappy != 0 { return "snappy" }
+        if st & KdumpCompressedFile.compressedZstd != 0 { return "zstd" }
+        return "none"
+    }
+
+    public func summary() -> DumpSummary {
+        var s = DumpSummary(path: path, format: format, pageSize: pageSize)
+        s.compression = compressionName
+        s.dumpLevel = header.headerVersion >= 1 ? Int(subHeader.dumpLevel) : nil
+        s.maxMapnr = maxMapnr
+        s.pagesPresent = pagesPresent
+        s.pagesExcluded = pagesExcluded
+        var uts: [String: String] = [:]
+        for (k, name) in KdumpHeader.utsnameFields.enumerated() where k < header.utsname.count {
+            uts[name] = header.utsname[k]
+        }
+        s.utsname = uts
+        s.crashTime = header.timestampSec != 0 ? header.timestampSec
+            : vmcoreinfoText.flatMap { VMCoreInfo(raw: $0).crashTime }
+        s.nrCPUs = Int(header.nrCPUs)
+        // makedumpfile and QEMU leave current_cpu at 0 whichever CPU crashed, so it is not a panic CPU.
+        s.panicCPU = nil
+        s.prstatus = prstatus
+        s.sections = kdumpSections(pagesPresent: s.pagesPresent)
+        return s
+    }
+}
