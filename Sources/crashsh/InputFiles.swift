@@ -19,6 +19,9 @@ enum InputFiles {
             try checkReadableFile(vmlinux)
             return Session(dump: dump, vmlinuxPath: vmlinux)
         }
+        if case .vmlinux = try DumpOpener.classify(path: files[0]) {
+            throw InputProblem("\(files[0]): is a kernel image (vmlinux), not a dump; give the dump file too")
+        }
         let dump = try DumpOpener.open(path: files[0])
         let info = dump.vmcoreinfoText.map(VMCoreInfo.init(raw:))
         let locator = DebuginfoLocator(cacheDirectory: DebuginfoLocator.cacheDirectory(
@@ -26,21 +29,29 @@ enum InputFiles {
         return Session(dump: dump, vmlinuxPath: locator.locate(release: info?.osRelease, buildID: info?.buildID))
     }
 
-    /// Opens `first` as the dump; if it is no dump at all (unknown format), tries `second`.
-    /// When neither opens, reports the error of the file that looks more like a broken dump.
+    /// Tells which of two files is the dump, by content (crash's rule): an ELF core or a
+    /// kdump/flattened signature is a dump, an ELF executable with sections is the vmlinux.
+    /// Opens the dump; returns it with the vmlinux's path.
     static func openDump(either first: String, or second: String) throws -> (any DumpFile, String) {
-        let firstError: any Error
-        do {
+        let firstKind = try DumpOpener.classify(path: first)
+        let secondKind = try DumpOpener.classify(path: second)
+        switch (firstKind, secondKind) {
+        case (.dump, .dump):
+            throw InputProblem("\(first) and \(second) are both dump files; give one dump and its vmlinux")
+        case (.vmlinux, .vmlinux):
+            throw InputProblem("\(first) and \(second) are both kernel images (vmlinux); give the dump file too")
+        case (.dump, .vmlinux):
             return (try DumpOpener.open(path: first), second)
-        } catch {
-            firstError = error
-        }
-        guard case .unknownFormat? = firstError as? DumpError else { throw firstError }
-        do {
+        case (.vmlinux, .dump):
             return (try DumpOpener.open(path: second), first)
-        } catch let e as DumpError {
-            if case .unknownFormat = e { throw firstError }
-            throw e
+        case (.vmlinux, .unknown), (.unknown, .vmlinux), (.unknown, .unknown):
+            // The unknown one would be the dump: opening it says exactly what is wrong.
+            let dumpPath = firstKind == .vmlinux ? second : first
+            return (try DumpOpener.open(path: dumpPath), firstKind == .vmlinux ? first : second)
+        case (.unknown(let detail), .dump):
+            throw InputProblem("\(first): neither a dump nor a vmlinux (\(detail))")
+        case (.dump, .unknown(let detail)):
+            throw InputProblem("\(second): neither a dump nor a vmlinux (\(detail))")
         }
     }
 
@@ -66,4 +77,10 @@ enum InputFiles {
         lines.append("     VMLINUX: \(session.vmlinuxPath ?? "(none found; symbol commands unavailable)")")
         return "\n" + lines.joined(separator: "\n") + "\n\nEnter \"help\" for the commands, \"q\" to leave.\n\n"
     }
+}
+
+/// Files on the command line that do not make a dump + vmlinux pair.
+struct InputProblem: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
 }

@@ -185,6 +185,27 @@ struct ShellTests {
             #expect(run.stderr.hasPrefix("crashsh: \(c.path)"), "\(run.stderr)")
             #expect(run.stderr.contains(c.mentions), "\(run.stderr)")
         }
+        // Pairs that are not one dump and one vmlinux.
+        let vmlinux = Harness.fixture(Harness.vmlinuxName), dump = Harness.fixture("dump.kdump")
+        let pairs: [(args: [String], line: String)] = [
+            ([vmlinux], "crashsh: \(vmlinux): is a kernel image (vmlinux), not a dump; give the dump file too"),
+            ([dump, Harness.fixture("dump.elf")],
+             "crashsh: \(dump) and \(Harness.fixture("dump.elf")) are both dump files; give one dump and its vmlinux"),
+            ([vmlinux, vmlinux], "crashsh: \(vmlinux) and \(vmlinux) are both kernel images (vmlinux); give the dump file too"),
+            ([text.path, dump], "crashsh: \(text.path): neither a dump nor a vmlinux (no ELF, KDUMP or makedumpfile signature)"),
+        ]
+        for pair in pairs {
+            let run = try Harness.run(["-c", "vmcoreinfo"] + pair.args)
+            #expect(run.exitCode == 1)
+            #expect(run.stdout == "")
+            #expect(run.stderr == pair.line + "\n")
+        }
+        // The file that would be the dump is opened and its own problem reported.
+        let cutWithVmlinux = try Harness.run(["-c", "vmcoreinfo", vmlinux, cutHeader.path])
+        #expect(cutWithVmlinux.exitCode == 1)
+        #expect(cutWithVmlinux.stderrLines.count == 1)
+        #expect(cutWithVmlinux.stderr.hasPrefix("crashsh: \(cutHeader.path): truncated"))
+
         // A missing vmlinux next to a good dump is reported before anything runs.
         let noVmlinux = try Harness.run(["-c", "vmcoreinfo", Harness.fixture("dump.kdump"), dir.appendingPathComponent("vmlinux-x").path])
         #expect(noVmlinux.exitCode == 1)
