@@ -1,3 +1,4 @@
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,8 +87,31 @@ void crashsh_le_set_completer(crashsh_le_completer completer, void *context)
     completer_context = context;
 }
 
+/* Set by Ctrl-C; long-running commands may poll and clear it (crashsh_le_take_interrupt). */
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int signo)
+{
+    (void)signo;
+    interrupted = 1;
+}
+
+int crashsh_le_take_interrupt(void)
+{
+    int was = interrupted;
+    interrupted = 0;
+    return was;
+}
+
 void crashsh_le_setup(const char *program_name, int history_limit)
 {
+    /* Ctrl-C must not end an interactive session: it is recorded, and at the prompt it
+     * abandons the line being typed (libedit returns an empty line). */
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_interrupt;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, NULL);
     rl_readline_name = program_name;
     rl_attempted_completion_function = attempt_completion;
     using_history();

@@ -25,6 +25,7 @@ final class LineEditor {
     static func historyFile() -> String? {
         if let state = Terminal.environment("XDG_STATE_HOME"), state.hasPrefix("/") {
             let dir = state + "/crashsh"
+            mkdir(state, 0o700)  // XDG: create the base directory if it is missing
             mkdir(dir, 0o700)
             return dir + "/history"
         }
@@ -50,8 +51,11 @@ final class LineEditor {
         defer { crashsh_le_set_completer(nil, nil) }
 
         while !shell.exitRequested {
+            _ = crashsh_le_take_interrupt()
             guard let raw = crashsh_le_readline(LineEditor.prompt) else {
                 Terminal.write("\n", to: Terminal.standardOutput)
+                // Ctrl-C abandons the line; only end of input (Ctrl-D) ends the session.
+                if crashsh_le_take_interrupt() != 0 { continue }
                 break
             }
             let line = String(cString: raw)

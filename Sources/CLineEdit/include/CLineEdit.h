@@ -22,10 +22,14 @@ int crashsh_le_isatty(int fd);
 char *const *crashsh_le_environment(void);
 
 /*
- * Prepares line editing: program name for ~/.editrc, a bounded history, and tab completion
- * through the callback set with crashsh_le_set_completer.
+ * Prepares line editing: program name for ~/.editrc, a bounded history, tab completion
+ * through the callback set with crashsh_le_set_completer, and a SIGINT handler that records
+ * Ctrl-C instead of ending the process.
  */
 void crashsh_le_setup(const char *program_name, int history_limit);
+
+/* Non-zero if Ctrl-C was pressed since the last call (and clears the record). */
+int crashsh_le_take_interrupt(void);
 
 /*
  * Reads one line with editing. Returns a malloc'd string without the newline (free it with
