@@ -5,10 +5,9 @@ extension ElfCoreFile {
         var out: [HeaderSection] = []
         if let flat = reader as? FlattenedFile { out.append(flat.headerSection()) }
         let loads = programHeaders.filter { $0.type == ElfProgramHeader.load }
+        // crash's header_size: where the first PT_LOAD's data starts (everything before is headers and notes).
         var headerSize = header.phoff &+ UInt64(programHeaders.count) &* ElfConst.phdrSize
-        for ph in programHeaders where ph.type == ElfProgramHeader.note {
-            headerSize = max(headerSize, ph.offset &+ ph.filesz)
-        }
+        if let first = loads.first { headerSize = first.offset }
         var vd: [HeaderField] = [
             HeaderField("header_size", String(headerSize)),
             HeaderField("num_pt_load_segments", String(loads.count)),

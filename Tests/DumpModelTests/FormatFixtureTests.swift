@@ -1,0 +1,223 @@
+import Foundation
+import Testing
+@testable import DumpModel
+
+/// The format readers on the real fixture dumps, compared with what crash 8.0.6 printed
+/// (refs/crash-8.0.6/*/help_-D.txt) and with eu-readelf.
+@Suite(.enabled(if: FormatFixtures.available, "fixtures not prepared (../shared/fixtures/prepare.sh)"))
+struct FormatFixtureTests {
+    static let expectedFormat: [String: DumpFormat] = [
+        "vmcore": .elfCore, "dump.elf": .elfCore, "qemu.elf": .elfCore,
+        "dump.kdump": .kdumpCompressed, "dump-lzo.kdump": .kdumpCompressed, "dump-zstd.kdump": .kdumpCompressed,
+        "dump.flat": .flattened, "qemu.kdump": .flattened,
+    ]
+
+    @Test(arguments: FormatFixtures.all)
+    func opensByContent(_ name: String) throws {
+        let d = try FormatFixtures.open(name)
+        #expect(d.format == Self.expectedFormat[name])
+        #expect(d.pageSize == 4096)
+        #expect(try DumpOpener.classify(path: FormatFixtures.path(name)) == .dump(Self.expectedFormat[name]!))
+    }
+
+    @Test func vmlinuxIsClassifiedAsKernel() throws {
+        let vmlinux = FormatFixtures.path("vmlinux-6.1.0-56-cloud-amd64")
+        guard FileManager.default.fileExists(atPath: vmlinux) else { return }
+        #expect(try DumpOpener.classify(path: vmlinux) == .vmlinux)
+        #expect(throws: DumpError.self) { _ = try DumpOpener.open(path: vmlinux) }
+    }
+
+    @Test func vmcoreinfoIsTheSameInEveryFileOfOneCrash() throws {
+        for group in [FormatFixtures.kdumpCrash, FormatFixtures.qemuCrash] {
+            let texts = try group.map { try #require(FormatFixtures.open($0).vmcoreinfoText) }
+            let parsed = texts.map { VMCoreInfo(raw: $0) }
+            for (i, p) in parsed.enumerated() {
+                #expect(p.entries.map { "\($0.key)=\($0.value)" } == parsed[0].entries.map { "\($0.key)=\($0.value)" },
+                        "\(group[i]) differs from \(group[0])")
+            }
+            #expect(parsed[0].osRelease == "6.1.0-56-cloud-amd64")
+            #expect(parsed[0].buildID == "3b43fad5034874490492495d552c0af6a5fab235")
+        }
+        // The two crashes had different KASLR slides.
+        #expect(try VMCoreInfo(raw: FormatFixtures.open("vmcore").vmcoreinfoText!).kernelOffset == 0x2f600000)
+        #expect(try VMCoreInfo(raw: FormatFixtures.open("qemu.elf").vmcoreinfoText!).kernelOffset == 0xaa00000)
+    }
+
+    /// crash's register names -> our registers.
+    static func crashName(_ regs: X86Registers) -> [String: UInt64] {
+        var out: [String: UInt64] = [:]
+        for (name, v) in zip(X86Registers.names, regs.words) {
+            let n = name == "eflags" ? "RFLAGS" : name == "orig_rax" ? "ORIG_RAX" : name.uppercased()
+            out[n] = v
+        }
+        return out
+    }
+
+    @Test(arguments: FormatFixtures.all)
+    func prstatusMatchesCrash(_ name: String) throws {
+        let d = try FormatFixtures.open(name)
+        let ref = FormatFixtures.refRegisters(try FormatFixtures.ref(name, "help_-D"))
+        #expect(d.prstatus.count == 2)
+        #expect(ref.count == d.prstatus.count)
+        // crash prints the pid in decimal ("pid: 116  ppid: 0").
+        let refPIDs = try FormatFixtures.ref(name, "help_-D").split(separator: "\n")
+            .compactMap { line -> Int32? in
+                let t = line.trimmingCharacters(in: .whitespaces)
+                guard t.hasPrefix("pid: ") else { return nil }
+                return Int32(t.dropFirst(5).prefix { $0 != " " })
+            }
+        for (p, r) in zip(d.prstatus, ref) {
+            let ours = Self.crashName(p.registers)
+            for (k, v) in r where ours[k] != nil {
+                #expect(ours[k] == v, "\(name) note \(p.index) \(k)")
+            }
+            #expect(r.count >= 24)
+            #expect(p.pid == refPIDs[p.index])
+        }
+    }
+
+    /// Not qemu.elf: it has section headers but no SHT_NOTE section, and eu-readelf -n then shows no notes.
+    @Test(arguments: ["vmcore", "dump.elf"])
+    func prstatusMatchesReadelf(_ name: String) throws {
+        let d = try FormatFixtures.open(name)
+        guard let sets = try FormatFixtures.readelfRegisters(FormatFixtures.path(name)) else { return }
+        #expect(sets.count == d.prstatus.count)
+        for (p, r) in zip(d.prstatus, sets) {
+            let regs = p.registers
+            let ours: [String: UInt64] = [
+                "r15": regs.r15, "r14": regs.r14, "r13": regs.r13, "r12": regs.r12, "rbp": regs.rbp, "rbx": regs.rbx,
+                "r11": regs.r11, "r10": regs.r10, "r9": regs.r9, "r8": regs.r8, "rax": regs.rax, "rcx": regs.rcx,
+                "rdx": regs.rdx, "rsi": regs.rsi, "rdi": regs.rdi, "orig_rax": regs.origRax, "rip": regs.rip,
+                "rflags": regs.rflags, "rsp": regs.rsp, "fs.base": regs.fsBase, "gs.base": regs.gsBase,
+                "cs": regs.cs, "ss": regs.ss, "ds": regs.ds, "es": regs.es, "fs": regs.fs, "gs": regs.gs,
+                "pid": UInt64(bitPattern: Int64(p.pid)),
+            ]
+            #expect(r.count >= 28)
+            for (k, v) in ours { #expect(r[k] == v, "\(name) note \(p.index) \(k)") }
+        }
+    }
+
+    @Test func pageBytesAgreeAcrossFormats() throws {
+        let base = try FormatFixtures.open("dump.kdump")
+        let others = try ["dump-lzo.kdump", "dump-zstd.kdump", "dump.flat", "dump.elf", "vmcore"].map {
+            ($0, try FormatFixtures.open($0))
+        }
+        var a = [UInt8](repeating: 0, count: 4096), b = a
+        var checked = 0
+        for (i, pfn) in base.presentPages().enumerated() where i % 97 == 0 {
+            try a.withUnsafeMutableBytes { try base.readPage(pfn: pfn, into: $0) }
+            for (name, other) in others {
+                b = [UInt8](repeating: 0xa5, count: 4096)
+                try b.withUnsafeMutableBytes { try other.readPage(pfn: pfn, into: $0) }
+                #expect(a == b, "pfn \(pfn) differs in \(name)")
+            }
+            checked += 1
+        }
+        #expect(checked > 150)
+    }
+
+    @Test func qemuPagesAgreeBetweenElfAndKdump() throws {
+        let kd = try FormatFixtures.open("qemu.kdump"), elf = try FormatFixtures.open("qemu.elf")
+        var a = [UInt8](repeating: 0, count: 4096), b = a
+        var checked = 0
+        for (i, pfn) in kd.presentPages().enumerated() where i % 997 == 0 {
+            try a.withUnsafeMutableBytes { try kd.readPage(pfn: pfn, into: $0) }
+            try b.withUnsafeMutableBytes { try elf.readPage(pfn: pfn, into: $0) }
+            #expect(a == b, "pfn \(pfn)")
+            checked += 1
+        }
+        #expect(checked > 100)
+    }
+
+    @Test(arguments: ["dump.kdump", "dump-lzo.kdump", "dump-zstd.kdump", "dump.flat"])
+    func everyPresentPageDecompresses(_ name: String) throws {
+        let d = try FormatFixtures.open(name)
+        var page = [UInt8](repeating: 0, count: 4096)
+        var n = 0
+        try page.withUnsafeMutableBytes { buf in
+            for pfn in d.presentPages() { try d.readPage(pfn: pfn, into: buf); n += 1 }
+        }
+        #expect(UInt64(n) == d.summary().pagesPresent)
+        #expect(n == 17567)
+    }
+
+    @Test func excludedAndMissingPagesAreErrors() throws {
+        for name in ["dump.kdump", "dump.flat"] {
+            let d = try FormatFixtures.open(name)
+            let kd = try #require(d as? KdumpCompressedFile)
+            let excluded = try #require((0..<kd.maxMapnr).first { d.pageState(pfn: $0) == .excluded })
+            var page = [UInt8](repeating: 0, count: 4096)
+            page.withUnsafeMutableBytes { buf in
+                #expect(throws: DumpError.excludedPage(paddr: excluded * 4096)) { try d.readPage(pfn: excluded, into: buf) }
+                #expect(throws: DumpError.notInDump(paddr: kd.maxMapnr * 4096)) { try d.readPage(pfn: kd.maxMapnr, into: buf) }
+            }
+            let s = d.summary()
+            #expect(s.pagesExcluded! > 0)
+            #expect(s.pagesPresent + s.pagesExcluded! <= kd.maxMapnr)
+        }
+        // The ELF core of all RAM (512 MiB) has pfn 1 and nothing at 4 GiB.
+        let vmcore = try FormatFixtures.open("vmcore")
+        #expect(vmcore.pageState(pfn: 1) == .present)
+        #expect(vmcore.pageState(pfn: 0x100000) == .notInDump)
+        var page = [UInt8](repeating: 0, count: 4096)
+        page.withUnsafeMutableBytes { buf in
+            #expect(throws: DumpError.notInDump(paddr: 0x100000 * 4096)) { try vmcore.readPage(pfn: 0x100000, into: buf) }
+            return ()
+        }
+    }
+
+    static let kdumpFieldNames = [
+        "signature", "header_version", "sysname", "nodename", "release", "version", "machine", "domainname",
+        "tv_sec", "tv_usec", "status", "block_size", "sub_hdr_size", "bitmap_blocks", "max_mapnr", "total_ram_blocks",
+        "device_blocks", "written_blocks", "current_cpu", "nr_cpus", "phys_base", "dump_level", "split", "start_pfn",
+        "end_pfn", "offset_vmcoreinfo", "size_vmcoreinfo", "offset_note", "size_note", "num_prstatus_notes",
+        "num_qemu_notes", "offset_eraseinfo", "size_eraseinfo", "start_pfn_64", "end_pfn_64", "max_mapnr_64",
+        "data_offset", "block_shift", "bitmap_len", "total_valid_pages", "type", "num_array", "machine_type",
+        "num_vmcoredd_notes", "tasks[nr_cpus]",
+    ]
+    static let elfFieldNames = [
+        "header_size", "num_pt_load_segments", "file_offset", "phys_start", "phys_end", "zero_fill",
+        "num_prstatus_notes", "num_qemu_notes", "size_vmcoreinfo", "e_ident", "e_ident[EI_CLASS]", "e_ident[EI_DATA]",
+        "e_ident[EI_VERSION]", "e_ident[EI_OSABI]", "e_ident[EI_ABIVERSION]", "e_type", "e_machine", "e_version",
+        "e_entry", "e_phoff", "e_shoff", "e_flags", "e_ehsize", "e_phentsize", "e_phnum", "e_shentsize", "e_shnum",
+        "e_shstrndx", "p_type", "p_offset", "p_vaddr", "p_paddr", "p_filesz", "p_memsz", "p_flags", "p_align",
+        "n_namesz", "n_descsz", "n_type",
+    ]
+
+    @Test(arguments: FormatFixtures.all)
+    func headerFieldsMatchCrash(_ name: String) throws {
+        let d = try FormatFixtures.open(name)
+        let s = d.summary()
+        let ref = FormatFixtures.refFields(try FormatFixtures.ref(name, "help_-D"))
+        let names = d.format == .elfCore ? Self.elfFieldNames : Self.kdumpFieldNames
+        var compared = 0
+        for field in names {
+            let theirs = ref.filter { $0.name == field }.map(\.value)
+            let ours = FormatFixtures.ourValues(s.sections, field)
+            #expect(ours == theirs, "\(name): \(field)")
+            compared += theirs.count
+        }
+        #expect(compared > 30)
+    }
+
+    @Test func summaryFacts() throws {
+        let k = try FormatFixtures.open("dump.kdump").summary()
+        #expect(k.compression == "zlib")
+        #expect(k.dumpLevel == 31)
+        #expect(k.maxMapnr == 131037)
+        #expect(k.pagesPresent == 17567)
+        #expect(k.nrCPUs == 2)
+        #expect(k.utsname?["release"] == "6.1.0-56-cloud-amd64")
+        #expect(k.crashTime == 0x6b09a8a0)
+        #expect(try FormatFixtures.open("dump-lzo.kdump").summary().compression == "lzo")
+        #expect(try FormatFixtures.open("dump-zstd.kdump").summary().compression == "zstd")
+        let q = try FormatFixtures.open("qemu.kdump").summary()
+        #expect(q.format == .flattened)
+        #expect(q.pagesPresent == 135200)
+        #expect(q.dumpLevel == 1)
+        // No timestamp in QEMU's header: the crash time comes from VMCOREINFO.
+        let e = try FormatFixtures.open("vmcore").summary()
+        #expect(e.crashTime == 1795795104)
+        #expect(e.nrCPUs == 2)
+    }
+}
