@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The kernel's .BTF section (include/uapi/linux/btf.h): a header, then type records numbered
 /// from 1 (0 is void), then a string table. Records are read in place from the mapped file;
 /// `init` only finds where each record starts, so it costs about a millisecond per 10k types.
@@ -76,7 +80,10 @@ final class BTFTable {
         return types.u32u(at + 12 + offsetInTrailer)
     }
 
-    /// Name index over every named record, built on first use.
+    /// Lookups answered by a linear pass (cheaper than building the index for a few).
+    private var scans = 0
+
+    /// Name index over every named record, built after a few lookups.
     private(set) lazy var nameIndex: NameHashIndex = NameHashIndex(count: offsets.count) { id in
         guard id > 0 else { return nil }
         let off = Int(types.u32u(Int(offsets[id])))
@@ -87,6 +94,24 @@ final class BTFTable {
     /// Ids of records called `name` (any kind).
     func ids(named name: String) -> [Int] {
         var out: [Int] = []
+        if scans < 6 {
+            scans += 1
+            name.withBytes { key in
+                guard let k = key.baseAddress, key.count > 0 else { return }
+                let first = key[0]
+                let sbase = strings.base, slimit = strings.count - key.count
+                offsets.withUnsafeBufferPointer { o in
+                    for id in 1..<o.count {
+                        let off = Int(types.u32u(Int(o[id])))
+                        guard off > 0, off < slimit, sbase.load(fromByteOffset: off, as: UInt8.self) == first else { continue }
+                        if memcmp(sbase + off, k, key.count) == 0, sbase.load(fromByteOffset: off + key.count, as: UInt8.self) == 0 {
+                            out.append(id)
+                        }
+                    }
+                }
+            }
+            return out
+        }
         name.withBytes { key in
             nameIndex.forEachMatch(key, equals: { id, k in strings.cStringEquals(at: nameOffset(id), k) }) {
                 out.append($0)

@@ -16,6 +16,7 @@ public final class KernelImage {
     private var symbolStore: SymbolStore?
     private var symbolError: SymbolError?
     private var typesCache: KernelTypes?
+    var dwarfCache: DwarfIndex??
 
     /// Opens and validates `path` as an x86_64 vmlinux (ET_EXEC). Throws `SymbolError`:
     /// `.notELF`, `.emptyFile`, `.notVmlinux` (a core file, a module...), `.noSymbolTable`

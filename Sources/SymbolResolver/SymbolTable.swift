@@ -63,6 +63,10 @@ final class SymbolStore {
     let image: ELFImage
     let strtab: Bytes
     let raw: [RawSymbol]
+    /// For each entry of `raw`: the number of the STT_FILE group it follows in .symtab (local
+    /// symbols are listed object file by object file, in link order), or UInt32.max for global
+    /// and weak symbols, which come after all groups.
+    let fileGroup: [UInt32]
     /// Link-time ranges of loaded sections at kernel addresses: an address outside all of them
     /// has no symbol (module space, user space, direct map).
     let loadedRanges: [(start: UInt64, end: UInt64)]
@@ -79,7 +83,9 @@ final class SymbolStore {
         }
         strtab = strBytes
         // Per-section facts used for every symbol: nm letter class and whether it relocates.
-        var sectionClass: [Int: (letter: UInt8, relocatable: Bool)] = [:]
+        let maxIndex = image.sections.map(\.index).max() ?? 0
+        var sectionLetter = [UInt8](repeating: UInt8(ascii: "?"), count: maxIndex + 1)
+        var sectionRelocates = [Bool](repeating: false, count: maxIndex + 1)
         for s in image.sections {
             let letter: Character
             if s.isExecutable { letter = "t" }
@@ -88,11 +94,15 @@ final class SymbolStore {
             else if s.name.hasPrefix(".debug") { letter = "N" }
             else if s.hasFileBytes && !s.isWritable { letter = "n" }
             else { letter = "?" }
-            sectionClass[s.index] = (letter.asciiValue ?? 63, s.isAllocated && s.address != 0)
+            sectionLetter[s.index] = letter.asciiValue ?? 63
+            sectionRelocates[s.index] = s.isAllocated && s.address != 0
         }
         let count = symBytes.count / 24
         var list: [RawSymbol] = []
         list.reserveCapacity(count)
+        var groups: [UInt32] = []
+        groups.reserveCapacity(count)
+        var group: UInt32 = 0
         for i in 1..<max(1, count) {
             let at = i * 24
             let nameOff = symBytes.u32u(at)
@@ -101,6 +111,7 @@ final class SymbolStore {
             let value = symBytes.u64u(at + 8)
             let size = symBytes.u64u(at + 16)
             let type = Int32(info & 0xf), bind = Int32(info >> 4)
+            if type == STT_FILE { group &+= 1 }
             if type == STT_SECTION || type == STT_FILE { continue }
             if nameOff == 0 || Int(nameOff) >= strBytes.count { continue }
             var letter: UInt8
@@ -118,18 +129,18 @@ final class SymbolStore {
             } else if shndx == UInt32(SHN_ABS) {
                 letter = bind == STB_GLOBAL ? UInt8(ascii: "A") : UInt8(ascii: "a")
             } else {
-                let c = sectionClass[Int(shndx)] ?? (UInt8(ascii: "?"), false)
-                letter = c.letter
-                relocatable = c.relocatable
+                letter = Int(shndx) < sectionLetter.count ? sectionLetter[Int(shndx)] : UInt8(ascii: "?")
                 if bind == STB_GLOBAL, letter >= 97, letter <= 122 { letter -= 32 }
             }
             if shndx != UInt32(SHN_ABS), shndx != UInt32(SHN_COMMON), shndx < UInt32(SHN_LORESERVE) {
-                relocatable = sectionClass[Int(shndx)]?.relocatable ?? false
+                relocatable = Int(shndx) < sectionRelocates.count && sectionRelocates[Int(shndx)]
             }
             list.append(RawSymbol(nameOffset: nameOff, sectionIndex: shndx, info: info, letter: letter,
                                   relocatable: relocatable, value: value, size: size))
+            groups.append(bind == STB_LOCAL ? group : UInt32.max)
         }
         raw = list
+        fileGroup = groups
         loadedRanges = image.sections.filter { $0.isAllocated && $0.address != 0 && $0.size > 0 }
             .map { ($0.address, $0.address &+ $0.size) }
     }
@@ -153,36 +164,131 @@ final class SymbolStore {
         return score
     }
 
-    private(set) lazy var nameIndex: NameHashIndex = NameHashIndex(count: raw.count) { nameBytes($0) }
+    /// Index in `raw` of the first symbol of each STT_FILE group (groups without symbols
+    /// point at the next group's first).
+    private(set) lazy var groupStarts: [Int] = {
+        var starts: [Int] = []
+        for (i, g) in fileGroup.enumerated() where g != UInt32.max {
+            while starts.count <= Int(g) { starts.append(i) }
+        }
+        return starts
+    }()
 
-    /// Relocatable symbols sorted by (address, rank, name): what address lookups bisect.
-    private(set) lazy var byAddress: [UInt32] = sortedByAddress(raw.indices.filter { raw[$0].relocatable })
+    /// Lookups answered so far without an index: the first few scan .symtab linearly (well
+    /// under a millisecond each), which is cheaper than building an index a short session
+    /// would hardly use.
+    var nameScans = 0
+    var addressScans = 0
+    static let scansBeforeIndexing = 6
+
+    private var nameIndexStorage: NameHashIndex?
+    var hasNameIndex: Bool { nameIndexStorage != nil }
+    var nameIndex: NameHashIndex {
+        if let nameIndexStorage { return nameIndexStorage }
+        let built = NameHashIndex(count: raw.count) { nameBytes($0) }
+        nameIndexStorage = built
+        return built
+    }
+
+    private var byAddressStorage: [UInt32]?
+    var hasAddressIndex: Bool { byAddressStorage != nil }
+    /// Relocatable symbols sorted by (address, rank, .symtab index): what address lookups bisect.
+    var byAddress: [UInt32] {
+        if let byAddressStorage { return byAddressStorage }
+        let built = sortedByAddress(raw.indices.filter { raw[$0].relocatable })
+        byAddressStorage = built
+        return built
+    }
+
+    /// Entries called `key`, by a linear pass over .symtab.
+    func scanNames(_ key: UnsafeRawBufferPointer) -> [Int] {
+        var out: [Int] = []
+        guard let k = key.baseAddress, key.count > 0 else { return out }
+        let first = key[0]
+        let base = strtab.base
+        let limit = strtab.count
+        raw.withUnsafeBufferPointer { r in
+            for i in r.indices {
+                let off = Int(r[i].nameOffset)
+                guard off < limit - key.count, base.load(fromByteOffset: off, as: UInt8.self) == first else { continue }
+                if memcmp(base + off, k, key.count) == 0, base.load(fromByteOffset: off + key.count, as: UInt8.self) == 0 {
+                    out.append(i)
+                }
+            }
+        }
+        return out
+    }
+
+    /// Comes-first order among symbols at one address: rank, then .symtab order (fixed for a
+    /// given file, so aliases resolve the same way on every run).
+    func precedes(_ a: Int, _ b: Int) -> Bool {
+        let ra = min(7, rank(raw[a])), rb = min(7, rank(raw[b]))
+        return ra != rb ? ra < rb : a < b
+    }
+
+    /// The preferred relocatable symbol with the greatest address <= `link`, by a linear pass.
+    func scanAddress(_ link: UInt64) -> Int? {
+        var best = -1
+        var bestValue: UInt64 = 0
+        raw.withUnsafeBufferPointer { r in
+            for i in r.indices where r[i].relocatable && r[i].value <= link {
+                if best < 0 || r[i].value > bestValue {
+                    best = i
+                    bestValue = r[i].value
+                } else if r[i].value == bestValue, precedes(i, best) {
+                    best = i
+                }
+            }
+        }
+        return best < 0 ? nil : best
+    }
 
     /// All symbols sorted like `byAddress`, absolute and per-cpu ones included (for `sym -l`).
     private(set) lazy var allByAddress: [UInt32] = sortedByAddress(Array(raw.indices))
 
     private func sortedByAddress(_ indices: [Int]) -> [UInt32] {
-        // Sort packed (address, rank, index) keys; names break the remaining ties afterwards.
-        var keys = indices.map { i -> (UInt64, UInt32) in
-            (raw[i].value, UInt32(rank(raw[i])) << 24 | UInt32(truncatingIfNeeded: i))
-        }
-        keys.sort { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
-        var out = keys.map { UInt32($0.1 & 0xff_ffff) }
-        // Equal address and rank: order by name so aliases come out the same on every run.
-        var start = 0
-        while start < keys.count {
-            var end = start + 1
-            while end < keys.count, keys[end].0 == keys[start].0, keys[end].1 >> 24 == keys[start].1 >> 24 { end += 1 }
-            if end - start > 1 {
-                out[start..<end].sort { a, b in
-                    let x = nameBytes(Int(a)), y = nameBytes(Int(b))
-                    let c = memcmp(x.baseAddress!, y.baseAddress!, min(x.count, y.count))
-                    return c != 0 ? c < 0 : (x.count != y.count ? x.count < y.count : a < b)
+        // Order by rank (counting sort), then stable LSD radix passes on the address, 16 bits a
+        // pass, skipping digits all addresses share: (address, rank, .symtab index) order in a
+        // few linear passes, where a comparison sort of 100k entries costs 15-30 ms.
+        let n = indices.count
+        var order = [UInt32](repeating: 0, count: n)
+        var scratch = [UInt32](repeating: 0, count: n)
+        var counts = [Int](repeating: 0, count: 65537)
+        raw.withUnsafeBufferPointer { r in
+            order.withUnsafeMutableBufferPointer { o in
+                scratch.withUnsafeMutableBufferPointer { t in
+                    counts.withUnsafeMutableBufferPointer { c in
+                        var rankStart = [Int](repeating: 0, count: 9)
+                        for i in indices { rankStart[min(7, rank(r[i])) + 1] += 1 }
+                        for k in 1..<9 { rankStart[k] += rankStart[k - 1] }
+                        for i in indices {
+                            let k = min(7, rank(r[i]))
+                            o[rankStart[k]] = UInt32(truncatingIfNeeded: i)
+                            rankStart[k] += 1
+                        }
+                        var src = o, dst = t
+                        var inOrder = true   // whether the sorted data is in `o`
+                        for shift in stride(from: UInt64(0), to: 64, by: 16) {
+                            for d in 0..<c.count { c[d] = 0 }
+                            for j in 0..<n { c[Int((r[Int(src[j])].value >> shift) & 0xffff) + 1] += 1 }
+                            var single = false
+                            for d in 1..<c.count where c[d] == n { single = true; break }
+                            if single { continue }
+                            for d in 1..<c.count { c[d] += c[d - 1] }
+                            for j in 0..<n {
+                                let d = Int((r[Int(src[j])].value >> shift) & 0xffff)
+                                dst[c[d]] = src[j]
+                                c[d] += 1
+                            }
+                            swap(&src, &dst)
+                            inOrder.toggle()
+                        }
+                        if !inOrder { for j in 0..<n { o[j] = t[j] } }
+                    }
                 }
             }
-            start = end
         }
-        return out
+        return order
     }
 }
 
@@ -237,6 +343,10 @@ public struct SymbolTable {
     private func matches(_ name: String) -> [Int] {
         var found: [Int] = []
         let s = store
+        if !s.hasNameIndex, s.nameScans < SymbolStore.scansBeforeIndexing {
+            s.nameScans += 1
+            return name.withBytes { s.scanNames($0) }
+        }
         name.withBytes { key in
             s.nameIndex.forEachMatch(key, equals: { i, k in s.strtab.cStringEquals(at: Int(s.raw[i].nameOffset), k) }) {
                 found.append($0)
@@ -270,6 +380,11 @@ public struct SymbolTable {
     public func symbol(at address: UInt64) -> SymbolLocation? {
         let link = address &- slide
         guard store.loadedRanges.contains(where: { link >= $0.start && link < $0.end }) else { return nil }
+        if !store.hasAddressIndex, store.addressScans < SymbolStore.scansBeforeIndexing {
+            store.addressScans += 1
+            guard let i = store.scanAddress(link) else { return nil }
+            return SymbolLocation(symbol: symbol(i), offset: link - store.raw[i].value)
+        }
         let order = store.byAddress
         let raw = store.raw
         var lo = 0, hi = order.count   // first index with value > link
@@ -287,6 +402,12 @@ public struct SymbolTable {
     /// Every symbol in address order (aliases in preference order), absolute and per-cpu
     /// symbols included: what `sym -l` lists.
     public func allSymbolsByAddress() -> [Symbol] { store.allByAddress.map { symbol(Int($0)) } }
+
+    /// Raw index of the preferred symbol called `name`.
+    func index(named name: String) -> Int? {
+        let s = store
+        return matches(name).min { (s.rank(s.raw[$0]), s.raw[$0].value, $0) < (s.rank(s.raw[$1]), s.raw[$1].value, $1) }
+    }
 
     /// Symbols whose name contains `substring`, sorted by address (`sym -q`).
     public func symbols(containing substring: String) -> [Symbol] {

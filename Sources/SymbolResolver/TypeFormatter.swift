@@ -47,8 +47,17 @@ extension KernelTypes {
             let args = list.isEmpty ? "void" : list.joined(separator: ", ")
             return declarator(returns, inner: inner + "(" + args + ")", depth: depth + 1)
         case let .qualified(q, target):
-            if case .pointer = type(target) {
+            switch type(target) {
+            case .pointer:
                 return declarator(target, inner: joined(q.rawValue, inner), depth: depth + 1)
+            case let .array(elem, count):
+                // A qualified array is an array of qualified elements (C11 6.7.3); gcc often
+                // also qualifies the element, which must not print twice.
+                if case .qualified(q, _) = type(elem) { return declarator(target, inner: inner, depth: depth + 1) }
+                let suffix = "[" + (count.map { String($0) } ?? "") + "]"
+                return q.rawValue + " " + declarator(elem, inner: inner + suffix, depth: depth + 1)
+            default:
+                break
             }
             return q.rawValue + " " + declarator(target, inner: inner, depth: depth + 1)
         }

@@ -1,0 +1,378 @@
+import CDwarf
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A source position from the DWARF line table.
+public struct SourceLine: Sendable, Hashable, CustomStringConvertible {
+    /// The file as the line table names it ("debian/build/.../kernel/sched/core.c").
+    public let file: String
+    public let line: Int
+    public let column: Int
+    /// crash's form: "FILE: LINE".
+    public var description: String { "\(file): \(line)" }
+}
+
+/// One address range of .debug_aranges: which compile unit holds the code at `start ..< end`.
+struct AddressRange {
+    var start: UInt64
+    var end: UInt64
+    var unit: UInt64
+}
+
+/// libdw over the vmlinux, used only for what BTF and .symtab cannot answer: line numbers and
+/// global variables' declarations. Nothing here walks all of DWARF unless a question needs it.
+final class DwarfIndex {
+    let image: ELFImage
+    let dwarf: OpaquePointer
+    /// DWARF type DIE offset -> the type built for it.
+    private var translated: [UInt64: TypeID] = [:]
+    /// Compile unit offset -> header size, filled as units are visited.
+    private var unitStarts: [UInt64] = []
+
+    init?(image: ELFImage) {
+        guard image.section(named: ".debug_info") != nil,
+              let d = dwarf_begin_elf(image.elf, DWARF_C_READ, nil) else { return nil }
+        self.image = image
+        dwarf = d
+    }
+
+    deinit { dwarf_end(dwarf) }
+
+    /// .debug_aranges parsed directly (libdw's dwarf_getaranges also reads every unit header,
+    /// which costs 2-10x more), sorted by start address.
+    private(set) lazy var ranges: [AddressRange] = {
+        guard let s = image.section(named: ".debug_aranges"), let b = image.bytes(of: s) else { return [] }
+        var out: [AddressRange] = []
+        out.reserveCapacity(b.count / 16)
+        var at = 0
+        while at < b.count {
+            guard var length = b.u32(at).map(UInt64.init) else { break }
+            var headerAt = at + 4
+            var offsetSize = 4
+            if length == 0xffff_ffff {
+                guard let l = b.u64(at + 4) else { break }
+                length = l
+                headerAt = at + 12
+                offsetSize = 8
+            }
+            guard length <= UInt64(b.count - headerAt) else { break }
+            let setEnd = headerAt + Int(length)
+            guard let unit = offsetSize == 4 ? b.u32(headerAt + 2).map(UInt64.init) : b.u64(headerAt + 2),
+                  let addressSize = b.u8(headerAt + 2 + offsetSize), addressSize == 8 else {
+                at = setEnd
+                continue
+            }
+            // Tuples start at the first multiple of twice the address size from the set start.
+            var t = headerAt + 2 + offsetSize + 2
+            let align = 16
+            let rel = t - at
+            t = at + (rel + align - 1) / align * align
+            while t + 16 <= setEnd, let start = b.u64(t), let len = b.u64(t + 8) {
+                t += 16
+                if start == 0 && len == 0 { break }
+                if len == 0 { continue }
+                out.append(AddressRange(start: start, end: start &+ len, unit: unit))
+            }
+            at = setEnd
+        }
+        out.sort { $0.start < $1.start }
+        return out
+    }()
+
+    /// The compile unit (offset of its header in .debug_info) whose code covers `address`.
+    func unit(containing address: UInt64) -> UInt64? {
+        let r = ranges
+        var lo = 0, hi = r.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if r[mid].start <= address { lo = mid + 1 } else { hi = mid }
+        }
+        // Ranges may nest or overlap slightly; look back a few for one that contains it.
+        var i = lo - 1
+        var tries = 0
+        while i >= 0, tries < 8 {
+            if address >= r[i].start && address < r[i].end { return r[i].unit }
+            i -= 1
+            tries += 1
+        }
+        return nil
+    }
+
+    /// The unit DIE of the unit whose header is at `offset`, and the next unit's offset.
+    func unitDIE(at offset: UInt64) -> (die: Dwarf_Die, next: UInt64)? {
+        var next: Dwarf_Off = 0
+        var headerSize = 0
+        var version: Dwarf_Half = 0
+        var abbrev: Dwarf_Off = 0
+        var addressSize: UInt8 = 0, offsetSize: UInt8 = 0
+        guard dwarf_next_unit(dwarf, offset, &next, &headerSize, &version, &abbrev, &addressSize,
+                              &offsetSize, nil, nil) == 0 else { return nil }
+        var die = Dwarf_Die()
+        guard dwarf_offdie(dwarf, offset &+ UInt64(headerSize), &die) != nil else { return nil }
+        return (die, next)
+    }
+
+    /// File and line of the code at link-time `address`.
+    func sourceLine(at address: UInt64) -> SourceLine? {
+        guard let unit = unit(containing: address), var cu = unitDIE(at: unit)?.die,
+              let line = dwarf_getsrc_die(&cu, address),
+              let file = dwarf_linesrc(line, nil, nil) else { return nil }
+        var n: Int32 = 0, col: Int32 = 0
+        _ = dwarf_lineno(line, &n)
+        _ = dwarf_linecol(line, &col)
+        var path = String(cString: file)
+        // Relative names are relative to the unit's compilation directory (what addr2line prints).
+        if !path.hasPrefix("/") {
+            var attr = Dwarf_Attribute()
+            if dwarf_attr(&cu, UInt32(DW_AT_comp_dir), &attr) != nil, let dir = dwarf_formstring(&attr) {
+                let d = String(cString: dir)
+                if !d.isEmpty && d != "." { path = d.hasSuffix("/") ? d + path : d + "/" + path }
+            }
+        }
+        return SourceLine(file: path, line: Int(n), column: Int(col))
+    }
+
+    // MARK: variables
+
+    /// Calls `body` with each top-level child DIE of the unit whose header is at `unitOffset`;
+    /// `body` returns false to stop. Returns the next unit's offset.
+    @discardableResult
+    func forEachTopLevelDIE(unitOffset: UInt64, _ body: (inout Dwarf_Die) -> Bool) -> UInt64? {
+        guard let unit = unitDIE(at: unitOffset) else { return nil }
+        var cu = unit.die
+        let next = unit.next
+        var child = Dwarf_Die()
+        guard dwarf_child(&cu, &child) == 0 else { return next }
+        var guardCount = 0
+        while guardCount < 10_000_000 {
+            guardCount += 1
+            if !body(&child) { return next }
+            var sibling = Dwarf_Die()
+            let r = withUnsafeMutablePointer(to: &child) { dwarf_siblingof($0, &sibling) }
+            if r != 0 { break }
+            child = sibling
+        }
+        return next
+    }
+
+    /// A top-level DW_TAG_variable called `name` (a definition preferred over a declaration)
+    /// in the units from `first` up to and including `last`; with `address`, a variable whose
+    /// location is that address also matches (a linker alias like jiffies = jiffies_64).
+    func findVariable(named name: String, address: UInt64?, units first: UInt64, through last: UInt64,
+                      stopAtDeclaration: Bool) -> Dwarf_Die? {
+        var definition: Dwarf_Die?
+        var declaration: Dwarf_Die?
+        var byAddress: Dwarf_Die?
+        var offset = first
+        var visited = 0
+        name.withCString { key in
+            while offset <= last, visited < 100_000 {
+                visited += 1
+                guard let next = forEachTopLevelDIE(unitOffset: offset, { die in
+                    guard dwarf_tag(&die) == Int32(DW_TAG_variable) else { return true }
+                    if let n = dwarf_diename(&die), strcmp(n, key) == 0 {
+                        if isDeclaration(&die) {
+                            if declaration == nil { declaration = die }
+                        } else {
+                            definition = die
+                            return false
+                        }
+                    } else if byAddress == nil, let address, locationAddress(&die) == address {
+                        byAddress = die
+                    }
+                    return true
+                }) else { break }
+                if definition != nil || (stopAtDeclaration && declaration != nil) { break }
+                if next <= offset { break }
+                offset = next
+            }
+        }
+        return definition ?? declaration ?? byAddress
+    }
+
+    func isDeclaration(_ die: inout Dwarf_Die) -> Bool {
+        var attr = Dwarf_Attribute()
+        var flag = false
+        guard dwarf_attr(&die, UInt32(DW_AT_declaration), &attr) != nil else { return false }
+        return dwarf_formflag(&attr, &flag) == 0 && flag
+    }
+
+    /// The address of a variable whose location is a single DW_OP_addr.
+    func locationAddress(_ die: inout Dwarf_Die) -> UInt64? {
+        var attr = Dwarf_Attribute()
+        guard dwarf_attr(&die, UInt32(DW_AT_location), &attr) != nil else { return nil }
+        var ops: UnsafeMutablePointer<Dwarf_Op>? = nil
+        var count = 0
+        guard dwarf_getlocation(&attr, &ops, &count) == 0, count == 1, let op = ops?.pointee,
+              op.atom == UInt8(DW_OP_addr) else { return nil }
+        return op.number
+    }
+
+    /// Offsets of every unit header in .debug_info, in order (reads each unit header once).
+    func allUnitOffsets() -> [UInt64] {
+        if !unitStarts.isEmpty { return unitStarts }
+        var out: [UInt64] = []
+        var off: Dwarf_Off = 0
+        while true {
+            var next: Dwarf_Off = 0
+            var headerSize = 0
+            guard dwarf_next_unit(dwarf, off, &next, &headerSize, nil, nil, nil, nil, nil, nil) == 0 else { break }
+            out.append(off)
+            if next <= off { break }
+            off = next
+        }
+        unitStarts = out
+        return out
+    }
+
+    // MARK: types
+
+    /// The type of `die` (a variable or member): its DW_AT_type translated into `types`.
+    func typeOf(_ die: inout Dwarf_Die, into types: KernelTypes) -> TypeID {
+        var attr = Dwarf_Attribute()
+        var target = Dwarf_Die()
+        guard dwarf_attr_integrate(&die, UInt32(DW_AT_type), &attr) != nil,
+              dwarf_formref_die(&attr, &target) != nil else { return .void }
+        return translate(&target, into: types, depth: 0)
+    }
+
+    private func udata(_ die: inout Dwarf_Die, _ at: Int) -> UInt64? {
+        var attr = Dwarf_Attribute()
+        var v: Dwarf_Word = 0
+        guard dwarf_attr_integrate(&die, UInt32(at), &attr) != nil, dwarf_formudata(&attr, &v) == 0 else { return nil }
+        return v
+    }
+
+    /// Builds the model type for a DWARF type DIE. Named structs, unions, enums, typedefs and
+    /// base types map to the BTF type of the same name (and size) when there is one.
+    func translate(_ die: inout Dwarf_Die, into types: KernelTypes, depth: Int) -> TypeID {
+        let key = dwarf_dieoffset(&die)
+        if let id = translated[key] { return id }
+        guard depth < 48 else { return .void }
+        let tag = Int(dwarf_tag(&die))
+        let name = dwarf_diename(&die).map { String(cString: $0) }
+        let size = udata(&die, DW_AT_byte_size)
+        var result: TypeID
+        switch tag {
+        case DW_TAG_base_type:
+            if let name, let id = types.type(named: KernelTypes.cSpelling(name), in: .base), types.size(of: id) == size {
+                result = id
+            } else {
+                let enc = udata(&die, DW_AT_encoding) ?? 0
+                let encoding: BaseEncoding
+                switch Int(enc) {
+                case DW_ATE_boolean: encoding = .bool
+                case DW_ATE_float: encoding = .float
+                case DW_ATE_signed_char: encoding = .signedChar
+                case DW_ATE_unsigned_char: encoding = .unsignedChar
+                case DW_ATE_signed: encoding = .signed
+                default: encoding = .unsigned
+                }
+                result = types.intern(.base(name: KernelTypes.cSpelling(name ?? "?"), size: size ?? 0, encoding: encoding))
+            }
+        case DW_TAG_pointer_type:
+            result = types.intern(.pointer(to: typeOf(&die, into: types, depth: depth)))
+        case DW_TAG_const_type, DW_TAG_volatile_type, DW_TAG_restrict_type:
+            let q: Qualifier = tag == DW_TAG_const_type ? .const : tag == DW_TAG_volatile_type ? .volatile : .restrict
+            result = types.intern(.qualified(q, typeOf(&die, into: types, depth: depth)))
+        case DW_TAG_typedef:
+            if let name, let id = types.type(named: name, in: .typedef) {
+                result = id
+            } else {
+                result = types.intern(.typedef(name: name ?? "?", target: typeOf(&die, into: types, depth: depth)))
+            }
+        case DW_TAG_structure_type, DW_TAG_union_type, DW_TAG_class_type:
+            let isUnion = tag == DW_TAG_union_type
+            if let name, let id = types.type(named: name, in: isUnion ? .union : .structure),
+               size == nil || types.size(of: id) == size {
+                result = id
+            } else if let name, size == nil || isDeclaration(&die) {
+                result = types.intern(.forward(name: name, isUnion: isUnion))
+            } else {
+                let id = types.reserve()
+                translated[key] = id
+                var members: [Member] = []
+                forEachChild(&die) { m in
+                    guard dwarf_tag(&m) == Int32(DW_TAG_member) else { return }
+                    let mname = dwarf_diename(&m).map { String(cString: $0) }
+                    let mtype = typeOf(&m, into: types, depth: depth + 1)
+                    var bitOffset = (udata(&m, DW_AT_data_member_location) ?? 0) &* 8
+                    if let dbo = udata(&m, DW_AT_data_bit_offset) { bitOffset = dbo }
+                    let bitSize = UInt32(truncatingIfNeeded: udata(&m, DW_AT_bit_size) ?? 0)
+                    members.append(Member(name: mname, type: mtype, bitOffset: bitOffset, bitSize: bitSize))
+                }
+                let c = Composite(name: name, size: size ?? 0, members: members)
+                types.define(id, as: isUnion ? .union(c) : .structure(c))
+                result = id
+            }
+        case DW_TAG_enumeration_type:
+            if let name, let id = types.type(named: name, in: .enumeration) {
+                result = id
+            } else {
+                var values: [Enumerator] = []
+                var signed = false
+                forEachChild(&die) { e in
+                    guard dwarf_tag(&e) == Int32(DW_TAG_enumerator) else { return }
+                    var attr = Dwarf_Attribute()
+                    var v: Dwarf_Sword = 0
+                    if dwarf_attr(&e, UInt32(DW_AT_const_value), &attr) != nil, dwarf_formsdata(&attr, &v) == 0 {
+                        if v < 0 { signed = true }
+                    }
+                    values.append(Enumerator(name: dwarf_diename(&e).map { String(cString: $0) } ?? "", value: Int64(v)))
+                }
+                result = types.intern(.enumeration(name: name, size: size ?? 4, isSigned: signed, values: values))
+            }
+        case DW_TAG_array_type:
+            let elem = typeOf(&die, into: types, depth: depth)
+            var counts: [UInt64?] = []
+            forEachChild(&die) { s in
+                guard dwarf_tag(&s) == Int32(DW_TAG_subrange_type) else { return }
+                if let c = udata(&s, DW_AT_count) { counts.append(c) }
+                else if let u = udata(&s, DW_AT_upper_bound) { counts.append(u &+ 1) }
+                else { counts.append(nil) }
+            }
+            if counts.isEmpty { counts = [nil] }
+            var t = elem
+            for c in counts.reversed() { t = types.intern(.array(of: t, count: c == 0 ? nil : c)) }
+            result = t
+        case DW_TAG_subroutine_type:
+            let ret = typeOf(&die, into: types, depth: depth)
+            var params: [Parameter] = []
+            var variadic = false
+            forEachChild(&die) { p in
+                let t = Int(dwarf_tag(&p))
+                if t == DW_TAG_unspecified_parameters { variadic = true }
+                if t == DW_TAG_formal_parameter {
+                    params.append(Parameter(name: dwarf_diename(&p).map { String(cString: $0) },
+                                            type: typeOf(&p, into: types, depth: depth + 1)))
+                }
+            }
+            result = types.intern(.function(returns: ret, parameters: params, isVariadic: variadic))
+        default:
+            result = .void
+        }
+        translated[key] = result
+        return result
+    }
+
+    private func typeOf(_ die: inout Dwarf_Die, into types: KernelTypes, depth: Int) -> TypeID {
+        var attr = Dwarf_Attribute()
+        var target = Dwarf_Die()
+        guard dwarf_attr_integrate(&die, UInt32(DW_AT_type), &attr) != nil,
+              dwarf_formref_die(&attr, &target) != nil else { return .void }
+        return translate(&target, into: types, depth: depth + 1)
+    }
+
+    private func forEachChild(_ die: inout Dwarf_Die, _ body: (inout Dwarf_Die) -> Void) {
+        var child = Dwarf_Die()
+        guard dwarf_child(&die, &child) == 0 else { return }
+        for _ in 0..<1_000_000 {
+            body(&child)
+            var sibling = Dwarf_Die()
+            let r = withUnsafeMutablePointer(to: &child) { dwarf_siblingof($0, &sibling) }
+            if r != 0 { return }
+            child = sibling
+        }
+    }
+}
