@@ -60,6 +60,15 @@ public struct DeclarationFormatter {
             if const { q.append("const") }
             if volatile { q.append("volatile") }
             let quals = q.joined(separator: " ")
+            if case let .array(element, count) = inner {
+                // A qualified array is an array of qualified elements; C writes it that way.
+                let e: CType
+                switch element {
+                case let .qualified(t, c, v): e = .qualified(t, const: c || const, volatile: v || volatile)
+                default: e = .qualified(element, const: const, volatile: volatile)
+                }
+                return declare(.array(e, count: count), declarator, expandAt: indent, depth: depth)
+            }
             if case let .pointer(target) = inner {
                 // A qualified pointer: the qualifier follows the star ("char * const p").
                 var d = "* " + quals + (declarator.isEmpty ? "" : " " + declarator)
