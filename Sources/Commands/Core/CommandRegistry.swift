@@ -2,6 +2,7 @@
 public enum CommandRegistry {
     public static let all: [any CrashCommand.Type] = [
         VmcoreinfoCommand.self,
+        DumpinfoCommand.self,
         HelpCommand.self,
         SetCommand.self,
         ExitCommand.self,
