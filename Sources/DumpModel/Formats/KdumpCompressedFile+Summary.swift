@@ -113,7 +113,7 @@ extension KdumpCompressedFile {
             sf.append(HeaderField("end_pfn_64", split ? HeaderText.decHex0x(s.endPFN64) : "(unused)"))
             sf.append(HeaderField("max_mapnr_64", HeaderText.decHex0x(s.maxMapnr64)))
         }
-        out.append(HeaderSection(title: "sub_header_kdump:", fields: sf, nameWidth: 20))
+        out.append(HeaderSection(title: "\n  sub_header_kdump:", fields: sf, nameWidth: 20))
 
         out.append(HeaderSection(title: "", fields: [
             HeaderField("data_offset", HeaderText.x(dataOffset)),
