@@ -25,8 +25,6 @@ struct AddressRange {
 final class DwarfIndex {
     let image: ELFImage
     let dwarf: OpaquePointer
-    /// DWARF type DIE offset -> the type built for it.
-    private var translated: [UInt64: TypeID] = [:]
     /// Compile unit offset -> header size, filled as units are visited.
     private var unitStarts: [UInt64] = []
 
@@ -248,7 +246,7 @@ final class DwarfIndex {
     /// base types map to the BTF type of the same name (and size) when there is one.
     func translate(_ die: inout Dwarf_Die, into types: KernelTypes, depth: Int) -> TypeID {
         let key = dwarf_dieoffset(&die)
-        if let id = translated[key] { return id }
+        if let id = types.fromDWARF[key] { return id }
         guard depth < 48 else { return .void }
         let tag = Int(dwarf_tag(&die))
         let name = dwarf_diename(&die).map { String(cString: $0) }
@@ -291,7 +289,7 @@ final class DwarfIndex {
                 result = types.intern(.forward(name: name, isUnion: isUnion))
             } else {
                 let id = types.reserve()
-                translated[key] = id
+                types.fromDWARF[key] = id
                 var members: [Member] = []
                 forEachChild(&die) { m in
                     guard dwarf_tag(&m) == Int32(DW_TAG_member) else { return }
@@ -352,7 +350,7 @@ final class DwarfIndex {
         default:
             result = .void
         }
-        translated[key] = result
+        types.fromDWARF[key] = result
         return result
     }
 

@@ -12,6 +12,8 @@ public final class KernelTypes {
     /// Named struct/union/enum/typedef/base types that came from DWARF (no BTF, or missing there).
     private var extraNames: [String: [TypeID]] = [:]
     let firstExtraID: UInt32
+    /// DWARF type DIE offset -> the type built for it in this table.
+    var fromDWARF: [UInt64: TypeID] = [:]
 
     init(btf: BTFTable?) {
         self.btf = btf
