@@ -18,6 +18,8 @@ public final class Session {
 
     private var kernelCache: KernelImage?
     private var kernelError: Error?
+    /// The kernel address space or why it cannot be built, once asked for (see `addressSpace()`).
+    var addressSpaceState: Result<KernelAddressSpace, Error>?
 
     public init(dump: any DumpFile, vmlinuxPath: String?) {
         self.dump = dump

@@ -1,0 +1,329 @@
+import DumpModel
+
+/// `vtop`: a virtual address translated to physical, with every page-table level the walk read,
+/// the mapping entry's flags, and the `struct page` of the frame, in crash's layout.
+public enum VtopCommand: CrashCommand {
+    public static let name = "vtop"
+    public static let summary = "virtual to physical address translation"
+    public static let usage = """
+    NAME
+      vtop - virtual to physical
+
+    SYNOPSIS
+      vtop [-c [pid | taskp]] [-u|-k] address ...
+
+    DESCRIPTION
+      Translates each hexadecimal virtual address to its physical address, showing the page-table
+      entries read at each level (PGD, P4D with 5-level paging, PUD, PMD, PTE: the physical address
+      of the entry => its value), the page size (2MB and 1GB pages), the flags of the entry that
+      maps the page, and the page's struct page (address, physical address, mapping, index,
+      reference count, flags).
+
+        -c pid | taskp  translate a user address through the page table of that task (a PID, or
+                        the hexadecimal address of its task_struct).
+        -u              the address is a user virtual address.
+        -k              the address is a kernel virtual address.
+
+      Without -u or -k, an address in the user half is a user address and one at or above the
+      direct map (page_offset_base) a kernel address. Kernel addresses use the kernel's page
+      table (init_top_pgt); user addresses need a task (-c). An address that no page table maps
+      is shown as "(not mapped)" with the entries read up to the one that is not present.
+
+    EXAMPLES
+      crashsh> vtop ffffcf3c00000000
+      VIRTUAL           PHYSICAL
+      ffffcf3c00000000  1f002000
+
+      PGD DIRECTORY: ffffffffb2010000
+      PAGE DIRECTORY: 1000067
+         PUD: 1000780 => 11b2067
+         PMD: 11b2000 => 11b3067
+         PTE: 11b3000 => 800000001f002163
+        PAGE: 1f002000
+
+            PTE         PHYSICAL  FLAGS
+      800000001f002163  1f002000  (PRESENT|RW|ACCESSED|DIRTY|GLOBAL|NX)
+
+            PAGE       PHYSICAL      MAPPING       INDEX CNT FLAGS
+      fffff3c1807c0080 1f002000                0        0  1 fffffc0001000 reserved
+    """
+
+    /// What one address came to.
+    public enum Translation {
+        /// `-k` with an address below the kernel half.
+        case notKernelAddress(UInt64)
+        /// `-u` with an address outside the user half.
+        case notUserAddress(UInt64)
+        /// A page-table walk; `physical` is nil when the address is not mapped.
+        case walk(Entry)
+    }
+
+    public struct Entry {
+        public var virtual: UInt64
+        public var isUser: Bool
+        public var physical: UInt64?
+        public var walk: PageWalk
+        /// The struct page of the frame, when the address is mapped and the memmap is known.
+        public var page: PageDescriptor?
+        /// Why the struct page could not be shown, if it could not.
+        public var pageError: String?
+        /// The task whose page table was used (with -c).
+        public var task: TaskLookup.Task?
+    }
+
+    public struct Result: CommandResult {
+        public var translations: [Translation]
+
+        public func renderText() -> String {
+            var out = ""
+            var pageHeaderPrinted = false
+            for (i, t) in translations.enumerated() {
+                if i > 0 { out += "\n" }
+                switch t {
+                case let .notKernelAddress(v):
+                    out += "VIRTUAL           PHYSICAL        \n"
+                    out += ljust(hex(v), 8) + "  (not a kernel virtual address)\n\n"
+                case let .notUserAddress(v):
+                    out += "VIRTUAL     PHYSICAL        \n"
+                    out += ljust(hex(v), 10) + "  (not accessible)\n\n"
+                case let .walk(e):
+                    render(e, into: &out, pageHeaderPrinted: &pageHeaderPrinted)
+                }
+            }
+            return out
+        }
+
+        private func render(_ e: Entry, into out: inout String, pageHeaderPrinted: inout Bool) {
+            let width = e.isUser ? 10 : 16
+            out += ljust("VIRTUAL", width) + "  " + ljust("PHYSICAL", 16) + "\n"
+            out += ljust(hex(e.virtual), width) + "  " + (e.physical.map { ljust(hex($0), 16) } ?? "(not mapped)") + "\n\n"
+            let w = e.walk
+            for (n, step) in w.steps.enumerated() {
+                if n == 0 && !w.isUserWalk {
+                    out += "PGD DIRECTORY: \(hex(w.rootVirtual ?? w.rootPhysical))\n"
+                    out += "PAGE DIRECTORY: \(hex(step.entry.raw))\n"
+                } else {
+                    out += "   \(step.level.rawValue): \(hex(step.entryAddress)) => \(hex(step.entry.raw))\n"
+                }
+            }
+            switch w.outcome {
+            case let .mapped(_, base, size):
+                if size == 1 << 30 {
+                    out += "  PAGE: \(hex(base))  (1GB)\n\n"
+                } else if size == 1 << 21 {
+                    out += "  PAGE: \(hex(base))  (2MB)\n\n"
+                } else if w.isUserWalk {
+                    out += "  PAGE: \(hex(base))  \n\n"
+                } else {
+                    out += "  PAGE: \(hex(base))\n\n"
+                }
+                if let leaf = w.leafEntry { out += entryBlock(leaf, physical: base) }
+            case .notPresent:
+                if let last = w.steps.last, last.level == .pte, last.entry.raw != 0 {
+                    out += "\n" + entryBlock(last.entry, physical: last.entry.frame)
+                }
+            case let .unreadable(level, error):
+                out += "   \(level.rawValue): \(error)\n"
+            }
+            out += "\n"
+            if let p = e.page {
+                if !pageHeaderPrinted {
+                    out += "      PAGE       PHYSICAL      MAPPING       INDEX CNT FLAGS\n"
+                    pageHeaderPrinted = true
+                }
+                out += pageLine(p) + "\n"
+            } else if let why = e.pageError, e.physical != nil {
+                out += "(struct page not shown: \(why))\n"
+            }
+        }
+
+        /// The "PTE  PHYSICAL  FLAGS" block crash prints for the entry that maps the page.
+        private func entryBlock(_ entry: PageTableEntry, physical: UInt64) -> String {
+            let pte = hex(entry.raw), phys = hex(physical)
+            let w1 = max(pte.count, 3), w2 = max(phys.count, 8)
+            var s = center("PTE", w1) + "  " + center("PHYSICAL", w2) + "  FLAGS\n"
+            let names = entry.raw == 0 ? "no mapping" : entry.flagNames.joined(separator: "|")
+            s += rjust(pte, w1) + "  " + rjust(phys, w2) + "  (" + names + ")\n"
+            return s
+        }
+
+        private func pageLine(_ p: PageDescriptor) -> String {
+            var s = ljust(hex(p.address), 16) + " " + rjust(hex(p.pfn << 12), 8) + " "
+            s += p.mapping.map { rjust(hex($0), 16) } ?? center("-------", 16)
+            s += " "
+            s += p.index.map { rjust(hex($0), 8) } ?? center("-----", 8)
+            s += " " + rjust(String(p.refcount), 2) + " " + hex(p.flags)
+            if let names = p.flagNames, !names.isEmpty, p.flags != 0 { s += " " + names.joined(separator: ",") }
+            return s
+        }
+
+        public func renderJSON() -> JSONValue {
+            .array(translations.map { t -> JSONValue in
+                switch t {
+                case let .notKernelAddress(v):
+                    return .object([("virtual", .address(v)), ("error", .string("not a kernel virtual address"))])
+                case let .notUserAddress(v):
+                    return .object([("virtual", .address(v)), ("error", .string("not a user virtual address"))])
+                case let .walk(e):
+                    var o: [(String, JSONValue)] = [("virtual", .address(e.virtual)),
+                                                    ("space", .string(e.isUser ? "user" : "kernel"))]
+                    if let task = e.task {
+                        o.append(("task", .object([("address", .address(task.address)), ("pid", .int(Int64(task.pid)))])))
+                    }
+                    o.append(("physical", e.physical.map { .address($0) } ?? .null))
+                    if let rv = e.walk.rootVirtual { o.append(("pgd_directory", .address(rv))) }
+                    o.append(("pgd_physical", .address(e.walk.rootPhysical)))
+                    o.append(("levels", .array(e.walk.steps.map { s in
+                        .object([("level", .string(s.level.rawValue)), ("entry_address", .address(s.entryAddress)),
+                                 ("entry", .address(s.entry.raw)),
+                                 ("flags", .array(s.entry.flagNames.map { .string($0) }))])
+                    })))
+                    switch e.walk.outcome {
+                    case let .mapped(_, base, size):
+                        o.append(("page", .address(base)))
+                        o.append(("page_size", .uint(size)))
+                    case let .notPresent(level):
+                        o.append(("error", .string("\(level.rawValue) entry not present")))
+                    case let .unreadable(level, error):
+                        o.append(("error", .string("\(level.rawValue): \(error)")))
+                    }
+                    if let p = e.page {
+                        o.append(("struct_page", .object([
+                            ("address", .address(p.address)), ("physical", .address(p.pfn << 12)),
+                            ("mapping", p.mapping.map { .address($0) } ?? .null),
+                            ("index", p.index.map { .uint($0) } ?? .null),
+                            ("count", .int(Int64(p.refcount))), ("flags", .address(p.flags)),
+                            ("flag_names", p.flagNames.map { .array($0.map { .string($0) }) } ?? .null),
+                        ])))
+                    } else if let why = e.pageError, e.physical != nil {
+                        o.append(("struct_page_error", .string(why)))
+                    }
+                    return .object(o)
+                }
+            })
+        }
+    }
+
+    static let synopsis = "vtop [-c [pid | taskp]] [-u|-k] address ..."
+
+    public static func run(_ arguments: [String], in session: Session) throws -> any CommandResult {
+        var contextWord: String?
+        var forceUser = false, forceKernel = false
+        var words: [String] = []
+        var i = 0
+        while i < arguments.count {
+            let a = arguments[i]
+            i += 1
+            if a == "-c" {
+                guard i < arguments.count else { throw CommandError("option -c needs a PID or task address (usage: \(synopsis))") }
+                contextWord = arguments[i]
+                i += 1
+            } else if a.hasPrefix("-c") && a.count > 2 {
+                contextWord = String(a.dropFirst(2))
+            } else if a.hasPrefix("-") && a.count > 1 && parseHex(a) == nil {
+                for c in a.dropFirst() {
+                    switch c {
+                    case "u": forceUser = true
+                    case "k": forceKernel = true
+                    default: throw CommandError("invalid option -\(c) (usage: \(synopsis))")
+                    }
+                }
+            } else {
+                words.append(a)
+            }
+        }
+        if forceUser && forceKernel { throw CommandError("-u and -k options are mutually exclusive") }
+        guard !words.isEmpty else { throw CommandError("an address is needed (usage: \(synopsis))") }
+
+        let space = try session.addressSpace()
+        var task: TaskLookup.Task?
+        var userPGD: UInt64?
+        if let contextWord {
+            let lookup = try TaskLookup(space: space)
+            task = try findTask(contextWord, lookup, space)
+            if let t = task {
+                userPGD = try lookup.pageTableRoot(of: t)
+            }
+        }
+
+        var translations: [Translation] = []
+        for word in words {
+            let vaddr = try address(word, session)
+            let isUser: Bool
+            if forceUser {
+                guard vaddr < space.userAddressLimit else { translations.append(.notUserAddress(vaddr)); continue }
+                isUser = true
+            } else if forceKernel {
+                guard vaddr >= space.kernelHalfStart else { translations.append(.notKernelAddress(vaddr)); continue }
+                isUser = false
+            } else if vaddr < space.userAddressLimit {
+                isUser = true
+            } else if vaddr >= (space.pageOffsetBase ?? space.kernelHalfStart) {
+                isUser = false
+            } else {
+                throw CommandError("ambiguous address: \(String(vaddr, radix: 16))  (requires -u or -k)")
+            }
+            if isUser && userPGD == nil {
+                if let task {
+                    throw CommandError("task \(hex(task.address)) (PID \(task.pid)) has no user address space (a kernel thread)")
+                }
+                throw CommandError("user address \(String(vaddr, radix: 16)): no task context, give one with -c PID|TASK")
+            }
+            translations.append(.walk(translate(vaddr, isUser: isUser, userPGD: userPGD, task: task, space: space)))
+        }
+        return Result(translations: translations)
+    }
+
+    static func translate(_ vaddr: UInt64, isUser: Bool, userPGD: UInt64?, task: TaskLookup.Task?,
+                          space: KernelAddressSpace) -> Entry {
+        let walk = space.walk(vaddr, userPGD: isUser ? userPGD : nil)
+        // Like crash: the kernel image and the direct map are linear (the kernel's own __pa()), the
+        // rest is what the walk found.
+        let physical: UInt64?
+        if isUser { physical = walk.physicalAddress } else { physical = (try? space.translate(vaddr)) ?? walk.physicalAddress }
+        var entry = Entry(virtual: vaddr, isUser: isUser, physical: physical, walk: walk, task: task)
+        if let physical, walk.physicalAddress != nil {
+            do { entry.page = try space.pageDescriptor(pfn: physical >> 12) } catch { entry.pageError = "\(error)" }
+        }
+        return entry
+    }
+
+    /// `-c` argument: a task_struct address (hex, in the kernel half) or a decimal PID.
+    static func findTask(_ word: String, _ lookup: TaskLookup, _ space: KernelAddressSpace) throws -> TaskLookup.Task {
+        if let v = parseHex(word), v >= space.kernelHalfStart {
+            if let t = lookup.task(address: v) { return t }
+            throw CommandError("invalid task or pid value: \(word)")
+        }
+        if let pid = Int32(word), let t = lookup.task(pid: pid) { return t }
+        throw CommandError("invalid task or pid value: \(word)")
+    }
+
+    static func address(_ word: String, _ session: Session) throws -> UInt64 {
+        if let v = parseHex(word) { return v }
+        if let table = try? session.translationSymbols(), let s = table.symbol(named: word) { return s.address }
+        throw CommandError("invalid address: \(word)")
+    }
+
+    /// Hexadecimal with or without 0x, as crash reads addresses.
+    static func parseHex(_ word: String) -> UInt64? {
+        var w = Substring(word)
+        if w.hasPrefix("0x") || w.hasPrefix("0X") { w = w.dropFirst(2) }
+        guard !w.isEmpty, w.count <= 16 else { return nil }
+        return UInt64(w, radix: 16)
+    }
+
+    public static func completions(forArgument index: Int, prefix: String, in session: Session) -> [String] {
+        guard !prefix.isEmpty, !prefix.hasPrefix("-"), let table = try? session.translationSymbols() else { return [] }
+        return table.names(withPrefix: prefix)
+    }
+}
+
+// Text layout as crash's mkstring does it: left-justified, right-justified, centred.
+private func hex(_ v: UInt64) -> String { String(v, radix: 16) }
+private func ljust(_ s: String, _ width: Int) -> String { s.count >= width ? s : s + String(repeating: " ", count: width - s.count) }
+private func rjust(_ s: String, _ width: Int) -> String { s.count >= width ? s : String(repeating: " ", count: width - s.count) + s }
+private func center(_ s: String, _ width: Int) -> String {
+    guard s.count < width else { return s }
+    let left = (width - s.count) / 2
+    return String(repeating: " ", count: left) + s + String(repeating: " ", count: width - s.count - left)
+}
