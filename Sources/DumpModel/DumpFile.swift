@@ -167,4 +167,14 @@ public protocol DumpFile: AnyObject {
     var prstatus: [PRStatus] { get }
     /// Header facts for `dumpinfo`.
     func summary() -> DumpSummary
+    /// phys_base as the dump header states it (kdump sub-header); nil where the format has none
+    /// (then VMCOREINFO's NUMBER(phys_base) is the source).
+    var headerPhysBase: UInt64? { get }
+    /// QEMU's per-CPU state notes (segment bases, CR0-CR4), in CPU order; empty for kdump's own dumps.
+    var qemuCPUStates: [QEMUCPUState] { get }
+}
+
+extension DumpFile {
+    public var headerPhysBase: UInt64? { nil }
+    public var qemuCPUStates: [QEMUCPUState] { [] }
 }

@@ -354,6 +354,9 @@ public final class KdumpCompressedFile: DumpFile {
         if let why = decoder.decompress(kind, source: source, into: dest) { throw corrupt(why) }
     }
 
+    /// phys_base from the sub-header (header version 1 and later).
+    public var headerPhysBase: UInt64? { header.headerVersion >= 1 ? subHeader.physBase : nil }
+
     /// The compression the header's status names ("zlib", "lzo", "snappy", "zstd", or "none").
     public var compressionName: String {
         let st = header.status

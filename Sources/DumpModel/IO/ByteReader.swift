@@ -44,6 +44,9 @@ extension ByteReader {
     /// `count` bytes as an array.
     public func bytes(at offset: UInt64, count: Int, what: String = "bytes") throws -> [UInt8] {
         guard count >= 0 else { throw truncated(what, at: offset, length: 0) }
+        // Check before allocating: `count` often comes from the file.
+        let (end, overflow) = offset.addingReportingOverflow(UInt64(count))
+        guard !overflow, end <= size else { throw truncated(what, at: offset, length: UInt64(count)) }
         var out = [UInt8](repeating: 0, count: count)
         try out.withUnsafeMutableBytes { (buf) in
             try fetch(from: offset, into: buf, what: what)
