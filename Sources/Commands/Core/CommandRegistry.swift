@@ -5,6 +5,8 @@ public enum CommandRegistry {
         DumpinfoCommand.self,
         HelpCommand.self,
         SetCommand.self,
+        SymCommand.self,
+        RdCommand.self,
         VtopCommand.self,
         PtovCommand.self,
         ExitCommand.self,

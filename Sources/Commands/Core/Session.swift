@@ -33,7 +33,8 @@ public final class Session {
         self.init(dump: try DumpOpener.open(path: dumpPath), vmlinuxPath: vmlinuxPath)
     }
 
-    /// The vmlinux, opened once on first use. Throws a `CommandError` saying why when there is none.
+    /// The vmlinux, opened once on first use. Throws a `CommandError` saying why when there is none,
+    /// and `VmlinuxMismatch` when it belongs to another kernel (unless `ignoreMismatch`).
     public func kernel() throws -> KernelImage {
         if let kernelCache { return kernelCache }
         if let kernelError { throw kernelError }
@@ -44,6 +45,10 @@ public final class Session {
         }
         do {
             let k = try KernelImage(path: vmlinuxPath)
+            // A vmlinux of another kernel gives wrong answers everywhere: refuse it (KernelSymbols.swift).
+            if !ignoreMismatch, let m = Session.vmlinuxMismatch(kernel: k, vmcoreinfo: vmcoreinfo, dumpPath: dump.path) {
+                throw m
+            }
             kernelCache = k
             return k
         } catch {

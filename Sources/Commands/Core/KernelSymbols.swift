@@ -1,0 +1,123 @@
+import DumpModel
+import SymbolResolver
+
+/// The vmlinux given for a dump was built from another kernel: the one line the user sees, naming
+/// both files and the fact that differs.
+public struct VmlinuxMismatch: Error, Equatable, Sendable, CustomStringConvertible {
+    public var vmlinuxPath: String
+    public var dumpPath: String
+    /// What was compared: "build-id", "release" or "_stext".
+    public var what: String
+    public var vmlinuxValue: String
+    public var dumpValue: String
+
+    public init(vmlinuxPath: String, dumpPath: String, what: String, vmlinuxValue: String, dumpValue: String) {
+        self.vmlinuxPath = vmlinuxPath
+        self.dumpPath = dumpPath
+        self.what = what
+        self.vmlinuxValue = vmlinuxValue
+        self.dumpValue = dumpValue
+    }
+
+    public var description: String {
+        "vmlinux \(vmlinuxPath) does not match dump \(dumpPath): \(what) \(vmlinuxValue) != \(dumpValue)"
+            + " (--ignore-mismatch to use it anyway)"
+    }
+}
+
+/// How the kernel image was moved at boot (KASLR) and where that fact came from.
+public struct KernelSlide: Sendable, Equatable {
+    /// Added to a link-time address of the kernel image to get its run-time address.
+    public var offset: UInt64
+    /// "KERNELOFFSET" (VMCOREINFO), "SYMBOL(_stext)" (VMCOREINFO against the vmlinux's _stext),
+    /// or "none" (no KASLR information in the dump: the link-time addresses are used).
+    public var source: String
+}
+
+extension Session {
+    /// Checks that `kernel` was built from the kernel that wrote the dump: the GNU build-id
+    /// against VMCOREINFO's BUILD-ID where both exist, else the release in the vmlinux's
+    /// `linux_banner` against VMCOREINFO's OSRELEASE. As a last check, VMCOREINFO's
+    /// SYMBOL(_stext) must agree with the vmlinux's _stext moved by KERNELOFFSET.
+    /// Returns nil when they match or when the dump says too little to tell.
+    public static func vmlinuxMismatch(kernel: KernelImage, vmcoreinfo: VMCoreInfo?, dumpPath: String) -> VmlinuxMismatch? {
+        guard let info = vmcoreinfo else { return nil }
+        func mismatch(_ what: String, _ mine: String, _ theirs: String) -> VmlinuxMismatch {
+            VmlinuxMismatch(vmlinuxPath: kernel.path, dumpPath: dumpPath, what: what, vmlinuxValue: mine, dumpValue: theirs)
+        }
+        if let dumpID = info.buildID?.lowercased().trimmingWhitespace(), !dumpID.isEmpty,
+           let fileID = kernel.buildID?.lowercased() {
+            // The kernel writes the whole note (20 bytes for SHA-1); compare what both have.
+            let n = min(dumpID.count, fileID.count)
+            if dumpID.prefix(n) != fileID.prefix(n) { return mismatch("build-id", fileID, dumpID) }
+            return nil
+        }
+        if let dumpRelease = info.osRelease?.trimmingWhitespace(), !dumpRelease.isEmpty,
+           let fileRelease = kernel.osRelease, fileRelease != dumpRelease {
+            return mismatch("release", fileRelease, dumpRelease)
+        }
+        if let offset = info.kernelOffset, let runStext = info.symbol("_stext"),
+           let table = try? kernel.symbols(), let linkStext = table.symbol(named: "_stext")?.address,
+           linkStext &+ offset != runStext {
+            return mismatch("_stext", hex16(linkStext &+ offset), hex16(runStext))
+        }
+        return nil
+    }
+
+    /// Throws `VmlinuxMismatch` when the session's vmlinux does not belong to the dump (unless
+    /// `ignoreMismatch` is set: `kernel()` checks), or the reason the vmlinux cannot be opened. The shell calls this
+    /// at start-up when a vmlinux is given, so a wrong file is reported before the first prompt,
+    /// as crash does; `kernel()` users get the same answer on first use.
+    public func checkVmlinux() throws {
+        _ = try kernel()
+    }
+
+    /// The KASLR slide of the kernel image: VMCOREINFO's KERNELOFFSET, else SYMBOL(_stext)
+    /// minus the vmlinux's link-time _stext, else none.
+    public func kernelSlide() throws -> KernelSlide {
+        if let offset = vmcoreinfo?.kernelOffset { return KernelSlide(offset: offset, source: "KERNELOFFSET") }
+        if let runStext = vmcoreinfo?.symbol("_stext"),
+           let linkStext = try kernel().symbols().symbol(named: "_stext")?.address {
+            let slide = runStext &- linkStext
+            // A real slide moves the image by whole pages (2 MiB in practice); anything else
+            // means SYMBOL(_stext) is not about this vmlinux.
+            if slide & 0xfff == 0 { return KernelSlide(offset: slide, source: "SYMBOL(_stext)") }
+        }
+        return KernelSlide(offset: 0, source: "none")
+    }
+
+    /// The vmlinux's symbols at run-time addresses (moved by the KASLR slide), after checking
+    /// that the vmlinux belongs to the dump.
+    public func kernelSymbols() throws -> SymbolTable {
+        return try kernel().symbols().relocated(by: kernelSlide().offset)
+    }
+
+    /// Symbol names starting with `prefix`, for tab completion of an argument that takes a
+    /// symbol. Empty when there is no usable vmlinux (completion never reports errors), and
+    /// empty for an empty prefix (listing 100,000 names helps nobody).
+    public func symbolCompletions(prefix: String) -> [String] {
+        guard !prefix.isEmpty, let table = try? kernelSymbols() else { return [] }
+        return table.names(withPrefix: prefix)
+    }
+
+    /// Completion for the REPL when only a word is known: command names, then symbols.
+    public func completions(prefix: String) -> [String] {
+        let commands = CommandRegistry.all.flatMap { [$0.name] + $0.aliases }.filter { $0.hasPrefix(prefix) }.sorted()
+        return commands + symbolCompletions(prefix: prefix).filter { !commands.contains($0) }
+    }
+}
+
+/// Sixteen lowercase hex digits, zero-padded: how crash prints kernel addresses.
+private func hex16(_ v: UInt64) -> String {
+    let h = String(v, radix: 16)
+    return h.count >= 16 ? h : String(repeating: "0", count: 16 - h.count) + h
+}
+
+private extension String {
+    func trimmingWhitespace() -> String {
+        var s = Substring(self)
+        while let c = s.first, c.isWhitespace || c == "\0" { s.removeFirst() }
+        while let c = s.last, c.isWhitespace || c == "\0" { s.removeLast() }
+        return String(s)
+    }
+}

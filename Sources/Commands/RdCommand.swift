@@ -1,0 +1,476 @@
+import DumpModel
+import SymbolResolver
+
+/// `rd`: the crashed machine's memory as hexadecimal (or decimal) words with their ASCII, or as a
+/// string, at a kernel virtual, user virtual or physical address, in crash's layout.
+public enum RdCommand: CrashCommand {
+    public static let name = "rd"
+    public static let summary = "read memory"
+    public static let usage = """
+    NAME
+      rd - read memory
+
+    SYNOPSIS
+      rd [-8|-16|-32|-64] [-s] [-a] [-p|-u] [-x] [-d|-D] [-o offset] [-e end] address|symbol [count]
+
+    DESCRIPTION
+      Displays count items (default 1) of memory starting at address, a hexadecimal address or a
+      kernel symbol. Each line starts with the address of its first item; hexadecimal lines end
+      with the bytes as ASCII ('.' for the unprintable ones).
+
+        -64        64-bit items, 2 per line (the default).
+        -32        32-bit items, 4 per line.
+        -16        16-bit items, 8 per line.
+        -8         bytes, 16 per line.
+        -s         show 64-bit values that are kernel symbol addresses as symbol+offset (decimal).
+        -a         the memory as an ASCII string: up to the first unprintable byte, or count bytes
+                   (unprintable bytes start a new line), 60 characters per line.
+        -p         address is a physical address.
+        -u         address is a user virtual address of the current context's task.
+        -x         no ASCII at the end of hexadecimal lines.
+        -d         signed decimal values; -D unsigned decimal values.
+        -o offset  add offset (decimal, or hex with 0x) to the address.
+        -e end     read up to the address end instead of count items.
+
+      Without -p or -u, an address in the kernel half is a kernel virtual address and an address
+      in the user half a user virtual address, as crash does. A page left out of the dump (dump
+      level filtering) or an address that no page table maps ends the display with one line
+      saying which.
+
+    EXAMPLES
+      crashsh> rd -64 linux_banner 4
+      ffffffffb171ffe0:  65762078756e694c 2e36206e6f697372   Linux version 6.
+      ffffffffb171fff0:  632d36352d302e31 646d612d64756f6c   1.0-56-cloud-amd
+      crashsh> rd -a linux_banner
+      ffffffffb171ffe0:  Linux version 6.1.0-56-cloud-amd64 (debian-kernel@lists.debi
+      ...
+    """
+
+    /// What kind of address the command reads at.
+    public enum AddressKind: String, Sendable {
+        case kernelVirtual = "KVADDR"
+        case userVirtual = "UVADDR"
+        case physical = "PHYSADDR"
+
+        /// crash's words in error messages ("kernel virtual", "user virtual", "physical").
+        var words: String {
+            switch self {
+            case .kernelVirtual: return "kernel virtual"
+            case .userVirtual: return "user virtual"
+            case .physical: return "physical"
+            }
+        }
+    }
+
+    /// How each item is shown.
+    public enum Radix: String, Sendable { case hex, signedDecimal = "decimal", unsignedDecimal = "udecimal" }
+
+    /// One read item: its address, value and, with `-s`, the symbol its value points into.
+    public struct Item: Sendable {
+        public var address: UInt64
+        public var value: UInt64
+        public var symbol: String?
+    }
+
+    public struct Result: CommandResult {
+        public var kind: AddressKind
+        /// Bytes per item: 1, 2, 4, 8; 1 for `-a`.
+        public var width: Int
+        public var radix: Radix
+        public var ascii: Bool
+        public var symbolic: Bool
+        /// Whether hexadecimal lines end with their ASCII.
+        public var asciiColumn: Bool
+        public var items: [Item]
+        /// The read error that ended the display early, in crash's words.
+        public var error: String?
+
+        /// Items per line for each width, as crash lays them out on 80 columns.
+        static func perLine(_ width: Int) -> Int { 16 / width }
+
+        public func renderText() -> String {
+            var out = ascii ? renderString() : renderWords()
+            if let error { out += "rd: " + error + "\n" }
+            return out
+        }
+
+        /// crash's address column: right-justified hex in 16 columns, then ":  ".
+        private func addressColumn(_ a: UInt64) -> String {
+            let h = String(a, radix: 16)
+            return String(repeating: " ", count: max(0, 16 - h.count)) + h + ":  "
+        }
+
+        private func renderWords() -> String {
+            var out = ""
+            let perLine = Result.perLine(width)
+            var line = ""
+            var chars = ""
+            var index = 0
+            while index < items.count {
+                let item = items[index]
+                if index % perLine == 0 {
+                    if index > 0 { out += finish(line, chars) }
+                    line = addressColumn(item.address)
+                    chars = ""
+                }
+                line += format(item)
+                if asciiColumn {
+                    for i in 0..<width {
+                        let b = UInt8(truncatingIfNeeded: item.value >> (8 * UInt64(i)))
+                        chars.append(b >= 0x20 && b < 0x7f ? Character(Unicode.Scalar(b)) : ".")
+                    }
+                }
+                index += 1
+            }
+            if !items.isEmpty {
+                if asciiColumn {
+                    // A short last line is padded so its ASCII lines up with the full lines'.
+                    let fullLength = 19 + perLine * (2 * width + 1)
+                    line += String(repeating: " ", count: max(0, fullLength - line.count))
+                }
+                out += finish(line, chars)
+            }
+            return out
+        }
+
+        private func finish(_ line: String, _ chars: String) -> String {
+            asciiColumn ? line + "  " + chars + "\n" : line + "\n"
+        }
+
+        private func format(_ item: Item) -> String {
+            if let symbol = item.symbol {
+                return symbol.count >= 16 ? symbol + " " : symbol + String(repeating: " ", count: 16 - symbol.count) + " "
+            }
+            switch radix {
+            case .hex:
+                let h = String(item.value, radix: 16)
+                return String(repeating: "0", count: max(0, 2 * width - h.count)) + h + " "
+            case .signedDecimal:
+                let v: String
+                switch width {
+                case 8: v = String(Int64(bitPattern: item.value))
+                case 4: v = String(Int32(truncatingIfNeeded: item.value))
+                default: v = String(item.value)   // crash prints bytes and 16-bit words unsigned
+                }
+                return pad(v, to: Result.decimalWidth(width, signed: true)) + " "
+            case .unsignedDecimal:
+                return pad(String(item.value), to: Result.decimalWidth(width, signed: false)) + " "
+            }
+        }
+
+        static func decimalWidth(_ width: Int, signed: Bool) -> Int {
+            switch width {
+            case 8: return signed ? 15 : 20
+            case 4: return 12
+            case 2: return 5
+            default: return 3
+            }
+        }
+
+        private func pad(_ s: String, to n: Int) -> String {
+            s.count >= n ? s : String(repeating: " ", count: n - s.count) + s
+        }
+
+        /// `-a`: printable runs, 60 characters per line; an unprintable byte ends the line.
+        private func renderString() -> String {
+            var out = ""
+            var inLine = 0
+            for item in items {
+                let b = UInt8(truncatingIfNeeded: item.value)
+                guard b >= 0x20 && b < 0x7f else {
+                    if inLine > 0 { out += "\n" }
+                    inLine = 0
+                    continue
+                }
+                if inLine == 60 { out += "\n"; inLine = 0 }
+                if inLine == 0 { out += addressColumn(item.address) }
+                out.append(Character(Unicode.Scalar(b)))
+                inLine += 1
+            }
+            if inLine > 0 { out += "\n" }
+            return out
+        }
+
+        public func renderJSON() -> JSONValue {
+            var pairs: [(String, JSONValue)] = [
+                ("address", items.first.map { .address($0.address) } ?? .null),
+                ("type", .string(kind.rawValue)),
+            ]
+            if ascii {
+                let bytes = items.map { UInt8(truncatingIfNeeded: $0.value) }
+                pairs.append(("string", .string(String(decoding: bytes, as: UTF8.self))))
+            } else {
+                pairs.append(("width", .int(Int64(width * 8))))
+                pairs.append(("values", .array(items.map { item in
+                    switch radix {
+                    case .signedDecimal where width == 8: return .int(Int64(bitPattern: item.value))
+                    case .signedDecimal where width == 4: return .int(Int64(Int32(truncatingIfNeeded: item.value)))
+                    case .hex: return .address(item.value)
+                    default: return .uint(item.value)
+                    }
+                })))
+                if symbolic {
+                    pairs.append(("symbols", .array(items.map { $0.symbol.map(JSONValue.string) ?? .null })))
+                }
+                var bytes: [UInt8] = []
+                for item in items { for i in 0..<width { bytes.append(UInt8(truncatingIfNeeded: item.value >> (8 * UInt64(i)))) } }
+                pairs.append(("ascii", .string(String(bytes.map { $0 >= 0x20 && $0 < 0x7f ? Character(Unicode.Scalar($0)) : "." }))))
+            }
+            if let error { pairs.append(("error", .string(error))) }
+            return .object(pairs)
+        }
+    }
+
+    struct Options {
+        var width = 8
+        var widthGiven = false
+        var symbolic = false
+        var ascii = false
+        var kind: AddressKind?
+        var noASCII = false
+        var radix = Radix.hex
+        var offset: UInt64 = 0
+        var end: UInt64?
+        var words: [String] = []
+    }
+
+    static let synopsis = "rd [-8|-16|-32|-64] [-s] [-a] [-p|-u] [-x] [-d|-D] [-o offset] [-e end] address|symbol [count]"
+
+    static func parse(_ arguments: [String]) throws -> Options {
+        var o = Options()
+        var i = 0
+        func value(_ flag: String) throws -> String {
+            guard i < arguments.count else { throw CommandError("option \(flag) needs a value (usage: \(synopsis))") }
+            i += 1
+            return arguments[i - 1]
+        }
+        while i < arguments.count {
+            let a = arguments[i]
+            i += 1
+            switch a {
+            case "-8": o.width = 1; o.widthGiven = true; o.ascii = false
+            case "-16": o.width = 2; o.widthGiven = true; o.ascii = false
+            case "-32": o.width = 4; o.widthGiven = true; o.ascii = false
+            case "-64": o.width = 8; o.widthGiven = true; o.ascii = false
+            case "-o":
+                let w = try value(a)
+                guard let v = parseNumber(w) else { throw CommandError("invalid offset: \(w)") }
+                o.offset = v
+            case "-e":
+                let w = try value(a)
+                guard let v = parseHexAddress(w) else { throw CommandError("invalid ending address: \(w)") }
+                o.end = v
+            default:
+                guard a.hasPrefix("-"), a.count > 1 else { o.words.append(a); continue }
+                for c in a.dropFirst() {
+                    switch c {
+                    case "s", "S": o.symbolic = true
+                    case "a": o.ascii = true
+                    case "p": o.kind = .physical
+                    case "u": o.kind = .userVirtual
+                    case "x": o.noASCII = true
+                    case "d": o.radix = .signedDecimal
+                    case "D": o.radix = .unsignedDecimal
+                    default: throw CommandError("invalid option -\(c) (usage: \(synopsis))")
+                    }
+                }
+            }
+        }
+        if o.symbolic && o.width != 8 { throw CommandError("-s option is only allowed with 64-bit display") }
+        guard !o.words.isEmpty else { throw CommandError("an address or a symbol is needed (usage: \(synopsis))") }
+        guard o.words.count <= 2 else { throw CommandError("too many arguments (usage: \(synopsis))") }
+        return o
+    }
+
+    /// At most this many items in one command: 16 MiB of memory as bytes, far past any screen.
+    static let maxItems = 1 << 24
+
+    public static func run(_ arguments: [String], in session: Session) throws -> any CommandResult {
+        let o = try parse(arguments)
+        let target = o.words[0]
+        var start: UInt64
+        if let a = parseHexAddress(target) {
+            start = a
+        } else {
+            let table = try session.kernelSymbols()
+            guard let s = table.symbol(named: target) else { throw CommandError("symbol not found: \(target)") }
+            start = s.address
+        }
+        start = start &+ o.offset
+
+        let width = o.ascii ? 1 : o.width
+        var count: Int?
+        if o.words.count == 2 {
+            guard let n = Int(o.words[1]), n > 0 else { throw CommandError("invalid count request: \(o.words[1])") }
+            count = min(n, maxItems)
+        } else if let end = o.end {
+            guard end > start else { throw CommandError("invalid ending address: \(String(end, radix: 16))") }
+            count = Int(min((end - start) / UInt64(width), UInt64(maxItems)))
+            if count == 0 { count = 1 }
+        } else if !o.ascii {
+            count = 1
+        }
+
+        let memory = try MemoryAccess(session: session, requested: o.kind, address: start)
+        let typeName = o.ascii ? "ascii" : "\(width * 8)-bit \(memory.kind.rawValue)"
+
+        var symbolTable: SymbolTable?
+        if o.symbolic { symbolTable = try session.kernelSymbols() }
+
+        var items: [Item] = []
+        var failure: String?
+        var address = start
+        let limit = count ?? maxItems
+        // Reads go a chunk at a time (one page at most), then are cut into items.
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        readLoop: while items.count < limit {
+            let toPageEnd = 4096 - Int(address & 0xfff)
+            let n = min((limit - items.count) * width, max(width, toPageEnd - toPageEnd % width))
+            do {
+                try buffer.withUnsafeMutableBytes { b in
+                    try memory.read(address, into: UnsafeMutableRawBufferPointer(rebasing: b[0..<n]))
+                }
+            } catch {
+                // The chunk may hold readable items before the failing page: retry item by item.
+                if n > width, let partial = try? readItems(memory, at: address, count: n / width, width: width) {
+                    items += partial.items
+                    address &+= UInt64(partial.items.count * width)
+                    if partial.items.count < n / width {
+                        failure = describe(partial.error, address: address, kind: memory.kind, type: typeName)
+                        break readLoop
+                    }
+                    continue
+                }
+                failure = describe(error, address: address, kind: memory.kind, type: typeName)
+                break
+            }
+            var stop = false
+            for k in 0..<(n / width) {
+                var v: UInt64 = 0
+                for i in 0..<width { v |= UInt64(buffer[k * width + i]) << (8 * UInt64(i)) }
+                if o.ascii && count == nil && !(v >= 0x20 && v < 0x7f) { stop = true; break }
+                items.append(Item(address: address &+ UInt64(k * width), value: v, symbol: nil))
+            }
+            if stop { break }
+            let (next, overflow) = address.addingReportingOverflow(UInt64(n))
+            if overflow { break }
+            address = next
+        }
+        if items.isEmpty, let failure { throw CommandError(failure) }
+
+        if let table = symbolTable {
+            for i in items.indices {
+                if let loc = table.symbol(at: items[i].value) {
+                    items[i].symbol = loc.offset == 0 ? loc.symbol.name : "\(loc.symbol.name)+\(loc.offset)"
+                }
+            }
+        }
+        let asciiColumn = o.radix == .hex && !o.symbolic && !o.noASCII && !o.ascii
+        return Result(kind: memory.kind, width: width, radix: o.radix, ascii: o.ascii, symbolic: o.symbolic,
+                      asciiColumn: asciiColumn, items: items, error: failure)
+    }
+
+    /// Reads `count` items one by one until the first failure.
+    private static func readItems(_ memory: MemoryAccess, at start: UInt64, count: Int, width: Int) throws
+        -> (items: [Item], error: Error) {
+        var items: [Item] = []
+        var address = start
+        var buffer = [UInt8](repeating: 0, count: 8)
+        for _ in 0..<count {
+            do {
+                try buffer.withUnsafeMutableBytes { b in
+                    try memory.read(address, into: UnsafeMutableRawBufferPointer(rebasing: b[0..<width]))
+                }
+            } catch {
+                return (items, error)
+            }
+            var v: UInt64 = 0
+            for i in 0..<width { v |= UInt64(buffer[i]) << (8 * UInt64(i)) }
+            items.append(Item(address: address, value: v, symbol: nil))
+            address &+= UInt64(width)
+        }
+        return (items, DumpError.missing(what: "nothing"))
+    }
+
+    /// crash's readmem error line for a failed read at `address`, with crashsh's reason after it.
+    static func describe(_ error: Error, address: UInt64, kind: AddressKind, type: String) -> String {
+        let a = String(address, radix: 16)
+        let tail = "\(kind.words) address: \(a)  type: \"\(type)\""
+        switch error {
+        case let e as DumpError:
+            switch e {
+            case .excludedPage:
+                return "page excluded: \(tail)"
+            case let .notInDump(paddr):
+                return "not in dump: \(tail) (physical address \(String(paddr, radix: 16)))"
+            case let .translationFailed(_, level, reason):
+                return "invalid \(kind.words) address: \(a)  type: \"\(type)\" (\(level): \(reason))"
+            case .corruptPage:
+                return "read error: \(tail) (\(e.description))"
+            default:
+                return "read error: \(tail) (\(e.description))"
+            }
+        case let e as CommandError:
+            return e.message
+        default:
+            return "read error: \(tail) (\(error))"
+        }
+    }
+
+    public static func completions(forArgument index: Int, prefix: String, in session: Session) -> [String] {
+        prefix.hasPrefix("-") ? [] : session.symbolCompletions(prefix: prefix)
+    }
+}
+
+/// Parses a count or offset: decimal, or hex with 0x.
+private func parseNumber(_ word: String) -> UInt64? {
+    if word.hasPrefix("0x") || word.hasPrefix("0X") { return UInt64(word.dropFirst(2), radix: 16) }
+    return UInt64(word)
+}
+
+/// Where `rd` reads: physical memory, the kernel's address space, or a task's user space.
+struct MemoryAccess {
+    let kind: RdCommand.AddressKind
+    private let read: (UInt64, UnsafeMutableRawBufferPointer) throws -> Void
+
+    /// `requested` is -p/-u; without either, the address decides, as crash does: kernel half ->
+    /// kernel virtual, user half -> user virtual of the current context.
+    init(session: Session, requested: RdCommand.AddressKind?, address: UInt64) throws {
+        if requested == .physical {
+            kind = .physical
+            let memory = session.memory
+            read = { a, b in try memory.read(physical: a, into: b) }
+            return
+        }
+        let space = try session.addressSpace()
+        let isKernel = address >= space.kernelHalfStart
+        let k: RdCommand.AddressKind = requested ?? (isKernel ? .kernelVirtual : .userVirtual)
+        kind = k
+        switch k {
+        case .userVirtual:
+            guard address < space.userAddressLimit else {
+                throw CommandError("invalid user virtual address: \(String(address, radix: 16))  type: \"64-bit UVADDR\"")
+            }
+            let pgd = try session.currentUserPageTable(space: space)
+            read = { a, b in try space.read(virtual: a, into: b, userPGD: pgd) }
+        default:
+            guard isKernel else {
+                throw CommandError("invalid kernel virtual address: \(String(address, radix: 16))  type: \"64-bit KVADDR\"")
+            }
+            read = { a, b in try space.read(virtual: a, into: b) }
+        }
+    }
+
+    func read(_ address: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {
+        try read(address, buffer)
+    }
+}
+
+extension Session {
+    /// Physical address of the top-level page table of the current context's task, for `rd -u`.
+    /// crashsh has no task context yet (crash's is the panic task, changed with `set`); until
+    /// the task views bring one, user reads say so instead of guessing a task.
+    func currentUserPageTable(space: KernelAddressSpace) throws -> UInt64 {
+        throw CommandError("no current user process: crashsh has no task context yet (vtop -c PID translates user addresses)")
+    }
+}

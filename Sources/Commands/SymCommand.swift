@@ -1,0 +1,313 @@
+import SymbolResolver
+
+/// `sym`: kernel symbols by name or address, all of them in address order (`-l`), or the ones
+/// whose name contains a string (`-q`), in crash's one-line form.
+public enum SymCommand: CrashCommand {
+    public static let name = "sym"
+    public static let summary = "translate a symbol to its address, or an address to its symbol"
+    public static let usage = """
+    NAME
+      sym - translate a symbol to its address, or an address to its symbol
+
+    SYNOPSIS
+      sym [-l] | [-q string] | [-n] [-p] [-s] symbol | address ...
+
+    DESCRIPTION
+      Shows each kernel symbol named, or the symbol an address lies in, as
+        ADDRESS (TYPE) NAME[+OFFSET] [FILE: LINE]
+      where TYPE is the nm(1) letter of the symbol, OFFSET is decimal, and FILE: LINE is the
+      source line of a kernel text address (from the vmlinux's DWARF line table). Addresses are
+      run-time addresses: the vmlinux's link-time addresses moved by the dump's KASLR offset.
+
+        -l         list every kernel symbol, in address order.
+        -q string  list the symbols whose name contains string, in address order.
+        -n         also show the symbol that follows.
+        -p         also show the symbol that precedes.
+        -s         show the ELF section of the symbol instead of the source line.
+      symbol       a kernel symbol name; every symbol of that name is shown.
+      address      a hexadecimal kernel address (with or without 0x).
+
+    EXAMPLES
+      crashsh> sym schedule
+      ffffffffb10114f0 (T) schedule debian/build/build_amd64_none_cloud-amd64/kernel/sched/core.c: 6654
+      crashsh> sym ffffffffb0ca8a05
+      ffffffffb0ca8a05 (t) sysrq_handle_crash+21 debian/build/build_amd64_none_cloud-amd64/drivers/tty/sysrq.c: 155
+      crashsh> sym -q sysrq_handle_s
+      ffffffffb0ca8780 (t) sysrq_handle_showstate_blocked
+      ...
+    """
+
+    /// One line of output: a symbol (with the offset into it), or an argument that named nothing.
+    public enum Entry: Sendable {
+        case symbol(SymbolRow)
+        case failure(String)
+    }
+
+    /// A symbol as `sym` shows it.
+    public struct SymbolRow: Sendable {
+        /// The address asked about (the symbol's address plus `offset`).
+        public var address: UInt64
+        /// nm's letter.
+        public var type: Character
+        public var name: String
+        /// Bytes past the symbol's start (0 when a name was given).
+        public var offset: UInt64
+        /// The source file and line of a text address, when the vmlinux has line info for it.
+        public var file: String?
+        public var line: Int?
+        /// The ELF section (shown with `-s`).
+        public var section: String?
+        /// The module the symbol belongs to (nil: the kernel image).
+        public var module: String?
+
+        /// crash's line: "ffffffffb10114f5 (T) schedule+5 .../core.c: 6655".
+        public var text: String {
+            var s = String(address, radix: 16) + " (\(type)) " + name
+            if offset != 0 { s += "+\(offset)" }
+            if let module { s += " [\(module)]" }
+            if let section { s += " [\(section)]" } else if let file, let line { s += " \(file): \(line)" }
+            return s
+        }
+
+        public var json: JSONValue {
+            var pairs: [(String, JSONValue)] = [
+                ("address", .address(address)), ("type", .string(String(type))), ("name", .string(name)),
+                ("offset", .uint(offset)),
+            ]
+            if let module { pairs.append(("module", .string(module))) }
+            if let section { pairs.append(("section", .string(section))) }
+            pairs.append(("file", file.map(JSONValue.string) ?? .null))
+            pairs.append(("line", line.map { JSONValue.int(Int64($0)) } ?? .null))
+            return .object(pairs)
+        }
+    }
+
+    public struct Result: CommandResult {
+        public var entries: [Entry]
+        public func renderText() -> String {
+            var out = ""
+            for e in entries {
+                switch e {
+                case let .symbol(row): out += row.text + "\n"
+                case let .failure(message): out += "sym: " + message + "\n"
+                }
+            }
+            return out
+        }
+        public func renderJSON() -> JSONValue {
+            var symbols: [JSONValue] = []
+            var errors: [JSONValue] = []
+            for e in entries {
+                switch e {
+                case let .symbol(row): symbols.append(row.json)
+                case let .failure(message): errors.append(.string(message))
+                }
+            }
+            var pairs: [(String, JSONValue)] = [("symbols", .array(symbols))]
+            if !errors.isEmpty { pairs.append(("errors", .array(errors))) }
+            return .object(pairs)
+        }
+    }
+
+    struct Options {
+        var list = false
+        var queries: [String] = []
+        var next = false
+        var previous = false
+        var section = false
+        var targets: [String] = []
+    }
+
+    static func parse(_ arguments: [String]) throws -> Options {
+        var o = Options()
+        var i = 0
+        while i < arguments.count {
+            let a = arguments[i]
+            i += 1
+            guard a.hasPrefix("-"), a.count > 1 else { o.targets.append(a); continue }
+            var letters = Array(a.dropFirst())
+            while !letters.isEmpty {
+                let c = letters.removeFirst()
+                switch c {
+                case "l", "L": o.list = true
+                case "n": o.next = true
+                case "p": o.previous = true
+                case "s": o.section = true
+                case "q":
+                    if !letters.isEmpty {
+                        o.queries.append(String(letters)); letters = []
+                    } else if i < arguments.count {
+                        o.queries.append(arguments[i]); i += 1
+                    } else {
+                        throw CommandError("option -q needs a string (sym -q STRING)")
+                    }
+                default:
+                    throw CommandError("invalid option -\(c) (usage: sym [-l] | [-q string] | [-n] [-p] [-s] symbol | address ...)")
+                }
+            }
+        }
+        if !o.list && o.queries.isEmpty && o.targets.isEmpty {
+            throw CommandError("a symbol or an address is needed (usage: sym [-l] | [-q string] | [-n] [-p] [-s] symbol | address ...)")
+        }
+        return o
+    }
+
+    public static func run(_ arguments: [String], in session: Session) throws -> any CommandResult {
+        let options = try parse(arguments)
+        let resolver = try SymbolLookup(session: session)
+        var entries: [Entry] = []
+        let showSection = options.section
+        if options.list {
+            // Sorted again by run-time address: absolute symbols inside the image move with it
+            // (see `runtimeAddress`), which can change their place.
+            // Absolute symbols outside the image (assembler constants, sizes) are no places in
+            // memory; crash leaves them out of its list too.
+            let listed = resolver.table.allSymbolsByAddress().filter {
+                !($0.typeLetter == "a" || $0.typeLetter == "A") || resolver.runtimeAddress($0) != $0.address
+            }
+            let rows = listed.enumerated().map { (i, s) in
+                (i, resolver.row(s, offset: 0, withSource: false, section: false))
+            }
+            for (_, row) in rows.sorted(by: { ($0.1.address, $0.0) < ($1.1.address, $1.0) }) {
+                entries.append(.symbol(row))
+            }
+        }
+        for q in options.queries {
+            let hits = resolver.table.symbols(containing: q)
+            if hits.isEmpty { entries.append(.failure("no symbol contains \"\(q)\"")) }
+            for s in hits { entries.append(.symbol(resolver.row(s, offset: 0, withSource: false, section: false))) }
+        }
+        for target in options.targets {
+            let found: [(symbol: Symbol, offset: UInt64)]
+            do { found = try resolver.resolve(target) } catch let e as CommandError {
+                entries.append(.failure(e.message)); continue
+            }
+            for loc in found {
+                if options.previous, let p = resolver.neighbour(of: loc.symbol, after: false) {
+                    entries.append(.symbol(resolver.row(p, offset: 0, withSource: !showSection, section: showSection)))
+                }
+                entries.append(.symbol(resolver.row(loc.symbol, offset: loc.offset, withSource: !showSection, section: showSection)))
+                if options.next, let n = resolver.neighbour(of: loc.symbol, after: true) {
+                    entries.append(.symbol(resolver.row(n, offset: 0, withSource: !showSection, section: showSection)))
+                }
+            }
+        }
+        // Only failures: the command failed (stderr, non-zero status), with every message.
+        if !entries.isEmpty, entries.allSatisfy({ if case .failure = $0 { return true } else { return false } }) {
+            let messages = entries.compactMap { e -> String? in if case let .failure(m) = e { return m } else { return nil } }
+            throw CommandError(messages.joined(separator: "; "))
+        }
+        return Result(entries: entries)
+    }
+
+    public static func completions(forArgument index: Int, prefix: String, in session: Session) -> [String] {
+        prefix.hasPrefix("-") ? [] : session.symbolCompletions(prefix: prefix)
+    }
+}
+
+/// Looks up what `sym`, `rd -s` and friends show for names and addresses: the relocated symbol
+/// table of the session's vmlinux, and the vmlinux itself for source lines.
+struct SymbolLookup {
+    let kernel: KernelImage
+    let table: SymbolTable
+    let slide: UInt64
+
+    init(session: Session) throws {
+        table = try session.kernelSymbols()
+        kernel = try session.kernel()
+        slide = table.slide
+    }
+
+    /// The symbols `word` means: every symbol of that name; else, for a hexadecimal word, the
+    /// symbol the address lies in. Throws crash's messages.
+    func resolve(_ word: String) throws -> [(symbol: Symbol, offset: UInt64)] {
+        let named = table.symbols(named: word)
+        if !named.isEmpty {
+            return named.sorted { $0.address < $1.address }.map { ($0, 0) }
+        }
+        if let address = parseHexAddress(word) {
+            guard let loc = table.symbol(at: address) else { throw CommandError("invalid address: \(word)") }
+            return [(loc.symbol, loc.offset)]
+        }
+        throw CommandError("symbol not found: \(word)" + alternatives(word))
+    }
+
+    /// ", possible alternatives: a, b, c" for names containing `word`, or "".
+    private func alternatives(_ word: String) -> String {
+        guard word.count >= 3 else { return "" }
+        let hits = table.symbols(containing: word)
+        guard !hits.isEmpty else { return "" }
+        var names: [String] = []
+        for s in hits where !names.contains(s.name) {
+            names.append(s.name)
+            if names.count == 8 { break }
+        }
+        return " (possible alternatives: " + names.joined(separator: ", ") + (hits.count > names.count ? ", ..." : "") + ")"
+    }
+
+    /// The next (or previous) symbol in address order at another address than `symbol`.
+    func neighbour(of symbol: Symbol, after: Bool) -> Symbol? {
+        if !after {
+            guard symbol.address > 0 else { return nil }
+            return table.symbol(at: symbol.address - 1)?.symbol
+        }
+        let all = table.allSymbolsByAddress()
+        var lo = 0, hi = all.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if all[mid].address <= symbol.address { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < all.count ? all[lo] : nil
+    }
+
+    /// The row for `symbol` at `offset`, with the source line of a text address if asked.
+    func row(_ symbol: Symbol, offset: UInt64, withSource: Bool, section: Bool) -> SymCommand.SymbolRow {
+        let address = runtimeAddress(symbol) &+ offset
+        var row = SymCommand.SymbolRow(address: address, type: symbol.typeLetter, name: symbol.name, offset: offset)
+        if section { row.section = symbol.section }
+        if withSource && isText(symbol), let src = sourceLine(runtimeAddress: address, symbol: symbol) {
+            row.file = src.file
+            row.line = src.line
+        }
+        return row
+    }
+
+    /// The run-time address of `symbol`. Absolute symbols whose value lies in the kernel image
+    /// mapping (`init_per_cpu__*`, linker-script addresses) name places in the image and move
+    /// with it, as crash shows them; small absolute values (sizes, per-cpu offsets) stay.
+    func runtimeAddress(_ symbol: Symbol) -> UInt64 {
+        if !symbol.isRelocatable, symbol.typeLetter == "A" || symbol.typeLetter == "a",
+           symbol.address >= SymbolLookup.startKernelMap, symbol.address < SymbolLookup.startKernelMap &+ (1 << 30) {
+            return symbol.address &+ slide
+        }
+        return symbol.address
+    }
+
+    /// `__START_KERNEL_map`, where x86_64 maps the kernel image before the KASLR slide; the map
+    /// is at most 1 GiB long.
+    static let startKernelMap: UInt64 = 0xffff_ffff_8000_0000
+
+    /// True for symbols in kernel text: crash shows source lines only for those.
+    func isText(_ s: Symbol) -> Bool {
+        switch s.typeLetter {
+        case "t", "T": return true
+        case "w", "W": return s.kind == .function || s.section.hasPrefix(".text")
+        default: return s.section.hasPrefix(".text")
+        }
+    }
+
+    /// File and line of a run-time text address, from the vmlinux's line table.
+    func sourceLine(runtimeAddress: UInt64, symbol: Symbol) -> (file: String, line: Int)? {
+        // Line tables hold link-time addresses.
+        let link = symbol.isRelocatable ? runtimeAddress &- slide : runtimeAddress
+        return KernelSourceLines.line(in: kernel, linkAddress: link)
+    }
+}
+
+/// Parses "ffffffffb10114f0", "0xffffffffb10114f0" (crash accepts both) as an address.
+func parseHexAddress(_ word: String) -> UInt64? {
+    var digits = Substring(word)
+    if digits.hasPrefix("0x") || digits.hasPrefix("0X") { digits = digits.dropFirst(2) }
+    guard !digits.isEmpty, digits.count <= 16, digits.allSatisfy({ $0.isHexDigit }) else { return nil }
+    return UInt64(digits, radix: 16)
+}
