@@ -149,9 +149,9 @@ public enum VtopCommand: CrashCommand {
 
         private func pageLine(_ p: PageDescriptor) -> String {
             var s = ljust(hex(p.address), 16) + " " + rjust(hex(p.pfn << 12), 8) + " "
-            s += p.mapping.map { rjust(hex($0), 16) } ?? center("-------", 16)
+            s += p.mapping.map { rjust(hex($0), 16) } ?? center("-------", 16, leanRight: true)
             s += " "
-            s += p.index.map { rjust(hex($0), 8) } ?? center("-----", 8)
+            s += p.index.map { rjust(hex($0), 8) } ?? center("-----", 8, leanRight: true)
             s += " " + rjust(String(p.refcount), 2) + " " + hex(p.flags)
             if let names = p.flagNames, !names.isEmpty, p.flags != 0 { s += " " + names.joined(separator: ",") }
             return s
@@ -322,8 +322,10 @@ public enum VtopCommand: CrashCommand {
 private func hex(_ v: UInt64) -> String { String(v, radix: 16) }
 private func ljust(_ s: String, _ width: Int) -> String { s.count >= width ? s : s + String(repeating: " ", count: width - s.count) }
 private func rjust(_ s: String, _ width: Int) -> String { s.count >= width ? s : String(repeating: " ", count: width - s.count) + s }
-private func center(_ s: String, _ width: Int) -> String {
+/// An odd leftover space goes right, or with `leanRight` left (crash's CENTER|LJUST, CENTER|RJUST).
+private func center(_ s: String, _ width: Int, leanRight: Bool = false) -> String {
     guard s.count < width else { return s }
-    let left = (width - s.count) / 2
+    let extra = width - s.count
+    let left = extra / 2 + (leanRight ? extra % 2 : 0)
     return String(repeating: " ", count: left) + s + String(repeating: " ", count: width - s.count - left)
 }
