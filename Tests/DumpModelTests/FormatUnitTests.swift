@@ -96,6 +96,22 @@ import Testing
         #expect(throws: DumpError.self) { _ = try DumpOpener.open(reader: ByteBuffer(many, name: "x")) }
     }
 
+    /// e_phnum == PN_XNUM (0xffff): the real count is in section header 0's sh_info.
+    @Test func elfExtendedProgramHeaderCount() throws {
+        var bytes = Self.elfSample()
+        let shoff = bytes.count
+        bytes += [UInt8](repeating: 0, count: 64)
+        TestWriter.put(UInt32(3), at: shoff + 44, in: &bytes)
+        TestWriter.put(UInt64(shoff), at: 40, in: &bytes)
+        TestWriter.put(UInt16(0xffff), at: 56, in: &bytes)
+        let d = try ElfCoreFile(reader: ByteBuffer(bytes, name: "xnum.elf"))
+        #expect(d.programHeaders.count == 3)
+        #expect(try Self.page(d, 16) == TestWriter.stampedPage(pfn: 16))
+        // A count in sh_info that the file cannot hold is a truncation, not an allocation.
+        TestWriter.put(UInt32(0xffff_fff0), at: shoff + 44, in: &bytes)
+        #expect(throws: DumpError.self) { _ = try ElfCoreFile(reader: ByteBuffer(bytes, name: "xnum.elf")) }
+    }
+
     @Test func noteWalkStopsAtTruncatedNote() throws {
         var notes = TestWriter.note(name: "CORE", type: 1, desc: TestWriter.prstatus(pid: 1, seed: 1))
         notes += TestWriter.le(UInt32(5)) + TestWriter.le(UInt32(0xffff_fff0)) + TestWriter.le(UInt32(1)) + Array("CORE\0\0\0\0".utf8)
