@@ -170,7 +170,7 @@ public final class ElfCoreFile: DumpFile {
             let owner = map.owners[i]
             let window = UnsafeMutableRawBufferPointer(start: dst + Int(s - start), count: Int(e - s))
             if let fileOffset = pieceFileOffset[owner] {
-                try reader.fetch(from: fileOffset &+ (s - pieceStart[owner]), into: window, what: "PT_LOAD data of page \(hex(pfn)) (pfn)")
+                try reader.fetch(from: fileOffset &+ (s - pieceStart[owner]), into: window, what: "PT_LOAD data")
             } else {
                 window.initializeMemory(as: UInt8.self, repeating: 0)
             }

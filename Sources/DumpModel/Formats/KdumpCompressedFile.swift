@@ -173,7 +173,9 @@ public final class KdumpCompressedFile: DumpFile {
             try ElfNotes.parse(reader, offset: s.offsetNote, size: s.sizeNote, into: &notes)
         }
         self.notes = notes
-        prstatus = ElfNotes.prstatus(in: notes)
+        // The PRSTATUS layout crashsh reads is x86_64's (QEMU leaves utsname empty but for machine).
+        let machine = h.utsname.count > 4 ? h.utsname[4] : ""
+        prstatus = machine == "x86_64" || machine.isEmpty ? ElfNotes.prstatus(in: notes) : []
         qemuCPUStates = ElfNotes.qemuCPUStates(in: notes)
         if v >= 3, s.sizeVmcoreinfo > 0 {
             guard s.sizeVmcoreinfo <= 1 << 20 else {
@@ -314,7 +316,7 @@ public final class KdumpCompressedFile: DumpFile {
         var raw = (UInt64(0), UInt32(0), UInt32(0), UInt64(0))
         try withUnsafeMutableBytes(of: &raw) { buf in
             try reader.fetch(from: at, into: UnsafeMutableRawBufferPointer(rebasing: buf[0..<24]),
-                             what: "page_desc of page \(hex(pfn)) (pfn)")
+                             what: "page_desc")
         }
         let load = { (o: Int) -> UInt64 in
             withUnsafeBytes(of: &raw) { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: o, as: UInt64.self)) }
@@ -348,7 +350,7 @@ public final class KdumpCompressedFile: DumpFile {
             source = UnsafeRawBufferPointer(start: p, count: Int(size))
         } else {
             let window = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<Int(size)])
-            try reader.fetch(from: d.offset, into: window, what: "data of page \(hex(pfn)) (pfn)")
+            try reader.fetch(from: d.offset, into: window, what: "page data")
             source = UnsafeRawBufferPointer(window)
         }
         if let why = decoder.decompress(kind, source: source, into: dest) { throw corrupt(why) }
