@@ -300,7 +300,7 @@ public enum VtopCommand: CrashCommand {
 
     static func address(_ word: String, _ session: Session) throws -> UInt64 {
         if let v = parseHex(word) { return v }
-        if let table = try? session.translationSymbols(), let s = table.symbol(named: word) { return s.address }
+        if let table = try? session.kernelSymbols(), let s = table.symbol(named: word) { return s.address }
         throw CommandError("invalid address: \(word)")
     }
 
@@ -313,8 +313,7 @@ public enum VtopCommand: CrashCommand {
     }
 
     public static func completions(forArgument index: Int, prefix: String, in session: Session) -> [String] {
-        guard !prefix.isEmpty, !prefix.hasPrefix("-"), let table = try? session.translationSymbols() else { return [] }
-        return table.names(withPrefix: prefix)
+        prefix.hasPrefix("-") ? [] : session.symbolCompletions(prefix: prefix)
     }
 }
 

@@ -40,7 +40,7 @@ struct TranslationCommandTests {
     @Test(arguments: allDumps)
     func vtopOfInitTaskAndAVmallocAddressEqualsCrash(_ dump: String) throws {
         let session = try Self.session(dump)
-        let initTask = try #require(session.translationSymbols().symbol(named: "init_task")).address
+        let initTask = try #require(session.kernelSymbols().symbol(named: "init_task")).address
         let initCommand = "vtop 0x" + String(initTask, radix: 16)
         #expect(try Self.run(initCommand, session) == Self.reference(dump, initCommand))
 
@@ -158,7 +158,7 @@ struct TranslationCommandTests {
         let session = try Self.session("qemu.elf")
         let space = try session.addressSpace()
         #expect(space.pageOffsetBase == 0xffff_8ebc_c000_0000)
-        let initTask = try #require(session.translationSymbols().symbol(named: "init_task")).address
+        let initTask = try #require(session.kernelSymbols().symbol(named: "init_task")).address
         #expect(initTask == 0xffff_ffff_8d41_aa40)
         #expect(try Self.run("ptov 1121aa40", session) == "VIRTUAL           PHYSICAL        \nffff8ebcd121aa40  1121aa40        \n")
     }

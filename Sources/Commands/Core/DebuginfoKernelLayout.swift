@@ -63,22 +63,12 @@ extension Session {
             var layout: (any KernelLayout)?
             if vmlinuxPath != nil {
                 let kernel = try kernel()
-                layout = DebuginfoKernelLayout(symbols: try translationSymbols(), types: try kernel.types())
+                layout = DebuginfoKernelLayout(symbols: try kernelSymbols(), types: try kernel.types())
             }
-            let headerPhysBase = (dump as? KdumpCompressedFile)?.subHeader.physBase
             return try KernelAddressSpace(memory: memory, vmcoreinfo: vmcoreinfo, layout: layout,
-                                          physBase: headerPhysBase)
+                                          physBase: dump.headerPhysBase)
         }
         addressSpaceState = state
         return try state.get()
-    }
-
-    /// The vmlinux's symbols moved by the KASLR slide (KERNELOFFSET, else SYMBOL(_stext) against
-    /// the vmlinux's _stext), for the address space and `vtop` arguments.
-    func translationSymbols() throws -> SymbolTable {
-        let table = try kernel().symbols()
-        let slide = KernelAddressSpace.kernelOffset(vmcoreinfo: vmcoreinfo,
-                                                    linkedStext: table.symbol(named: "_stext")?.address)
-        return table.relocated(by: slide ?? 0)
     }
 }
