@@ -9,6 +9,12 @@ public enum CommandRegistry {
         RdCommand.self,
         VtopCommand.self,
         PtovCommand.self,
+        StructCommand.self,
+        UnionCommand.self,
+        WhatisCommand.self,
+        PrintCommand.self,
+        PrintHexCommand.self,
+        PrintDecimalCommand.self,
         ExitCommand.self,
     ]
 

@@ -15,6 +15,8 @@ public final class Session {
     public var ignoreMismatch = false
     /// `set json on`: commands print JSON instead of text.
     public var jsonOutput = false
+    /// How many values `p` has printed: its next result is `$<count + 1>`, as in crash.
+    public var printedValueCount = 0
 
     private var kernelCache: KernelImage?
     private var kernelError: Error?

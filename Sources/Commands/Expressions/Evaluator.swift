@@ -242,7 +242,13 @@ public struct ExpressionEvaluator {
         switch value.storage {
         case let .immediate(b): return b
         case let .memory(a):
-            guard let size = value.type.size else { return [] }
+            guard let size = value.type.size else {
+                // Only flexible arrays and functions have no size; anything else overflowed.
+                switch value.type.resolved {
+                case .array(_, nil), .function, .void: return []
+                default: throw EvaluationError("value of type with no valid size (damaged type information)")
+                }
+            }
             guard size <= limit else {
                 throw EvaluationError("value requires \(size) bytes, which is more than the \(limit) bytes crashsh prints")
             }

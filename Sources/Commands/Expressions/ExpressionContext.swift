@@ -1,0 +1,69 @@
+import DumpModel
+import SymbolResolver
+
+/// What `p`, `struct`, `union` and `whatis` work with: the vmlinux's types and symbols as a
+/// `TypeSource`, and kernel memory. Memory is opened only when a command reads it, so `whatis`
+/// and `struct NAME` work even where the address space cannot be built.
+struct ExpressionContext {
+    let source: KernelTypeSource
+    let session: Session
+
+    init(session: Session) throws {
+        self.session = session
+        let kernel = try session.kernel()
+        let types = try kernel.types()
+        let symbols = try session.kernelSymbols()
+        source = KernelTypeSource(types: types, symbols: symbols, variableType: { name in
+            ExpressionContext.variableType(kernel: kernel, name: name)
+        })
+    }
+
+    /// The declared type of a global variable from the debuginfo.
+    static func variableType(kernel: KernelImage, name: String) -> TypeID? {
+        // Per-cpu variables are offsets into each CPU's area, not addresses: not a plain global.
+        guard let v = try? kernel.variable(named: name), !v.isPerCPU else { return nil }
+        return v.type
+    }
+
+    /// Kernel virtual memory; throws why it cannot be read at all (no page tables found...).
+    func memory() throws -> KernelMemoryReader {
+        KernelMemoryReader(space: try session.addressSpace())
+    }
+
+    var formatter: DeclarationFormatter { DeclarationFormatter(source: source) }
+
+    /// An evaluator whose memory is opened on the first read.
+    func evaluator() -> ExpressionEvaluator {
+        ExpressionEvaluator(source: source, memory: LazyMemory(context: self))
+    }
+
+    /// A struct/union type for `struct`/`union`/`whatis` arguments: "task_struct", a typedef
+    /// of a struct ("atomic_t"), or with the keyword given ("struct list_head").
+    func recordType(_ name: String, kind: CRecord.Kind?) -> CType? {
+        if name.hasPrefix("struct ") || name.hasPrefix("union ") { return source.type(named: name) }
+        if let kind, let t = source.type(named: "\(kind.rawValue) \(name)") { return t }
+        if let t = source.type(named: name), t.record != nil { return t }
+        if kind == nil { return source.type(named: "union \(name)") }
+        return nil
+    }
+}
+
+/// Opens the address space on first read, so type-only commands never build it.
+final class LazyMemory: MemoryReader {
+    let context: ExpressionContext
+    private var reader: KernelMemoryReader?
+    init(context: ExpressionContext) { self.context = context }
+    func read(_ address: UInt64, count: Int) throws -> [UInt8] {
+        if reader == nil { reader = try context.memory() }
+        guard let reader else { throw MemoryReadError(address: address, reason: "no address space") }
+        return try reader.read(address, count: count)
+    }
+}
+
+/// crash's way of writing an address argument: hex with or without 0x.
+func parseAddress(_ text: String) -> UInt64? {
+    var t = Substring(text)
+    if t.hasPrefix("0x") || t.hasPrefix("0X") { t = t.dropFirst(2) }
+    guard !t.isEmpty, t.count <= 16 else { return nil }
+    return UInt64(t, radix: 16)
+}

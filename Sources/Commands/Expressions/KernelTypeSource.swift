@@ -1,0 +1,141 @@
+import DumpModel
+import SymbolResolver
+
+/// The expression evaluator's view of the vmlinux: SymbolResolver's type model (BTF with DWARF
+/// behind it) translated into `CType`, and the ELF symbols at run-time (KASLR-moved) addresses.
+public final class KernelTypeSource: TypeSource {
+    public let types: KernelTypes
+    public let symbols: SymbolTable
+    /// The declared type of a global variable, from DWARF; nil when unknown.
+    let variableType: (String) -> TypeID?
+    private var cache: [TypeID: CType] = [:]
+
+    /// - Parameter variableType: the DWARF type of a global variable by name (SymbolResolver's
+    ///   variable lookup); globals without one can still be used through casts.
+    public init(types: KernelTypes, symbols: SymbolTable, variableType: @escaping (String) -> TypeID?) {
+        self.types = types
+        self.symbols = symbols
+        self.variableType = variableType
+    }
+
+    /// The `CType` for a model type id.
+    public func ctype(_ id: TypeID) -> CType { ctype(id, depth: 0) }
+
+    private func ctype(_ id: TypeID, depth: Int) -> CType {
+        if let c = cache[id] { return c }
+        guard depth < 64 else { return .void }
+        let result: CType
+        switch types.type(id) {
+        case .void:
+            result = .void
+        case let .base(name, size, encoding):
+            if encoding == .float {
+                result = .float(name: name, size: Int(clamping: size))
+            } else {
+                result = .integer(CInteger(name: name, size: Int(clamping: size), isSigned: encoding.isSigned))
+            }
+        case let .pointer(to):
+            result = .pointer(ctype(to, depth: depth + 1))
+        case let .array(of, count):
+            result = .array(ctype(of, depth: depth + 1), count: count.map { Int(clamping: $0) })
+        case let .structure(c):
+            result = .record(CRecord(kind: .structure, name: c.name, size: Int(clamping: c.size), key: UInt64(id.rawValue)))
+        case let .union(c):
+            result = .record(CRecord(kind: .union, name: c.name, size: Int(clamping: c.size), key: UInt64(id.rawValue)))
+        case let .enumeration(name, size, isSigned, values):
+            result = .enumeration(CEnum(name: name, size: Int(clamping: size), isSigned: isSigned,
+                                        enumerators: values.map { CEnum.Enumerator(name: $0.name, value: $0.value) }))
+        case let .forward(name, isUnion):
+            // A declaration: the definition may exist under the same name elsewhere (BTF keeps both).
+            if let def = types.type(named: name, in: isUnion ? .union : .structure), def != id,
+               types.composite(def) != nil {
+                result = ctype(def, depth: depth + 1)
+            } else {
+                result = .record(CRecord(kind: isUnion ? .union : .structure, name: name, size: 0,
+                                         key: UInt64(id.rawValue), isDeclaration: true))
+            }
+        case let .typedef(name, target):
+            result = .typedef(name: name, ctype(target, depth: depth + 1))
+        case let .qualified(q, target):
+            let inner = ctype(target, depth: depth + 1)
+            switch q {
+            case .const: result = .qualified(inner, const: true, volatile: false)
+            case .volatile: result = .qualified(inner, const: false, volatile: true)
+            case .restrict: result = inner
+            }
+        case let .function(returns, parameters, isVariadic):
+            result = .function(returns: ctype(returns, depth: depth + 1),
+                               parameters: parameters.map { ctype($0.type, depth: depth + 1) }, variadic: isVariadic)
+        }
+        cache[id] = result
+        return result
+    }
+
+    public func type(named name: String) -> CType? {
+        guard let id = try? types.type(named: name) else { return nil }
+        return ctype(id)
+    }
+
+    public func members(of record: CRecord) -> [CMember] {
+        guard record.key <= UInt64(UInt32.max),
+              let c = types.composite(TypeID(rawValue: UInt32(record.key))) else { return [] }
+        return c.members.map {
+            CMember(name: $0.name, type: ctype($0.type), bitOffset: Int(clamping: $0.bitOffset),
+                    bitSize: $0.isBitField ? Int($0.bitSize) : nil)
+        }
+    }
+
+    public func global(named name: String) -> (address: UInt64, type: CType?)? {
+        guard let s = symbols.symbol(named: name) else { return nil }
+        if let id = variableType(name) {
+            var t = ctype(id)
+            // A variable declared "x[]" in a header and defined with a size elsewhere: the ELF
+            // symbol's size gives the element count, as the definition would.
+            if case let .array(element, nil) = t.resolved, let es = element.size, es > 0, s.size > 0, s.size % UInt64(es) == 0 {
+                t = .array(element, count: Int(clamping: s.size / UInt64(es)))
+                if case let .qualified(_, c, v) = ctype(id) { t = .qualified(t, const: c, volatile: v) }
+            }
+            return (s.address, t)
+        }
+        // Functions have no variable DIE; BTF knows their prototypes (FUNC -> FUNC_PROTO).
+        if s.kind == .function, let f = functionType(name) { return (s.address, f) }
+        return (s.address, nil)
+    }
+
+    /// A function's prototype from BTF, if it records one.
+    func functionType(_ name: String) -> CType? {
+        nil
+    }
+
+    /// gdb's rule for `<sym+off>` after a pointer: the symbol whose extent contains the
+    /// address, or a size-0 text label before it; data labels without a size do not count.
+    public func symbolName(for address: UInt64) -> (name: String, offset: UInt64)? {
+        guard let loc = symbols.symbol(at: address) else { return nil }
+        if loc.isInside || (loc.symbol.size == 0 && loc.symbol.kind == .function) || (loc.offset == 0 && loc.symbol.kind == .function) {
+            return (loc.symbol.name, loc.offset)
+        }
+        return nil
+    }
+}
+
+/// Kernel virtual memory through the dump's address space, with failures that name the address.
+public final class KernelMemoryReader: MemoryReader {
+    public let space: KernelAddressSpace
+    public init(space: KernelAddressSpace) { self.space = space }
+
+    public func read(_ address: UInt64, count: Int) throws -> [UInt8] {
+        guard count >= 0, count <= 1 << 26 else { throw MemoryReadError(address: address, reason: "read of \(count) bytes refused") }
+        do {
+            return try space.bytes(virtual: address, count: count)
+        } catch {
+            throw MemoryReadError(address: address, reason: String(describing: error))
+        }
+    }
+}
+
+/// A kernel virtual address that could not be read, and why (unmapped, excluded page...).
+public struct MemoryReadError: Error, Sendable, CustomStringConvertible {
+    public var address: UInt64
+    public var reason: String
+    public var description: String { "cannot read kernel memory at 0x\(String(address, radix: 16)): \(reason)" }
+}

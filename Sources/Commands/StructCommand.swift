@@ -1,0 +1,265 @@
+/// `struct` and `union`: a structure's definition or offsets, or its contents at an address,
+/// with crash's syntax and output.
+public enum StructCommand: CrashCommand {
+    public static let name = "struct"
+    public static let summary = "show a structure's definition, offsets or contents"
+    public static let usage = """
+    NAME
+      struct - structure contents
+
+    SYNOPSIS
+      struct struct_name[.member[,member]] [-o] [-x|-d] [address | symbol] [count]
+
+    DESCRIPTION
+      Without an address: the structure's definition and SIZE; with -o, each member's
+      offset in brackets. With an address or symbol: its contents, one member per line
+      gdb style (nested structures indented, char arrays as strings); with -o, each
+      member's address instead of the contents. ".member[,member...]" limits the output
+      to those members; a member may be a path ("se.vruntime"). A count prints that many
+      consecutive structures.
+
+        -o  show member offsets (or addresses, with an address).
+        -x  print integers in hexadecimal.
+        -d  print integers in decimal.
+
+    EXAMPLES
+      crash> struct -o list_head
+      struct list_head {
+         [0] struct list_head *next;
+         [8] struct list_head *prev;
+      }
+      SIZE: 16
+      crash> struct task_struct.pid,comm init_task
+        pid = 0,
+        comm = "swapper/0\\000\\000\\000\\000\\000\\000",
+    """
+
+    public static func completions(forArgument index: Int, prefix: String, in session: Session) -> [String] {
+        WhatisCommand.typeNameCompletions(prefix: prefix, in: session)
+    }
+
+    public static func run(_ arguments: [String], in session: Session) throws -> any CommandResult {
+        try RecordCommand.run(arguments, kind: .structure, in: session)
+    }
+}
+
+/// `union`: `struct` for unions.
+public enum UnionCommand: CrashCommand {
+    public static let name = "union"
+    public static let summary = "show a union's definition, offsets or contents"
+    public static let usage = StructCommand.usage
+        .replacingWord("struct - structure contents", with: "union - union contents")
+
+    public static func completions(forArgument index: Int, prefix: String, in session: Session) -> [String] {
+        WhatisCommand.typeNameCompletions(prefix: prefix, in: session)
+    }
+
+    public static func run(_ arguments: [String], in session: Session) throws -> any CommandResult {
+        try RecordCommand.run(arguments, kind: .union, in: session)
+    }
+}
+
+/// The shared work of `struct` and `union`.
+enum RecordCommand {
+    /// What `struct`/`union` printed.
+    struct Result: CommandResult {
+        var text: String
+        var json: JSONValue
+        func renderText() -> String { text }
+        func renderJSON() -> JSONValue { json }
+    }
+
+    /// Most consecutive structures one command prints.
+    static let maxCount = 100_000
+
+    static func run(_ arguments: [String], kind: CRecord.Kind, in session: Session) throws -> any CommandResult {
+        let command = kind == .structure ? "struct" : "union"
+        var offsets = false
+        var format = ValuePrinter.Format.natural
+        var positional: [String] = []
+        for a in arguments {
+            if a.hasPrefix("-"), a.count > 1, !a.dropFirst().allSatisfy(\.isNumber) {
+                for c in a.dropFirst() {
+                    switch c {
+                    case "o": offsets = true
+                    case "x": format = .hex
+                    case "d": format = .decimal
+                    default: throw CommandError("invalid option: -\(c)")
+                    }
+                }
+            } else {
+                positional.append(a)
+            }
+        }
+        guard let spec = positional.first else {
+            throw CommandError("usage: \(command) \(command)_name[.member[,member]] [-o] [address | symbol] [count]")
+        }
+        guard positional.count <= 3 else { throw CommandError("too many arguments") }
+
+        let context = try ExpressionContext(session: session)
+        let formatter = context.formatter
+        let source = context.source
+
+        // NAME[.member[,member...]]
+        var typeText = spec
+        var memberPaths: [String] = []
+        if let dot = spec.firstIndex(of: ".") {
+            typeText = String(spec[..<dot])
+            memberPaths = spec[spec.index(after: dot)...].split(separator: ",").map(String.init)
+            guard !memberPaths.isEmpty, memberPaths.allSatisfy({ !$0.isEmpty }) else {
+                throw CommandError("invalid data structure reference: \(spec)")
+            }
+        }
+        guard let type = context.recordType(typeText, kind: kind), let record = type.record else {
+            throw CommandError("invalid data structure reference: \(typeText)")
+        }
+        guard record.kind == kind else {
+            throw CommandError("data type mismatch: \(typeText) is not a \(command)")
+        }
+        let evaluator = context.evaluator()
+        for path in memberPaths {
+            _ = try resolveMember(path, in: type, evaluator: evaluator, spec: spec)
+        }
+
+        // Address or symbol, then an optional count.
+        var address: UInt64?
+        var count = 1
+        if positional.count >= 2 {
+            let where_ = positional[1]
+            if let g = source.global(named: where_) {
+                address = g.address
+            } else if let a = parseAddress(where_) {
+                address = a
+            } else {
+                throw CommandError("symbol not found: \(where_)")
+            }
+            if positional.count == 3 {
+                guard let n = Int(positional[2]), n > 0 else { throw CommandError("invalid count: \(positional[2])") }
+                count = min(n, maxCount)
+            }
+        }
+
+        let typeName = formatter.name(of: type)
+        guard let address else {
+            // Definition or offsets.
+            if !memberPaths.isEmpty {
+                let firsts = memberPaths.map { String($0.split(separator: ".").first ?? "") }
+                return Result(text: formatter.offsetListing(record, only: firsts),
+                              json: .object([("type", .string(typeName)),
+                                             ("members", .array(memberPaths.map { path in
+                                                 memberOffsetJSON(path, type: type, evaluator: evaluator, formatter: formatter)
+                                             }))]))
+            }
+            let text = offsets ? formatter.offsetListing(record) : formatter.definition(of: type)
+            return Result(text: text, json: WhatisCommand.typeJSON(type, formatter: formatter, name: typeName))
+        }
+
+        guard let size = type.size, size > 0 else { throw CommandError("\(typeName) has no size") }
+        var text = ""
+        var items: [JSONValue] = []
+        let printer = ValuePrinter(source: source, memory: evaluator.memory, format: format)
+        for i in 0..<count {
+            let (base, overflow) = address.addingReportingOverflow(UInt64(i) &* UInt64(size))
+            guard !overflow else { break }
+            if offsets {
+                let firsts = memberPaths.isEmpty ? nil : memberPaths.map { String($0.split(separator: ".").first ?? "") }
+                text += formatter.offsetListing(record, address: base, only: firsts)
+                items.append(.object([("type", .string(typeName)), ("address", .address(base))]))
+                continue
+            }
+            let object = TypedValue(type: type, storage: .memory(base))
+            if memberPaths.isEmpty {
+                let bytes = try read(object, evaluator: evaluator, command: command)
+                text += typeName + " " + printer.topLevel(type, bytes: bytes, address: base) + "\n"
+                items.append(.object([("type", .string(typeName)), ("address", .address(base)),
+                                      ("value", printer.json(type, bytes: bytes, address: base))]))
+            } else {
+                var members: [(String, JSONValue)] = []
+                for path in memberPaths {
+                    let v = try memberValue(path, of: object, evaluator: evaluator, spec: spec)
+                    let bytes = try read(v, evaluator: evaluator, command: command)
+                    text += "  \(path) = " + printer.memberText(v.type, bytes: bytes, address: v.address) + ",\n"
+                    members.append((path, printer.json(v.type, bytes: bytes, address: v.address)))
+                }
+                items.append(.object([("type", .string(typeName)), ("address", .address(base)),
+                                      ("members", .object(members))]))
+            }
+        }
+        return Result(text: text, json: count == 1 && items.count == 1 ? items[0] : .array(items))
+    }
+
+    /// The member at `path` ("se.vruntime", "pid_links[1]") of a `type` object in memory.
+    static func memberValue(_ path: String, of object: TypedValue, evaluator: ExpressionEvaluator, spec: String) throws -> TypedValue {
+        do {
+            let e = try ExpressionParser.parse("x." + path)
+            return try evaluate(e, base: object, evaluator: evaluator)
+        } catch is ExpressionSyntaxError {
+            throw CommandError("invalid data structure reference: \(spec)")
+        } catch let e as EvaluationError {
+            if e.message.hasPrefix("There is no member") { throw CommandError("invalid data structure reference: \(spec)") }
+            throw CommandError(e.message)
+        }
+    }
+
+    /// Checks that `path` names a member of `type` (without reading memory).
+    static func resolveMember(_ path: String, in type: CType, evaluator: ExpressionEvaluator, spec: String) throws -> CType {
+        // Evaluating against a null object address only computes addresses and types.
+        // A bit field is read as soon as it is found: a failed read of address 0 means it exists.
+        do {
+            return try memberValue(path, of: TypedValue(type: type, storage: .memory(0)), evaluator: evaluator, spec: spec).type
+        } catch let e where !(e is CommandError) {
+            return .void
+        }
+    }
+
+    /// Evaluates a member chain whose root identifier stands for `base`.
+    static func evaluate(_ e: Expression, base: TypedValue, evaluator: ExpressionEvaluator) throws -> TypedValue {
+        switch e {
+        case .identifier: return base
+        case let .member(inner, name):
+            let b = try evaluate(inner, base: base, evaluator: evaluator)
+            guard let r = b.type.record else { throw EvaluationError("There is no member named \(name).") }
+            return try evaluator.member(name, of: r, in: b)
+        case let .index(inner, indexExpression):
+            let b = try evaluate(inner, base: base, evaluator: evaluator)
+            guard case let .array(element, _) = b.type.resolved, let a = b.address, let es = element.size else {
+                throw EvaluationError("cannot subscript a value that is not an array")
+            }
+            let i = try evaluator.scalar(try evaluator.evaluate(indexExpression))
+            return TypedValue(type: element, storage: .memory(a &+ i &* UInt64(es)))
+        default:
+            throw EvaluationError("There is no member named \(e).")
+        }
+    }
+
+    static func memberOffsetJSON(_ path: String, type: CType, evaluator: ExpressionEvaluator, formatter: DeclarationFormatter) -> JSONValue {
+        guard let v = try? memberValue(path, of: TypedValue(type: type, storage: .memory(0)), evaluator: evaluator, spec: path) else {
+            return .object([("name", .string(path))])
+        }
+        return .object([("name", .string(path)), ("type", .string(formatter.name(of: v.type))),
+                        ("offset", .int(Int64(bitPattern: v.address ?? 0)))])
+    }
+
+    static func read(_ v: TypedValue, evaluator: ExpressionEvaluator, command: String) throws -> [UInt8] {
+        do {
+            return try evaluator.bytes(of: v)
+        } catch let e as MemoryReadError {
+            throw CommandError("invalid kernel virtual address: 0x\(String(e.address, radix: 16)) (\(e.reason))")
+        } catch let e as EvaluationError {
+            throw CommandError(e.message)
+        }
+    }
+}
+
+extension String {
+    /// `self` with the first occurrence of `word` replaced (no Foundation here).
+    func replacingWord(_ word: String, with replacement: String) -> String {
+        guard !word.isEmpty else { return self }
+        let chars = Array(self), w = Array(word)
+        guard chars.count >= w.count else { return self }
+        for i in 0...(chars.count - w.count) where Array(chars[i..<i + w.count]) == w {
+            return String(chars[..<i]) + replacement + String(chars[(i + w.count)...])
+        }
+        return self
+    }
+}
