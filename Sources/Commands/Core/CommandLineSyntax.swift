@@ -125,6 +125,8 @@ public enum CommandLineSyntax {
             var any = false
             while i < s.count {
                 let c = s[i]
+                // "->" inside a word is C's member-through-pointer (p task->mm), not a redirection.
+                if c == ">", out.last == "-" { out.append(c); i += 1; continue }
                 if c == " " || c == "\t" || c == "\n" || c == "\r" || c == ";" || c == "|" || c == ">" { break }
                 any = true
                 if c == "'" || c == "\"" {
