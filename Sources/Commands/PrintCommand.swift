@@ -94,6 +94,9 @@ public enum PrintCommand: CrashCommand {
         guard !words.isEmpty else { throw CommandError("usage: p [-x|-d] expression") }
         let text = words.joined(separator: " ")
         let context = try ExpressionContext(session: session)
+        if words.count == 1, context.source.isPerCPU(text) {
+            throw CommandError("\(text) is a per-cpu variable: per-cpu display is not supported yet")
+        }
         let evaluator = context.evaluator()
         let expression: Expression
         let value: TypedValue

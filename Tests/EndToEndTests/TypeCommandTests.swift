@@ -312,3 +312,13 @@ struct ExpressionUnitTests {
         """)
     }
 }
+
+struct ArrowSyntaxTests {
+    /// crash users write `p task->mm`: "->" is part of the expression, only a free ">" redirects.
+    @Test func arrowIsNotARedirection() throws {
+        let parsed = try CommandLineSyntax.parse("p init_task.sched_class->enqueue_task > out.txt")
+        #expect(parsed.count == 1)
+        #expect(parsed.first?.words == ["p", "init_task.sched_class->enqueue_task"])
+        #expect(parsed.first?.output == .file(path: "out.txt", append: false))
+    }
+}

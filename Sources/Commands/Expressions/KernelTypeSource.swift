@@ -87,6 +87,10 @@ public final class KernelTypeSource: TypeSource {
 
     public func global(named name: String) -> (address: UInt64, type: CType?)? {
         guard let s = symbols.symbol(named: name) else { return nil }
+        // Functions have no variable DIE: do not search DWARF for one.
+        if s.kind == .function {
+            return (s.address, functionType(name))
+        }
         if let id = variableType(name) {
             var t = ctype(id)
             // A variable declared "x[]" in a header and defined with a size elsewhere: the ELF
@@ -97,14 +101,18 @@ public final class KernelTypeSource: TypeSource {
             }
             return (s.address, t)
         }
-        // Functions have no variable DIE; BTF knows their prototypes (FUNC -> FUNC_PROTO).
-        if s.kind == .function, let f = functionType(name) { return (s.address, f) }
         return (s.address, nil)
     }
 
-    /// A function's prototype from BTF, if it records one.
+    /// A function's prototype. SymbolResolver does not look functions up yet (BTF has them as
+    /// FUNC -> FUNC_PROTO), so functions are known by address only for now.
     func functionType(_ name: String) -> CType? {
         nil
+    }
+
+    /// True for a per-cpu variable (its symbol is an offset into each CPU's area).
+    public func isPerCPU(_ name: String) -> Bool {
+        symbols.symbol(named: name)?.section == ".data..percpu"
     }
 
     /// gdb's rule for `<sym+off>` after a pointer: the symbol whose extent contains the
