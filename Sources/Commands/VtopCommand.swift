@@ -69,6 +69,8 @@ public enum VtopCommand: CrashCommand {
         public var pageError: String?
         /// The task whose page table was used (with -c).
         public var task: TaskLookup.Task?
+        /// A user page that is the kernel's shared zero page (`empty_zero_page`), as crash marks it.
+        public var isZeroPage = false
     }
 
     public struct Result: CommandResult {
@@ -113,7 +115,7 @@ public enum VtopCommand: CrashCommand {
                 } else if size == 1 << 21 {
                     out += "  PAGE: \(hex(base))  (2MB)\n\n"
                 } else if w.isUserWalk {
-                    out += "  PAGE: \(hex(base))  \n\n"
+                    out += "  PAGE: \(hex(base))  \(e.isZeroPage ? "(ZERO PAGE)" : "")\n\n"
                 } else {
                     out += "  PAGE: \(hex(base))\n\n"
                 }
@@ -171,6 +173,7 @@ public enum VtopCommand: CrashCommand {
                         o.append(("task", .object([("address", .address(task.address)), ("pid", .int(Int64(task.pid)))])))
                     }
                     o.append(("physical", e.physical.map { .address($0) } ?? .null))
+                    if e.isZeroPage { o.append(("zero_page", .bool(true))) }
                     if let rv = e.walk.rootVirtual { o.append(("pgd_directory", .address(rv))) }
                     o.append(("pgd_physical", .address(e.walk.rootPhysical)))
                     o.append(("levels", .array(e.walk.steps.map { s in
@@ -282,6 +285,10 @@ public enum VtopCommand: CrashCommand {
         let physical: UInt64?
         if isUser { physical = walk.physicalAddress } else { physical = (try? space.translate(vaddr)) ?? walk.physicalAddress }
         var entry = Entry(virtual: vaddr, isUser: isUser, physical: physical, walk: walk, task: task)
+        if isUser, let physical, let zero = space.layout.symbolAddress("empty_zero_page"),
+           let zeroPhysical = try? space.translate(zero) {
+            entry.isZeroPage = physical >> 12 == zeroPhysical >> 12
+        }
         if let physical, walk.physicalAddress != nil {
             do { entry.page = try space.pageDescriptor(pfn: physical >> 12) } catch { entry.pageError = "\(error)" }
         }
