@@ -26,6 +26,8 @@ let package = Package(
             "Commands", "CLineEdit",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Throughput measurements for the closing notes (scripts/bench.sh); not shipped.
+        .executableTarget(name: "crashsh-bench", dependencies: ["DumpModel"], path: "Benchmarks/crashsh-bench"),
 
         .testTarget(name: "DumpModelTests", dependencies: ["DumpModel"]),
         .testTarget(name: "SymbolResolverTests", dependencies: ["SymbolResolver"]),
