@@ -101,7 +101,7 @@ public struct ValuePrinter {
             return "{" + parts.joined(separator: ", ") + (shown < count ? "..." : "") + "}"
         case let .record(r):
             let members = source.members(of: r)
-            if members.isEmpty { return "{}" }
+            if members.isEmpty { return "{<No data fields>}" }
             let pad = String(repeating: "  ", count: level + 1)
             var lines: [String] = []
             for m in members {
