@@ -188,6 +188,8 @@ public enum RdCommand: CrashCommand {
                 inLine += 1
             }
             if inLine > 0 { out += "\n" }
+            // crash ends a counted display with a newline even when nothing in it was printable.
+            if out.isEmpty && !items.isEmpty { out = "\n" }
             return out
         }
 
@@ -402,6 +404,7 @@ public enum RdCommand: CrashCommand {
             case .excludedPage:
                 return "page excluded: \(tail)"
             case let .notInDump(paddr):
+                if kind == .physical { return "not in dump: \(tail)" }
                 return "not in dump: \(tail) (physical address \(String(paddr, radix: 16)))"
             case let .translationFailed(_, level, reason):
                 return "invalid \(kind.words) address: \(a)  type: \"\(type)\" (\(level): \(reason))"
@@ -467,10 +470,38 @@ struct MemoryAccess {
 }
 
 extension Session {
-    /// Physical address of the top-level page table of the current context's task, for `rd -u`.
-    /// crashsh has no task context yet (crash's is the panic task, changed with `set`); until
-    /// the task views bring one, user reads say so instead of guessing a task.
+    /// Physical address of the top-level page table of the current context's task, for `rd -u`
+    /// and user addresses. crashsh has no `set` yet; the context is crash's default, the task
+    /// that was running on the CPU that panicked: `panic_cpu`, then that CPU's `current_task`
+    /// (per-cpu: `__per_cpu_offset[cpu]` plus the variable's offset), then its `mm->pgd`.
     func currentUserPageTable(space: KernelAddressSpace) throws -> UInt64 {
-        throw CommandError("no current user process: crashsh has no task context yet (vtop -c PID translates user addresses)")
+        let layout = space.layout
+        func need<T>(_ v: T?, _ what: String) throws -> T {
+            guard let v else { throw CommandError("no current user process: \(what) is unknown (needs the vmlinux)") }
+            return v
+        }
+        let panicCPUAddress = try need(layout.symbolAddress("panic_cpu"), "panic_cpu")
+        let cpu = try space.load(Int32.self, virtual: panicCPUAddress)
+        // panic_cpu is -1 (PANIC_CPU_INVALID) when the kernel never panicked.
+        guard cpu >= 0, cpu < 8192 else {
+            throw CommandError("no current user process: the kernel did not panic (panic_cpu \(cpu)), no default task context")
+        }
+        let offsets = try need(layout.symbolAddress("__per_cpu_offset"), "__per_cpu_offset")
+        let cpuBase = try space.load(UInt64.self, virtual: offsets &+ UInt64(cpu) &* 8)
+        // Kernels before 6.2 keep `current_task` as its own per-cpu variable, later ones in pcpu_hot.
+        let slot: UInt64
+        if let v = layout.symbolAddress("current_task") {
+            slot = v
+        } else {
+            let hot = try need(layout.symbolAddress("pcpu_hot"), "current_task")
+            slot = hot &+ UInt64(try need(layout.memberOffset("pcpu_hot", "current_task"), "pcpu_hot.current_task"))
+        }
+        let taskAddress = try space.load(UInt64.self, virtual: cpuBase &+ slot)
+        let lookup = try TaskLookup(space: space)
+        let task = try lookup.task(at: taskAddress)
+        guard let pgd = try lookup.pageTableRoot(of: task) else {
+            throw CommandError("no current user process: the panic task (PID \(task.pid)) is a kernel thread")
+        }
+        return pgd
     }
 }
