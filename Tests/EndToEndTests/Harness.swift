@@ -19,31 +19,48 @@ enum Harness {
     static let packageRoot: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// The crashsh executable: $CRASHSH_BIN, else the one built next to this test bundle (swift
-    /// test builds every product of the package into the same directory), else `swift build
-    /// --show-bin-path`'s.
-    static let binary: String? = {
+    /// The crashsh executable: $CRASHSH_BIN, else the one in the build directory of this test
+    /// bundle. `swift build --build-tests` and `swift test` compile the executable's module but
+    /// do not link the executable (and the build directory stays locked while tests run, so it
+    /// cannot be built from here): run `swift build` first. A binary older than Sources/ gets a
+    /// warning on standard error rather than a failure, since other work may edit Sources/ while
+    /// the tests run.
+    static let binary: Result<String, HarnessError> = {
         let fm = FileManager.default
-        if let explicit = ProcessInfo.processInfo.environment["CRASHSH_BIN"], fm.isExecutableFile(atPath: explicit) {
-            return explicit
+        if let explicit = ProcessInfo.processInfo.environment["CRASHSH_BIN"] {
+            return fm.isExecutableFile(atPath: explicit) ? .success(explicit)
+                : .failure(HarnessError("CRASHSH_BIN=\(explicit) is not an executable"))
         }
-        var dirs: [URL] = []
-        if let exe = Bundle.main.executableURL { dirs.append(exe.deletingLastPathComponent()) }
-        for bundle in Bundle.allBundles { dirs.append(bundle.bundleURL.deletingLastPathComponent()) }
-        if let arg0 = CommandLine.arguments.first { dirs.append(URL(fileURLWithPath: arg0).deletingLastPathComponent()) }
-        for dir in dirs {
-            // The test runner may sit inside an .xctest bundle a level or two down (Darwin layout).
-            var d = dir
-            for _ in 0..<3 {
-                let candidate = d.appendingPathComponent("crashsh").path
-                if fm.isExecutableFile(atPath: candidate) { return candidate }
-                d = d.deletingLastPathComponent()
-            }
+        // .../<scratch>/<triple>/<configuration>/crashshPackageTests.xctest (Linux) or
+        // .../<configuration>/crashshPackageTests.xctest/Contents/MacOS/... (Darwin).
+        guard var dir = Bundle.main.executableURL?.deletingLastPathComponent() else {
+            return .failure(HarnessError("cannot tell where the test bundle is; set CRASHSH_BIN"))
         }
-        guard let out = try? runTool("/usr/bin/env", ["swift", "build", "--show-bin-path"], cwd: packageRoot) else { return nil }
-        let candidate = out.trimmingCharacters(in: .whitespacesAndNewlines) + "/crashsh"
-        return fm.isExecutableFile(atPath: candidate) ? candidate : nil
+        if let bundle = dir.pathComponents.lastIndex(where: { $0.hasSuffix(".xctest") }) {
+            dir = URL(fileURLWithPath: "/" + dir.pathComponents[1..<bundle].joined(separator: "/"))
+        }
+        let candidate = dir.appendingPathComponent("crashsh").path
+        guard fm.isExecutableFile(atPath: candidate) else {
+            return .failure(HarnessError("no crashsh executable at \(candidate): run `swift build` before `swift test` (it does not link executables), or set CRASHSH_BIN"))
+        }
+        if isOlderThanSources(candidate) {
+            FileHandle.standardError.write(Data("EndToEndTests: warning: \(candidate) is older than Sources/; run `swift build` to test the current code\n".utf8))
+        }
+        return .success(candidate)
     }()
+
+    /// True when some file under Sources/ changed after `binary` was linked.
+    static func isOlderThanSources(_ binary: String) -> Bool {
+        let fm = FileManager.default
+        guard let built = (try? fm.attributesOfItem(atPath: binary))?[.modificationDate] as? Date,
+              let files = fm.enumerator(at: packageRoot.appendingPathComponent("Sources"),
+                                        includingPropertiesForKeys: [.contentModificationDateKey]) else { return true }
+        for case let url as URL in files {
+            if let changed = try? url.resourceValues(forKeys: [.contentModificationDateKey]).contentModificationDate,
+               changed > built { return true }
+        }
+        return false
+    }
 
     /// The fixture set directory (…/debian-6.1-cloud): from $CRASHSH_FIXTURES, else from
     /// ../shared/fixtures/prepare.sh; nil when neither is available (the tests then skip).
@@ -77,7 +94,7 @@ enum Harness {
     /// in a scratch working directory; kills it after `timeout` seconds.
     static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
                     cwd: URL? = nil, timeout: TimeInterval = 60) throws -> Run {
-        guard let binary else { throw HarnessError("crashsh executable not found: build it (swift build) or set CRASHSH_BIN") }
+        let binary = try binary.get()
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let inURL = dir.appendingPathComponent("stdin"), outURL = dir.appendingPathComponent("stdout"),
