@@ -73,7 +73,8 @@ public enum HelpCommand: CrashCommand {
 
     public static func run(_ arguments: [String], in session: Session) throws -> any CommandResult {
         if arguments.isEmpty {
-            return ListResult(names: CommandRegistry.all.flatMap { [$0.name] + $0.aliases }.sorted())
+            // Aliases (q, p/x, ...) are found by `help NAME` but not listed, to keep the table short.
+            return ListResult(names: CommandRegistry.all.map { $0.name }.sorted())
         }
         var commands: [any CrashCommand.Type] = []
         for name in arguments {
