@@ -26,7 +26,14 @@ enum InputFiles {
         let info = dump.vmcoreinfoText.map(VMCoreInfo.init(raw:))
         let locator = DebuginfoLocator(cacheDirectory: DebuginfoLocator.cacheDirectory(
             xdgCacheHome: Terminal.environment("XDG_CACHE_HOME"), home: Terminal.environment("HOME")))
-        return Session(dump: dump, vmlinuxPath: locator.locate(release: info?.osRelease, buildID: info?.buildID))
+        let found = locator.locate(release: info?.osRelease, buildID: info?.buildID)
+        let session = Session(dump: dump, vmlinuxPath: found)
+        if found == nil {
+            let what = info?.osRelease.map { "for \($0) " } ?? ""
+            let places = [locator.debugRoot] + (locator.cacheDirectory.map { [$0] } ?? [])
+            session.vmlinuxSearch = what + "in " + places.joined(separator: " or ")
+        }
+        return session
     }
 
     /// Tells which of two files is the dump, by content (crash's rule): an ELF core or a

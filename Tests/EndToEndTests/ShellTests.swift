@@ -145,6 +145,55 @@ struct ShellTests {
         #expect(option.exitCode == 64)
     }
 
+    /// Without a vmlinux on the command line, crashsh finds it in its debuginfo cache by the
+    /// dump's release, as the README's setup leaves it there.
+    @Test func findsTheVmlinuxInTheDebuginfoCache() throws {
+        let dir = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let dump = Harness.fixture("dump.kdump"), vmlinux = Harness.fixture(Harness.vmlinuxName)
+        let given = try Harness.run(["-c", "sym schedule", dump, vmlinux])
+        #expect(given.exitCode == 0)
+
+        // Nothing in the cache (and, on this machine, nothing in /usr/lib/debug): a clear error.
+        let environment = ["XDG_CACHE_HOME": dir.path, "HOME": dir.path]
+        let locator = DebuginfoLocator(cacheDirectory: dir.path + "/crashsh/debuginfo")
+        if locator.locate(release: "6.1.0-56-cloud-amd64", buildID: "3b43fad5034874490492495d552c0af6a5fab235") == nil {
+            let none = try Harness.run(["-c", "vmcoreinfo | grep PAGESIZE; sym schedule", dump], environment: environment)
+            #expect(none.stdout == "PAGESIZE=4096\n")
+            #expect(none.stderr == "sym: no vmlinux (none found for 6.1.0-56-cloud-amd64 in /usr/lib/debug or \(dir.path)/crashsh/debuginfo): give the kernel's debuginfo (vmlinux) after the dump file\n")
+            #expect(none.exitCode == 1)
+        }
+
+        let cache = dir.appendingPathComponent("crashsh/debuginfo")
+        try FileManager.default.createDirectory(at: cache, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: cache.appendingPathComponent("vmlinux-6.1.0-56-cloud-amd64").path,
+                                                   withDestinationPath: vmlinux)
+        let found = try Harness.run(["-c", "sym schedule", dump], environment: environment)
+        #expect(found.stderr == "")
+        #expect(found.exitCode == 0)
+        #expect(found.stdout == given.stdout)
+    }
+
+    /// --ignore-mismatch reaches the session: a vmlinux with another build-id is refused
+    /// without it and used with it.
+    @Test func ignoreMismatchFlag() throws {
+        let (dir, other) = try SymRdTests.makeVariant(.otherBuildID)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let dump = Harness.fixture("dump.kdump")
+        let refused = try Harness.run(["-c", "sym schedule", dump, other])
+        #expect(refused.exitCode == 1)
+        #expect(refused.stderrLines.count == 1)
+        #expect(refused.stderr.hasPrefix("sym: "))
+        #expect(refused.stderr.contains(other))
+        let forced = try Harness.run(["--ignore-mismatch", "-c", "sym schedule", dump, other])
+        let reference = try Harness.run(["-c", "sym schedule", dump, Harness.fixture(Harness.vmlinuxName)])
+        #expect(forced.exitCode == 0)
+        // The variant has no DWARF (objcopy --strip-debug), so no file:line: compare the symbol.
+        let firstFields = { (text: String) in text.split(whereSeparator: { $0 == " " || $0 == "\n" }).prefix(3).joined(separator: " ") }
+        #expect(firstFields(forced.stdout) == firstFields(reference.stdout))
+        #expect(firstFields(forced.stdout).hasSuffix(" (T) schedule"))
+    }
+
     /// Files crashsh cannot open: exactly one line on stderr naming the file, exit code 1.
     @Test func unusableInputIsOneClearLine() throws {
         let dir = try Harness.temporaryDirectory()

@@ -11,6 +11,9 @@ public final class Session {
     public let vmcoreinfo: VMCoreInfo?
     /// Path of the vmlinux given on the command line or found in the usual places, if any.
     public let vmlinuxPath: String?
+    /// When no vmlinux was given or found: what was looked for and where, for the error message
+    /// ("for 6.1.0-56-cloud-amd64 in /usr/lib/debug or ~/.cache/crashsh/debuginfo").
+    public var vmlinuxSearch: String?
     /// Open the vmlinux even when its build-id or release does not match the dump (crash's --no_... override).
     public var ignoreMismatch = false
     /// `set json on`: commands print JSON instead of text.
@@ -41,7 +44,8 @@ public final class Session {
         if let kernelCache { return kernelCache }
         if let kernelError { throw kernelError }
         guard let vmlinuxPath else {
-            let e = CommandError("no vmlinux: give the kernel's debuginfo (vmlinux) after the dump file")
+            let searched = vmlinuxSearch.map { " (none found \($0))" } ?? ""
+            let e = CommandError("no vmlinux\(searched): give the kernel's debuginfo (vmlinux) after the dump file")
             kernelError = e
             throw e
         }
