@@ -30,6 +30,20 @@ struct ShellTests {
         #expect(Set(object.keys) == referenceKeys)
     }
 
+    /// In JSON mode a failing command leaves an error document in the stream (and its line on stderr).
+    @Test func jsonModeReportsFailuresAsDocuments() throws {
+        let run = try Harness.run(["--json", "-c", "vmcoreinfo extra; nosuch; set", Harness.fixture("dump.kdump")])
+        #expect(run.exitCode == 1)
+        #expect(run.stderrLines == ["vmcoreinfo: takes no arguments", "crashsh: command not found: nosuch"])
+        let documents = run.stdout.components(separatedBy: "\n}\n").dropLast().map { $0 + "\n}" }
+        #expect(documents.count == 3)
+        let parsed = try documents.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        #expect(parsed.first?["command"] as? String == "vmcoreinfo")
+        #expect(parsed.first?["error"] as? String == "vmcoreinfo: takes no arguments")
+        #expect(parsed.dropFirst().first?["error"] as? String == "crashsh: command not found: nosuch")
+        #expect(parsed.last?["json"] as? Bool == true)
+    }
+
     @Test func setJsonSwitchesTheOutputMode() throws {
         let run = try Harness.run(["-c", "set json on; vmcoreinfo; set json off; vmcoreinfo | grep PAGESIZE",
                                    Harness.fixture("dump.kdump")])
