@@ -89,12 +89,24 @@ void crashsh_le_set_completer(crashsh_le_completer completer, void *context)
 
 /* Set by Ctrl-C; long-running commands may poll and clear it (crashsh_le_take_interrupt). */
 static volatile sig_atomic_t interrupted;
+/* What the REPL is doing (CRASHSH_LE_AT_PROMPT ...), for the Ctrl-C handler. */
+static volatile sig_atomic_t activity;
 
 static void on_interrupt(int signo)
 {
-    (void)signo;
+    if (activity == CRASHSH_LE_IN_SHELL_COMMAND)
+        return; /* the pipe's shell command (less, grep) gets its own Ctrl-C */
+    if (activity == CRASHSH_LE_IN_COMMAND && interrupted) {
+        /* A second Ctrl-C while a command has not noticed the first: give up on it, as the
+         * user evidently wants, by ending the process the default way. */
+        signal(signo, SIG_DFL);
+        raise(signo);
+        return;
+    }
     interrupted = 1;
 }
+
+void crashsh_le_set_activity(int what) { activity = what; }
 
 int crashsh_le_take_interrupt(void)
 {
@@ -119,7 +131,13 @@ void crashsh_le_setup(const char *program_name, int history_limit)
         stifle_history(history_limit);
 }
 
-char *crashsh_le_readline(const char *prompt) { return readline(prompt); }
+char *crashsh_le_readline(const char *prompt)
+{
+    activity = CRASHSH_LE_AT_PROMPT;
+    char *line = readline(prompt);
+    activity = CRASHSH_LE_IN_COMMAND;
+    return line;
+}
 
 void crashsh_le_free(char *line) { free(line); }
 

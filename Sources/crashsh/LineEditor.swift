@@ -49,6 +49,8 @@ final class LineEditor {
             for candidate in found { crashsh_le_add_candidate(candidates, candidate) }
         }, context)
         defer { crashsh_le_set_completer(nil, nil) }
+        shell.session.interruptRequested = { crashsh_le_take_interrupt() != 0 }
+        defer { shell.session.interruptRequested = { false } }
 
         while !shell.exitRequested {
             _ = crashsh_le_take_interrupt()

@@ -64,6 +64,9 @@ enum OutputDestination {
             close(writeEnd)
             throw Failure(description: "crashsh: cannot run /bin/sh: \(Terminal.errorText(status))")
         }
+        // Ctrl-C now belongs to the shell command (less, a long grep), not to crashsh.
+        crashsh_le_set_activity(Int32(CRASHSH_LE_IN_SHELL_COMMAND))
+        defer { crashsh_le_set_activity(Int32(CRASHSH_LE_IN_COMMAND)) }
         // A shell command that stops reading early (head, grep -q) is normal: the write just ends.
         Terminal.write(text, to: writeEnd)
         close(writeEnd)

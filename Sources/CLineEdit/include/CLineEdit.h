@@ -32,6 +32,18 @@ void crashsh_le_setup(const char *program_name, int history_limit);
 int crashsh_le_take_interrupt(void);
 
 /*
+ * What the interactive shell is doing, for Ctrl-C: at the prompt it abandons the line; during a
+ * command it is recorded for the command to notice, and a second one ends crashsh; while a pipe's
+ * shell command runs, it is left to that command. crashsh_le_readline sets the first two itself.
+ */
+enum {
+    CRASHSH_LE_AT_PROMPT = 0,
+    CRASHSH_LE_IN_COMMAND = 1,
+    CRASHSH_LE_IN_SHELL_COMMAND = 2,
+};
+void crashsh_le_set_activity(int what);
+
+/*
  * Reads one line with editing. Returns a malloc'd string without the newline (free it with
  * crashsh_le_free), or NULL at end of input (Ctrl-D).
  */

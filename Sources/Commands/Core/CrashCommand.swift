@@ -22,6 +22,8 @@ public struct CommandError: Error, CustomStringConvertible, Sendable {
     public var message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
+    /// The command stopped because the user pressed Ctrl-C (`Session.interruptRequested`).
+    public static let interrupted = CommandError("interrupted")
 }
 
 /// One crash-style command. Each lives in its own file under Sources/Commands, named after it

@@ -16,6 +16,11 @@ public final class Session {
     public var vmlinuxSearch: String?
     /// Open the vmlinux even when its build-id or release does not match the dump (crash's --no_... override).
     public var ignoreMismatch = false
+    /// True once the user pressed Ctrl-C in the interactive shell (and clears that record).
+    /// Commands that walk many objects (every task, page or log record) ask now and then and
+    /// stop with `CommandError.interrupted`. Always false outside the interactive shell, where
+    /// Ctrl-C ends the process.
+    public var interruptRequested: () -> Bool = { false }
     /// `set json on`: commands print JSON instead of text.
     public var jsonOutput = false
     /// How many values `p` has printed: its next result is `$<count + 1>`, as in crash.
