@@ -50,6 +50,8 @@ struct CommandLineSyntaxTests {
         #expect(position("ps; ")! == (0, nil))
         #expect(position("ps | ") == nil)
         #expect(position("ps > ") == nil)
+        #expect(position("# note ") == nil)
+        #expect(position("ps 'a b' ")! == (2, "ps"))
     }
 }
 

@@ -54,9 +54,10 @@ public enum CommandLineSyntax {
         scalars.append("x")
         var parser = Parser(scalars)
         guard let parts = try? parser.parseLine(keepEmpty: true), let last = parts.last else { return nil }
-        if case .pipe = last.output { return nil }  // completing inside a shell command
+        if case .pipe = last.output { return nil }  // inside a shell command
         if case .file = last.output { return nil }
         let index = last.words.count - 1
+        guard index >= 0 else { return nil }  // inside a comment
         return (index, index > 0 ? last.words.first : nil)
     }
 
@@ -73,7 +74,6 @@ public enum CommandLineSyntax {
                 if !command.words.isEmpty || keepEmpty { result.append(command) }
                 if i < s.count, s[i] == ";" { i += 1 }
             }
-            if keepEmpty && (result.isEmpty || s.last == ";") { result.append(CommandInvocation(words: [])) }
             return result
         }
 
