@@ -92,8 +92,9 @@ enum Harness {
 
     /// Runs crashsh with `arguments` and `stdin` as its standard input (an empty file when nil),
     /// in a scratch working directory; kills it after `timeout` seconds.
+    /// `launcher` runs crashsh through another program (for example `setpriv` to drop root).
     static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
-                    cwd: URL? = nil, timeout: TimeInterval = 60) throws -> Run {
+                    cwd: URL? = nil, timeout: TimeInterval = 60, launcher: [String] = []) throws -> Run {
         let binary = try binary.get()
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -104,8 +105,13 @@ enum Harness {
         _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
 
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
+        if let program = launcher.first {
+            process.executableURL = URL(fileURLWithPath: program)
+            process.arguments = Array(launcher.dropFirst()) + [binary] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = arguments
+        }
         process.currentDirectoryURL = cwd ?? dir
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }

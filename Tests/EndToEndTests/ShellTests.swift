@@ -208,6 +208,28 @@ struct ShellTests {
         #expect(firstFields(forced.stdout).hasSuffix(" (T) schedule"))
     }
 
+    /// A dump the user may not read. Root reads any file, so as root crashsh runs as `nobody`
+    /// through setpriv (util-linux); without setpriv the message wording is still checked by
+    /// CommandRunnerTests.permissionErrorReadsWell.
+    @Test func unreadableDumpIsOneClearLine() throws {
+        let isRoot = getuid() == 0
+        let setpriv = "/usr/bin/setpriv"
+        let launcher = isRoot ? [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"] : []
+        try #require(!isRoot || FileManager.default.isExecutableFile(atPath: setpriv),
+                     "running as root without \(setpriv): cannot test a permission failure")
+        let dir = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: dir.path)
+        let dump = dir.appendingPathComponent("locked.kdump")
+        try Data(String(repeating: "x", count: 4096).utf8).write(to: dump)
+        try FileManager.default.setAttributes([.posixPermissions: 0], ofItemAtPath: dump.path)
+        let run = try Harness.run(["-c", "vmcoreinfo", dump.path], cwd: dir, launcher: launcher)
+        #expect(!run.killedBySignal)
+        #expect(run.exitCode == 1)
+        #expect(run.stdout == "")
+        #expect(run.stderr == "crashsh: \(dump.path): cannot open: permission denied (EACCES)\n")
+    }
+
     /// Files crashsh cannot open: exactly one line on stderr naming the file, exit code 1.
     @Test func unusableInputIsOneClearLine() throws {
         let dir = try Harness.temporaryDirectory()
