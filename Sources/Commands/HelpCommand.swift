@@ -28,6 +28,7 @@ public enum HelpCommand: CrashCommand {
     /// The command list: names sorted and laid out down the columns.
     public struct ListResult: CommandResult {
         public var names: [String]
+        public init(names: [String]) { self.names = names }
         public func renderText() -> String {
             let rows = (names.count + HelpCommand.columns - 1) / HelpCommand.columns
             var out = "\n"

@@ -105,6 +105,18 @@ struct CommandRunnerTests {
         #expect(session.completions(line: "vmcoreinfo | gr", wordStart: 13, word: "gr") == [])
     }
 
+    @Test func helpListsNamesDownFiveColumnsOfFifteen() {
+        let names = (0..<12).map { "cmd\($0 < 10 ? "0" : "")\($0)" }
+        let text = HelpCommand.ListResult(names: names).renderText()
+        let rows = text.split(separator: "\n", omittingEmptySubsequences: false)
+        // 12 names in 5 columns: 3 rows, filled column by column, as crash lays out its list.
+        #expect(rows[0] == "")
+        #expect(rows[1] == "cmd00          cmd03          cmd06          cmd09")
+        #expect(rows[2] == "cmd01          cmd04          cmd07          cmd10")
+        #expect(rows[3] == "cmd02          cmd05          cmd08          cmd11")
+        #expect(rows[4] == "")
+    }
+
     @Test func permissionErrorReadsWell() {
         // Tests run as root, which open(2) never refuses: check the line's wording here.
         #expect("\(DumpError.cannotOpen(path: "/x/dump", errno: EACCES))" == "/x/dump: cannot open: permission denied (EACCES)")
