@@ -8,5 +8,6 @@ if [ -x ../shared/fixtures/prepare.sh ] || [ -f ../shared/fixtures/prepare.sh ];
   CRASHSH_FIXTURES=$(sh ../shared/fixtures/prepare.sh)
   export CRASHSH_FIXTURES
 fi
+swift build
 swift build --build-tests
 swift test --skip-build

@@ -76,12 +76,10 @@ extension Session {
     /// minus the vmlinux's link-time _stext, else none.
     public func kernelSlide() throws -> KernelSlide {
         if let offset = vmcoreinfo?.kernelOffset { return KernelSlide(offset: offset, source: "KERNELOFFSET") }
-        if let runStext = vmcoreinfo?.symbol("_stext"),
-           let linkStext = try kernel().symbols().symbol(named: "_stext")?.address {
-            let slide = runStext &- linkStext
-            // A real slide moves the image by whole pages (2 MiB in practice); anything else
-            // means SYMBOL(_stext) is not about this vmlinux.
-            if slide & 0xfff == 0 { return KernelSlide(offset: slide, source: "SYMBOL(_stext)") }
+        if vmcoreinfo?.symbol("_stext") != nil,
+           let slide = KernelAddressSpace.kernelOffset(
+               vmcoreinfo: vmcoreinfo, linkedStext: try kernel().symbols().symbol(named: "_stext")?.address) {
+            return KernelSlide(offset: slide, source: "SYMBOL(_stext)")
         }
         return KernelSlide(offset: 0, source: "none")
     }

@@ -105,10 +105,15 @@ public final class KernelAddressSpace {
     }
 
     /// The KASLR slide of the kernel image: VMCOREINFO's KERNELOFFSET, else the run-time `_stext`
-    /// (VMCOREINFO SYMBOL(_stext)) minus `linkedStext`, the vmlinux's own `_stext`. Nil if neither is there.
+    /// (VMCOREINFO SYMBOL(_stext)) minus `linkedStext`, the vmlinux's own `_stext`. Nil if neither is there,
+    /// or if that difference is not a whole number of pages: KASLR moves the image by 2 MiB steps, so
+    /// anything else means SYMBOL(_stext) is not about this vmlinux.
     public static func kernelOffset(vmcoreinfo: VMCoreInfo?, linkedStext: UInt64?) -> UInt64? {
         if let off = vmcoreinfo?.kernelOffset { return off }
-        if let run = vmcoreinfo?.symbol("_stext"), let linked = linkedStext { return run &- linked }
+        if let run = vmcoreinfo?.symbol("_stext"), let linked = linkedStext {
+            let slide = run &- linked
+            return slide & 0xfff == 0 ? slide : nil
+        }
         return nil
     }
 
