@@ -34,12 +34,18 @@ public struct VMCoreInfo: Sendable {
 
     /// SYMBOL(name)=hex address.
     public func symbol(_ name: String) -> UInt64? { index["SYMBOL(\(name))"].flatMap { UInt64($0, radix: 16) } }
-    /// SIZE(type)=decimal.
-    public func size(_ type: String) -> Int? { index["SIZE(\(type))"].flatMap { Int($0) } }
-    /// OFFSET(type.member)=decimal.
-    public func offset(_ path: String) -> Int? { index["OFFSET(\(path))"].flatMap { Int($0) } }
+    /// SIZE(type)=decimal. The kernel writes sizeof, never negative: a negative value is
+    /// corrupt and reads as unknown, so consumers can use the value as an unsigned size.
+    public func size(_ type: String) -> Int? { index["SIZE(\(type))"].flatMap(Self.nonNegative) }
+    /// OFFSET(type.member)=decimal (offsetof: negative values read as unknown).
+    public func offset(_ path: String) -> Int? { index["OFFSET(\(path))"].flatMap(Self.nonNegative) }
     /// NUMBER(name)=decimal, possibly negative (phys_base is written as a signed number).
     public func number(_ name: String) -> Int64? { index["NUMBER(\(name))"].flatMap { Int64($0) } }
-    /// LENGTH(name)=decimal.
-    public func length(_ name: String) -> Int? { index["LENGTH(\(name))"].flatMap { Int($0) } }
+    /// LENGTH(name)=decimal (an element count: negative values read as unknown).
+    public func length(_ name: String) -> Int? { index["LENGTH(\(name))"].flatMap(Self.nonNegative) }
+
+    private static func nonNegative(_ text: String) -> Int? {
+        guard let v = Int(text), v >= 0 else { return nil }
+        return v
+    }
 }

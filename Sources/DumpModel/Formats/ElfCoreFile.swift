@@ -101,6 +101,9 @@ public final class ElfCoreFile: DumpFile {
         var phdrs: [ElfProgramHeader] = []
         phdrs.reserveCapacity(Int(phnum))
         var notes: [DumpNote] = []
+        // Every PT_NOTE may name the same block: bound their total like one block, or a few
+        // thousand headers would copy one block into gigabytes of notes.
+        var noteBytes: UInt64 = 0
         for i in 0..<phnum {
             let o = h.phoff + i * ElfConst.phdrSize
             let ph = ElfProgramHeader(type: try u32(o), flags: try u32(o + 4), offset: try u64(o + 8),
@@ -108,6 +111,12 @@ public final class ElfCoreFile: DumpFile {
                                       memsz: try u64(o + 40), align: try u64(o + 48))
             phdrs.append(ph)
             if ph.type == ElfProgramHeader.note {
+                let (total, overflow) = noteBytes.addingReportingOverflow(ph.filesz)
+                guard !overflow, total <= ElfNotes.maxBlockSize || ph.filesz > ElfNotes.maxBlockSize else {
+                    throw DumpError.badHeader(path: path, field: "PT_NOTE[\(i)] p_filesz", value: String(ph.filesz),
+                                              reason: "the note segments hold more than \(ElfNotes.maxBlockSize) bytes in all")
+                }
+                noteBytes = total
                 try ElfNotes.parse(reader, offset: ph.offset, size: ph.filesz, into: &notes)
             }
         }

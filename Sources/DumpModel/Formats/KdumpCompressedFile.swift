@@ -134,6 +134,12 @@ public final class KdumpCompressedFile: DumpFile {
             throw reader.truncated("bitmaps (\(h.bitmapBlocks) blocks)", at: bmOff, length: bmLen)
         }
         guard bmLen > 0 else { throw bad("bitmap_blocks", h.bitmapBlocks, "no bitmap") }
+        // A flattened file's logical size is only what its records claim (one tiny record far out
+        // makes it huge); the bitmaps themselves must be in the file, or max_mapnr could size the
+        // rank index and the bitmap scans by a number no file backs.
+        if let flat = reader as? FlattenedFile, bmLen > flat.base.size {
+            throw bad("bitmap_blocks", h.bitmapBlocks, "bitmaps of \(bmLen) bytes in a \(flat.base.size)-byte file")
+        }
         bitmapOffset = bmOff
         bitmapLength = bmLen
         dataOffset = dataOff

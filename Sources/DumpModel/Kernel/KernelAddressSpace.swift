@@ -360,8 +360,8 @@ public final class KernelAddressSpace {
     private func vmemmapFromSections(roots: UInt64) -> UInt64? {
         guard let sectionSize = layout.typeSize("mem_section"), sectionSize > 0, sectionSize <= 4096,
               let mapOffset = layout.memberOffset("mem_section", "section_mem_map"),
-              mapOffset >= 0, mapOffset + 8 <= sectionSize else { return nil }
-        let rootCount = min(layout.length("mem_section") ?? 0, 1 << 16)
+              mapOffset >= 0, mapOffset <= sectionSize - 8 else { return nil }
+        let rootCount = max(0, min(layout.length("mem_section") ?? 0, 1 << 16))
         let perRoot = Int(Self.pageSize) / sectionSize
         // SECTION_MARKED_PRESENT and SECTION_HAS_MEM_MAP.
         let wanted: UInt64 = 0x3

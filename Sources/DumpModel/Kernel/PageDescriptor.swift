@@ -37,14 +37,17 @@ extension KernelAddressSpace {
         guard let addr = pageStructAddress(pfn: pfn) else {
             throw DumpError.missing(what: "vmemmap_base or SIZE(page): cannot locate struct page of pfn \(hex(pfn))")
         }
-        guard let flagsOff = layout.memberOffset("page", "flags"),
-              let countOff = layout.memberOffset("page", "_refcount") else {
+        // Offsets are the layout's word (debuginfo or VMCOREINFO): a negative one is corrupt.
+        func offset(_ member: String) -> UInt64? {
+            layout.memberOffset("page", member).flatMap { UInt64(exactly: $0) }
+        }
+        guard let flagsOff = offset("flags"), let countOff = offset("_refcount") else {
             throw DumpError.missing(what: "OFFSET(page.flags) or OFFSET(page._refcount)")
         }
-        let flags = try load(UInt64.self, virtual: addr &+ UInt64(flagsOff))
-        let count = try load(Int32.self, virtual: addr &+ UInt64(countOff))
-        let mapping = try layout.memberOffset("page", "mapping").map { try load(UInt64.self, virtual: addr &+ UInt64($0)) }
-        let index = try layout.memberOffset("page", "index").map { try load(UInt64.self, virtual: addr &+ UInt64($0)) }
+        let flags = try load(UInt64.self, virtual: addr &+ flagsOff)
+        let count = try load(Int32.self, virtual: addr &+ countOff)
+        let mapping = try offset("mapping").map { try load(UInt64.self, virtual: addr &+ $0) }
+        let index = try offset("index").map { try load(UInt64.self, virtual: addr &+ $0) }
         let names = pageFlagBits().map { bits in bits.filter { flags & (1 << UInt64($0.bit)) != 0 }.map(\.name) }
         return PageDescriptor(address: addr, pfn: pfn, flags: flags, refcount: count, mapping: mapping,
                               index: index, flagNames: names)

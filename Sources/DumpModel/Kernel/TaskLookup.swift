@@ -42,15 +42,23 @@ public struct TaskLookup {
             guard let v else { throw DumpError.missing(what: "\(what) (needs the vmlinux's debuginfo)") }
             return v
         }
+        // Member offsets are added to addresses as unsigned numbers: a negative one is corrupt.
+        func need(_ v: Int?, _ what: String) throws -> Int {
+            guard let v else { throw DumpError.missing(what: "\(what) (needs the vmlinux's debuginfo)") }
+            guard v >= 0 else { throw DumpError.missing(what: "\(what) (the layout says \(v), a negative offset)") }
+            return v
+        }
         initTask = try need(l.symbolAddress("init_task"), "symbol init_task")
         tasksOffset = try need(l.memberOffset("task_struct", "tasks"), "task_struct.tasks")
         pidOffset = try need(l.memberOffset("task_struct", "pid"), "task_struct.pid")
         mmOffset = try need(l.memberOffset("task_struct", "mm"), "task_struct.mm")
         if let tg = l.memberOffset("task_struct", "thread_group") {
-            threads = .threadGroup(offset: tg)
+            threads = .threadGroup(offset: try need(tg, "task_struct.thread_group"))
         } else if let s = l.memberOffset("task_struct", "signal"), let h = l.memberOffset("signal_struct", "thread_head"),
                   let n = l.memberOffset("task_struct", "thread_node") {
-            threads = .signalHead(signalOffset: s, headOffset: h, nodeOffset: n)
+            threads = .signalHead(signalOffset: try need(s, "task_struct.signal"),
+                                  headOffset: try need(h, "signal_struct.thread_head"),
+                                  nodeOffset: try need(n, "task_struct.thread_node"))
         } else {
             threads = nil
         }
@@ -127,10 +135,10 @@ public struct TaskLookup {
     /// kernel thread (no mm).
     public func pageTableRoot(of task: Task) throws -> UInt64? {
         guard task.mm != 0 else { return nil }
-        guard let pgdOffset = space.layout.memberOffset("mm_struct", "pgd") else {
+        guard let pgdOffset = space.layout.memberOffset("mm_struct", "pgd").flatMap({ UInt64(exactly: $0) }) else {
             throw DumpError.missing(what: "mm_struct.pgd (needs the vmlinux's debuginfo)")
         }
-        let pgd = try space.load(UInt64.self, virtual: task.mm &+ UInt64(pgdOffset))
+        let pgd = try space.load(UInt64.self, virtual: task.mm &+ pgdOffset)
         return try space.translate(pgd)
     }
 }
