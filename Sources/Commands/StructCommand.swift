@@ -8,7 +8,7 @@ public enum StructCommand: CrashCommand {
       struct - structure contents
 
     SYNOPSIS
-      struct struct_name[.member[,member]] [-o] [-x|-d] [address | symbol] [count]
+      struct struct_name[.member[,member]] [-o] [-x|-d] [address | symbol][:cpuspec] [count]
 
     DESCRIPTION
       Without an address: the structure's definition and SIZE; with -o, each member's
@@ -17,6 +17,12 @@ public enum StructCommand: CrashCommand {
       member's address instead of the contents. ".member[,member...]" limits the output
       to those members; a member may be a path ("se.vruntime"). A count prints that many
       consecutive structures.
+
+      ":cpuspec" after a per-cpu symbol (or a per-cpu offset) prints each chosen CPU's
+      instance after a "[CPU]: address" line:
+        :            the CPU of the current context (the CPU that panicked).
+        :a[ll]       every CPU.
+        :#[-#][,...] a list of CPUs, e.g. "1,3,5", "1-3" or "1,3,5-7,10".
 
         -o  show member offsets (or addresses, with an address).
         -x  print integers in hexadecimal.
@@ -32,6 +38,10 @@ public enum StructCommand: CrashCommand {
       crash> struct task_struct.pid,comm init_task
         pid = 0,
         comm = "swapper/0\\000\\000\\000\\000\\000\\000",
+      crash> struct rq.nr_running,cpu runqueues:1
+      [1]: ffff8a155f131980
+        nr_running = 2,
+        cpu = 1,
     """
 
     public static func completions(forArgument index: Int, prefix: String, in session: Session) -> [String] {
@@ -121,13 +131,25 @@ enum RecordCommand {
             _ = try resolveMember(path, in: type, evaluator: evaluator, spec: spec)
         }
 
-        // Address or symbol, then an optional count.
+        // Address or symbol, optionally with ":cpuspec" for a per-cpu one, then an optional count.
         var address: UInt64?
         var count = 1
+        var cpuSpecifier: String?
+        var warning = ""
         if positional.count >= 2 {
-            let where_ = positional[1]
+            var where_ = positional[1]
+            if let colon = where_.firstIndex(of: ":") {
+                cpuSpecifier = String(where_[where_.index(after: colon)...])
+                where_ = String(where_[..<colon])
+            }
             if let g = source.global(named: where_) {
                 address = g.address
+                if cpuSpecifier != nil, !source.isPerCPU(where_) {
+                    warning += "WARNING: \(where_) is not percpu; cpuspec ignored.\n"
+                    cpuSpecifier = nil
+                } else if cpuSpecifier != nil, let t = g.type, case .pointer = t.resolved {
+                    warning += "WARNING: percpu symbol \"\(where_)\" is of type pointer\n"
+                }
             } else if let a = parseAddress(where_) {
                 address = a
             } else {
@@ -155,37 +177,54 @@ enum RecordCommand {
         }
 
         guard let size = type.size, size > 0 else { throw CommandError("\(typeName) has no size") }
-        var text = ""
-        var items: [JSONValue] = []
-        let printer = ValuePrinter(source: source, memory: evaluator.memory, format: format)
-        for i in 0..<count {
-            let (base, overflow) = address.addingReportingOverflow(UInt64(i) &* UInt64(size))
-            guard !overflow else { break }
-            if offsets {
-                let firsts = memberPaths.isEmpty ? nil : memberPaths.map { String($0.split(separator: ".").first ?? "") }
-                text += formatter.offsetListing(record, address: base, only: firsts)
-                items.append(.object([("type", .string(typeName)), ("address", .address(base))]))
-                continue
-            }
-            let object = TypedValue(type: type, storage: .memory(base))
-            if memberPaths.isEmpty {
-                let bytes = try read(object, evaluator: evaluator, command: command)
-                text += typeName + " " + printer.topLevel(type, bytes: bytes, address: base) + "\n"
-                items.append(.object([("type", .string(typeName)), ("address", .address(base)),
-                                      ("value", printer.json(type, bytes: bytes, address: base))]))
-            } else {
-                var members: [(String, JSONValue)] = []
-                for path in memberPaths {
-                    let v = try memberValue(path, of: object, evaluator: evaluator, spec: spec)
-                    let bytes = try read(v, evaluator: evaluator, command: command)
-                    text += "  \(path) = " + printer.memberText(v.type, bytes: bytes, address: v.address) + ",\n"
-                    members.append((path, printer.json(v.type, bytes: bytes, address: v.address)))
-                }
-                items.append(.object([("type", .string(typeName)), ("address", .address(base)),
-                                      ("members", .object(members))]))
+        // Where to print: the address, or each chosen CPU's instance of a per-cpu offset.
+        var starts: [(cpu: Int?, address: UInt64)] = [(nil, address)]
+        if let cpuSpecifier {
+            let areas = try session.perCPU()
+            starts = try session.cpus(cpuSpecifier, in: areas).compactMap { cpu in
+                areas.address(ofOffset: address, cpu: cpu).map { (cpu, $0) }
             }
         }
-        return Result(text: text, json: count == 1 && items.count == 1 ? items[0] : .array(items))
+        // crash heads the contents with the command and the name as typed, also for a typedef
+        // ("struct irq_cpustat_t {").
+        var bareName = Substring(typeText)
+        for keyword in ["struct ", "union "] where bareName.hasPrefix(keyword) { bareName = bareName.dropFirst(keyword.count) }
+        let header = "\(command) \(bareName)"
+        var text = warning
+        var items: [JSONValue] = []
+        let printer = ValuePrinter(source: source, memory: evaluator.memory, format: format)
+        for start in starts {
+            if let cpu = start.cpu { text += "[\(cpu)]: \(String(start.address, radix: 16))\n" }
+            let cpuJSON: [(String, JSONValue)] = start.cpu.map { [("cpu", .int(Int64($0)))] } ?? []
+            for i in 0..<count {
+                let (base, overflow) = start.address.addingReportingOverflow(UInt64(i) &* UInt64(size))
+                guard !overflow else { break }
+                if offsets {
+                    let firsts = memberPaths.isEmpty ? nil : memberPaths.map { String($0.split(separator: ".").first ?? "") }
+                    text += formatter.offsetListing(record, address: base, only: firsts)
+                    items.append(.object(cpuJSON + [("type", .string(typeName)), ("address", .address(base))]))
+                    continue
+                }
+                let object = TypedValue(type: type, storage: .memory(base))
+                if memberPaths.isEmpty {
+                    let bytes = try read(object, evaluator: evaluator, command: command)
+                    text += header + " " + printer.topLevel(type, bytes: bytes, address: base) + "\n"
+                    items.append(.object(cpuJSON + [("type", .string(typeName)), ("address", .address(base)),
+                                                    ("value", printer.json(type, bytes: bytes, address: base))]))
+                } else {
+                    var members: [(String, JSONValue)] = []
+                    for path in memberPaths {
+                        let v = try memberValue(path, of: object, evaluator: evaluator, spec: spec)
+                        let bytes = try read(v, evaluator: evaluator, command: command)
+                        text += "  \(path) = " + printer.memberText(v.type, bytes: bytes, address: v.address) + ",\n"
+                        members.append((path, printer.json(v.type, bytes: bytes, address: v.address)))
+                    }
+                    items.append(.object(cpuJSON + [("type", .string(typeName)), ("address", .address(base)),
+                                                    ("members", .object(members))]))
+                }
+            }
+        }
+        return Result(text: text, json: count == 1 && items.count == 1 && cpuSpecifier == nil ? items[0] : .array(items))
     }
 
     /// The member at `path` ("se.vruntime", "pid_links[1]") of a `type` object in memory.

@@ -18,10 +18,11 @@ struct ExpressionContext {
         })
     }
 
-    /// The declared type of a global variable from the debuginfo.
+    /// The declared type of a global variable from the debuginfo. Per-cpu variables get theirs
+    /// too, as in gdb: their symbol value is an offset into each CPU's area (`&runqueues` is that
+    /// offset), and `p NAME:CPU` reaches an instance.
     static func variableType(kernel: KernelImage, name: String) -> TypeID? {
-        // Per-cpu variables are offsets into each CPU's area, not addresses: not a plain global.
-        guard let v = try? kernel.variable(named: name), !v.isPerCPU else { return nil }
+        guard let v = try? kernel.variable(named: name) else { return nil }
         return v.type
     }
 
