@@ -18,10 +18,14 @@ final class BTFTable {
     let strings: Bytes
     /// Byte offset in `types` of record id (index 0 unused: void).
     let offsets: [UInt32]
+    /// What keeps the bytes behind `types` and `strings` alive: the mapped vmlinux (`ELFImage`) or a
+    /// heap copy (`OwnedBytes`), so the table never outlives them.
+    let owner: AnyObject?
 
     var count: Int { offsets.count }
 
-    init?(section: Bytes) {
+    init?(section: Bytes, owner: AnyObject?) {
+        self.owner = owner
         guard let magic = section.u16(0), magic == 0xEB9F,
               let version = section.u8(2), version == 1,
               let hdrLen = section.u32(4), let typeOff = section.u32(8), let typeLen = section.u32(12),
@@ -119,4 +123,22 @@ final class BTFTable {
         }
         return out
     }
+}
+
+/// A heap copy of bytes for a `BTFTable` that is not read from the mapped vmlinux (a section given
+/// as bytes: tests, mutated sections).
+final class OwnedBytes {
+    private let buffer: UnsafeMutableRawBufferPointer
+    let view: Bytes
+
+    init(_ bytes: [UInt8]) {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, bytes.count), alignment: 8)
+        bytes.withUnsafeBytes { src in
+            if let base = src.baseAddress { buffer.baseAddress!.copyMemory(from: base, byteCount: bytes.count) }
+        }
+        self.buffer = buffer
+        view = Bytes(base: UnsafeRawPointer(buffer.baseAddress!), count: bytes.count)
+    }
+
+    deinit { buffer.deallocate() }
 }

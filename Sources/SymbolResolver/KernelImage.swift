@@ -50,7 +50,7 @@ public final class KernelImage {
         if let typesCache { return typesCache }
         var btf: BTFTable?
         if let s = image.section(named: ".BTF"), let b = image.bytes(of: s) {
-            btf = BTFTable(section: b)
+            btf = BTFTable(section: b, owner: image)
         }
         guard btf != nil || hasDWARF else { throw SymbolError.noDebugInfo(path: path) }
         let t = KernelTypes(btf: btf)
@@ -87,7 +87,7 @@ public final class KernelImage {
     /// (...) #1 SMP ...\n"), or nil when the symbol or its bytes are missing.
     public lazy var linuxBanner: String? = {
         guard let table = try? symbols(), let sym = table.symbol(named: "linux_banner") else { return nil }
-        let length = sym.size > 0 ? min(Int(sym.size), 1024) : 512
+        let length = sym.size > 0 ? Int(min(sym.size, 1024)) : 512
         guard let b = image.bytes(atAddress: sym.address, count: length) ?? image.bytes(atAddress: sym.address, count: 1) else {
             return nil
         }

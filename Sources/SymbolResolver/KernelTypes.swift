@@ -14,10 +14,21 @@ public final class KernelTypes {
     let firstExtraID: UInt32
     /// DWARF type DIE offset -> the type built for it in this table.
     var fromDWARF: [UInt64: TypeID] = [:]
+    /// `alignment(of:)` answers so far.
+    private var alignments: [TypeID: UInt64] = [:]
 
     init(btf: BTFTable?) {
         self.btf = btf
         firstExtraID = UInt32(max(1, btf?.count ?? 1))
+    }
+
+    /// The types of a .BTF section given as bytes (copied), without DWARF behind them; nil when
+    /// the bytes are not a BTF section crashsh reads. For sections not read from a vmlinux file:
+    /// hand-made or mutated ones in tests, a section extracted elsewhere.
+    public convenience init?(btfSection bytes: [UInt8]) {
+        let owned = OwnedBytes(bytes)
+        guard let table = BTFTable(section: owned.view, owner: owned) else { return nil }
+        self.init(btf: table)
     }
 
     /// Number of BTF types (ids 1 ..< btfTypeCount), 0 without .BTF.
@@ -96,7 +107,14 @@ public final class KernelTypes {
         case BTFTable.kindRestrict: return .qualified(.restrict, target)
         case BTFTable.kindTypeTag, BTFTable.kindFunc, BTFTable.kindVar:
             // Tags are annotations, FUNC and VAR name an object: all stand for their target type.
-            return raw == Int(target.rawValue) ? .void : type(target)
+            // Followed in a bounded loop: in a corrupt .BTF the chain can be a cycle.
+            var next = target
+            for _ in 0..<64 {
+                let k = btf.kind(Int(next.rawValue))
+                guard k == BTFTable.kindTypeTag || k == BTFTable.kindFunc || k == BTFTable.kindVar else { return type(next) }
+                next = TypeID(rawValue: btf.sizeOrType(Int(next.rawValue)))
+            }
+            return .void
         case BTFTable.kindFuncProto:
             var params: [Parameter] = []
             var variadic = false
@@ -293,16 +311,23 @@ public final class KernelTypes {
     }
 
     private func alignment(of id: TypeID, depth: Int) -> UInt64 {
+        if let known = alignments[id] { return known }
         guard depth < 64 else { return 1 }
+        // Memoized, and 1 while in progress: a corrupt .BTF can nest a struct in itself, and
+        // without the memo a struct of n members nested k deep costs n^k.
+        alignments[id] = 1
+        let a: UInt64
         switch type(id) {
-        case .void, .function, .forward: return 1
-        case let .base(_, size, _): return max(1, min(size, 16))
-        case .pointer: return 8
-        case let .enumeration(_, size, _, _): return max(1, size)
-        case let .typedef(_, t), let .qualified(_, t), let .array(t, _): return alignment(of: t, depth: depth + 1)
+        case .void, .function, .forward: a = 1
+        case let .base(_, size, _): a = max(1, min(size, 16))
+        case .pointer: a = 8
+        case let .enumeration(_, size, _, _): a = max(1, size)
+        case let .typedef(_, t), let .qualified(_, t), let .array(t, _): a = alignment(of: t, depth: depth + 1)
         case let .structure(c), let .union(c):
-            return c.members.reduce(1) { max($0, alignment(of: $1.type, depth: depth + 1)) }
+            a = c.members.reduce(1) { max($0, alignment(of: $1.type, depth: depth + 1)) }
         }
+        alignments[id] = a
+        return a
     }
 
     /// The name of a struct/union/enum/typedef/base type as C spells it ("struct list_head",
@@ -348,8 +373,9 @@ public final class KernelTypes {
                 part = part[..<open]
             }
             let memberName = String(part)
+            var searched = Set<TypeID>()
             guard !memberName.isEmpty,
-                  let (m, off) = findMember(memberName, in: cur, depth: 0) else {
+                  let (m, off) = findMember(memberName, in: cur, depth: 0, searched: &searched) else {
                 throw SymbolError.memberNotFound(type: name(of: cur) ?? typeName, member: memberName)
             }
             bitOffset &+= off
@@ -370,11 +396,16 @@ public final class KernelTypes {
 
     /// Finds `name` among the members of `id`, descending into anonymous members; returns the
     /// member and its bit offset from the start of `id`.
-    private func findMember(_ name: String, in id: TypeID, depth: Int) -> (Member, UInt64)? {
-        guard depth < 32, let c = composite(id) else { return nil }
+    /// `searched` holds the composites already looked through: one that did not hold the name
+    /// will not the second time, and a corrupt .BTF can make anonymous members a cycle (or a DAG
+    /// that is exponential to walk as a tree).
+    private func findMember(_ name: String, in id: TypeID, depth: Int, searched: inout Set<TypeID>) -> (Member, UInt64)? {
+        guard depth < 32, searched.insert(resolved(id)).inserted, let c = composite(id) else { return nil }
         for m in c.members where m.name == name { return (m, m.bitOffset) }
         for m in c.members where m.name == nil {
-            if let (inner, off) = findMember(name, in: m.type, depth: depth + 1) { return (inner, m.bitOffset &+ off) }
+            if let (inner, off) = findMember(name, in: m.type, depth: depth + 1, searched: &searched) {
+                return (inner, m.bitOffset &+ off)
+            }
         }
         return nil
     }
