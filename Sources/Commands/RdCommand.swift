@@ -473,30 +473,20 @@ extension Session {
     /// Physical address of the top-level page table of the current context's task, for `rd -u`
     /// and user addresses. crashsh has no `set` yet; the context is crash's default, the task
     /// that was running on the CPU that panicked: `panic_cpu`, then that CPU's `current_task`
-    /// (per-cpu: `__per_cpu_offset[cpu]` plus the variable's offset), then its `mm->pgd`.
+    /// (per-cpu, see `PerCPU`), then its `mm->pgd`.
     func currentUserPageTable(space: KernelAddressSpace) throws -> UInt64 {
-        let layout = space.layout
-        func need<T>(_ v: T?, _ what: String) throws -> T {
-            guard let v else { throw CommandError("no current user process: \(what) is unknown (needs the vmlinux)") }
-            return v
+        let areas: PerCPU
+        let cpu: Int?
+        do {
+            areas = try PerCPU(space: space)
+            cpu = try areas.panicCPU()
+        } catch let DumpError.missing(what) {
+            throw CommandError("no current user process: \(what) is unknown (needs the vmlinux)")
         }
-        let panicCPUAddress = try need(layout.symbolAddress("panic_cpu"), "panic_cpu")
-        let cpu = try space.load(Int32.self, virtual: panicCPUAddress)
-        // panic_cpu is -1 (PANIC_CPU_INVALID) when the kernel never panicked.
-        guard cpu >= 0, cpu < 8192 else {
-            throw CommandError("no current user process: the kernel did not panic (panic_cpu \(cpu)), no default task context")
+        guard let cpu else {
+            throw CommandError("no current user process: the kernel did not panic, no default task context")
         }
-        let offsets = try need(layout.symbolAddress("__per_cpu_offset"), "__per_cpu_offset")
-        let cpuBase = try space.load(UInt64.self, virtual: offsets &+ UInt64(cpu) &* 8)
-        // Kernels before 6.2 keep `current_task` as its own per-cpu variable, later ones in pcpu_hot.
-        let slot: UInt64
-        if let v = layout.symbolAddress("current_task") {
-            slot = v
-        } else {
-            let hot = try need(layout.symbolAddress("pcpu_hot"), "current_task")
-            slot = hot &+ UInt64(try need(layout.memberOffset("pcpu_hot", "current_task"), "pcpu_hot.current_task"))
-        }
-        let taskAddress = try space.load(UInt64.self, virtual: cpuBase &+ slot)
+        let taskAddress = try areas.currentTask(cpu: cpu)
         let lookup = try TaskLookup(space: space)
         let task = try lookup.task(at: taskAddress)
         guard let pgd = try lookup.pageTableRoot(of: task) else {
