@@ -111,15 +111,23 @@ final class DwarfIndex {
         return (die, next)
     }
 
-    /// File and line of the code at link-time `address`.
+    /// Line tables of the units asked about, gdb-style (see `UnitLineTable`); a few are kept.
+    private var lineTables: [UInt64: UnitLineTable] = [:]
+
+    /// File and line of the code at link-time `address`, chosen among the line table's rows as
+    /// gdb chooses them (what crash prints), not the last row at the address.
     func sourceLine(at address: UInt64) -> SourceLine? {
-        guard let unit = unit(containing: address), var cu = unitDIE(at: unit)?.die,
-              let line = dwarf_getsrc_die(&cu, address),
-              let file = dwarf_linesrc(line, nil, nil) else { return nil }
-        var n: Int32 = 0, col: Int32 = 0
-        _ = dwarf_lineno(line, &n)
-        _ = dwarf_linecol(line, &col)
-        var path = String(cString: file)
+        guard let unit = unit(containing: address), var cu = unitDIE(at: unit)?.die else { return nil }
+        let table: UnitLineTable
+        if let t = lineTables[unit] {
+            table = t
+        } else {
+            table = lineTable(unit: &cu) ?? UnitLineTable()
+            if lineTables.count >= 16 { lineTables.removeAll(keepingCapacity: true) }
+            lineTables[unit] = table
+        }
+        guard let (file, entry) = table.lookup(address) else { return nil }
+        var path = file
         // Relative names are relative to the unit's compilation directory (what addr2line prints).
         if !path.hasPrefix("/") {
             var attr = Dwarf_Attribute()
@@ -128,7 +136,7 @@ final class DwarfIndex {
                 if !d.isEmpty && d != "." { path = d.hasSuffix("/") ? d + path : d + "/" + path }
             }
         }
-        return SourceLine(file: path, line: Int(n), column: Int(col))
+        return SourceLine(file: path, line: Int(entry.line), column: Int(entry.column))
     }
 
     // MARK: variables
