@@ -240,25 +240,42 @@ import Testing
         let addresses = l.present.prefix(8).map { Self.hexAddress($0, pageSize: l.pageSize) }
         var rng = SeededGenerator(state: 0xC0FFEE)
         var exits: [Int32: Int] = [:]
+        // Where the changes go, mostly on what the runs read: disk_dump_header, kdump_sub_header
+        // with the notes and VMCOREINFO after it, the bitmap words of the first present pages,
+        // the page_desc entries of the pages `rd` reads; and anywhere in the 64 KiB.
+        let firstBitmapByte = Int(l.present[0] / 8)
+        let bitmap2 = l.bitmapOffset + l.bitmapLength / 2
         for i in 0..<200 {
+            let k = i / 2 % addresses.count
+            let regions: [Range<Int>] = [
+                0 ..< 464,                               // disk_dump_header
+                408 ..< 464,                             // its numeric fields (status .. nr_cpus)
+                l.pageSize ..< l.pageSize + 104,         // kdump_sub_header
+                l.pageSize ..< min(head.count, l.bitmapOffset),  // with the notes and VMCOREINFO
+                l.bitmapOffset + firstBitmapByte ..< l.bitmapOffset + firstBitmapByte + 64,
+                bitmap2 + firstBitmapByte ..< bitmap2 + firstBitmapByte + 64,
+                l.dataOffset + 24 * k ..< l.dataOffset + 24 * (k + 1),   // the page_desc rd reads
+                0 ..< head.count,
+            ]
             var bytes = head
-            for _ in 0..<Int.random(in: 1...8, using: &rng) {
+            for _ in 0..<Int.random(in: 1...4, using: &rng) {
+                let region = regions[Int.random(in: 0..<regions.count, using: &rng)]
                 switch Int.random(in: 0..<3, using: &rng) {
-                case 0: bytes[Int.random(in: 0..<bytes.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
-                case 1: // a header field (first block) to an extreme
-                    let at = Int.random(in: 0..<(l.pageSize / 4), using: &rng) * 4
-                    let v: UInt32 = [0, 1, 0xffff_ffff, 0x8000_0000, 0x7fff_ffff][Int.random(in: 0..<5, using: &rng)]
+                case 0: bytes[Int.random(in: region, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+                case 1: // an aligned 32-bit field to an extreme
+                    let at = Int.random(in: region, using: &rng) & ~3
+                    let v: UInt32 = [0, 1, 0xffff_ffff, 0x8000_0000, 0x7fff_ffff, 0x1000][Int.random(in: 0..<6, using: &rng)]
                     for k in 0..<4 { bytes[at + k] = UInt8(truncatingIfNeeded: v >> (8 * UInt32(k))) }
                 default: // a run of 0x00 or 0xff
-                    let at = Int.random(in: 0..<bytes.count, using: &rng)
+                    let at = Int.random(in: region, using: &rng)
                     let fill: UInt8 = Bool.random(using: &rng) ? 0 : 0xff
-                    for k in at..<min(bytes.count, at + Int.random(in: 1...64, using: &rng)) { bytes[k] = fill }
+                    for k in at..<min(region.upperBound, at + Int.random(in: 1...16, using: &rng)) { bytes[k] = fill }
                 }
             }
             try handle.seek(toOffset: 0)
             try handle.write(contentsOf: bytes)
             try handle.synchronize()
-            let command = i % 2 == 0 ? "dumpinfo" : "rd -p \(addresses[i / 2 % addresses.count]) 4"
+            let command = i % 2 == 0 ? "dumpinfo" : "rd -p \(addresses[k]) 4"
             let run = Self.expectClean(try Harness.run(["-c", command, path], timeout: 30), file: path,
                                        "mutation \(i) (\(command))")
             exits[run.exitCode, default: 0] += 1
