@@ -102,6 +102,18 @@ public enum PrintCommand: CrashCommand {
         try run(arguments, format: .natural, in: session)
     }
 
+    /// Symbols, and after "symbol." or "->" the members along the chain.
+    public static func completions(forArgument index: Int, prefix: String, in session: Session) -> [String] {
+        if prefix.hasPrefix("-") { return [] }
+        if prefix.contains(".") || prefix.contains("->") {
+            guard let context = try? ExpressionContext(session: session) else { return [] }
+            return MemberCompletion.expression(prefix, context: context)
+        }
+        // Unary operators and parentheses in front of a symbol stay as typed.
+        let operators = prefix.prefix(while: { "&*(".contains($0) })
+        return session.symbolCompletions(prefix: String(prefix.dropFirst(operators.count))).map { String(operators) + $0 }
+    }
+
     static func run(_ arguments: [String], format initial: ValuePrinter.Format, in session: Session) throws -> any CommandResult {
         var format = initial
         var words: [String] = []
@@ -280,6 +292,9 @@ public enum PrintHexCommand: CrashCommand {
     public static func run(_ arguments: [String], in session: Session) throws -> any CommandResult {
         try PrintCommand.run(arguments, format: .hex, in: session)
     }
+    public static func completions(forArgument index: Int, prefix: String, in session: Session) -> [String] {
+        PrintCommand.completions(forArgument: index, prefix: prefix, in: session)
+    }
 }
 
 /// `p/d`: `p` with decimal integers and pointers (gdb's /d format).
@@ -289,5 +304,8 @@ public enum PrintDecimalCommand: CrashCommand {
     public static let usage = PrintCommand.usage
     public static func run(_ arguments: [String], in session: Session) throws -> any CommandResult {
         try PrintCommand.run(arguments, format: .decimal, in: session)
+    }
+    public static func completions(forArgument index: Int, prefix: String, in session: Session) -> [String] {
+        PrintCommand.completions(forArgument: index, prefix: prefix, in: session)
     }
 }

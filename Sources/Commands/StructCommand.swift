@@ -45,7 +45,7 @@ public enum StructCommand: CrashCommand {
     """
 
     public static func completions(forArgument index: Int, prefix: String, in session: Session) -> [String] {
-        WhatisCommand.typeNameCompletions(prefix: prefix, in: session)
+        RecordCommand.completions(index: index, prefix: prefix, kind: .structure, in: session)
     }
 
     public static func run(_ arguments: [String], in session: Session) throws -> any CommandResult {
@@ -61,7 +61,7 @@ public enum UnionCommand: CrashCommand {
         .replacingWord("struct - structure contents", with: "union - union contents")
 
     public static func completions(forArgument index: Int, prefix: String, in session: Session) -> [String] {
-        WhatisCommand.typeNameCompletions(prefix: prefix, in: session)
+        RecordCommand.completions(index: index, prefix: prefix, kind: .union, in: session)
     }
 
     public static func run(_ arguments: [String], in session: Session) throws -> any CommandResult {
@@ -77,6 +77,19 @@ enum RecordCommand {
         var json: JSONValue
         func renderText() -> String { text }
         func renderJSON() -> JSONValue { json }
+    }
+
+    /// Completion of a `struct`/`union` argument: type names, then after "TYPE." its members
+    /// (member paths, comma lists); symbols too for the arguments after the first (the address).
+    static func completions(index: Int, prefix: String, kind: CRecord.Kind, in session: Session) -> [String] {
+        if prefix.hasPrefix("-") { return [] }
+        if prefix.contains(".") {
+            guard let context = try? ExpressionContext(session: session) else { return [] }
+            return MemberCompletion.typePath(prefix, kind: kind, context: context)
+        }
+        // Options may come first: a later word is the type or the address.
+        return WhatisCommand.typeNameCompletions(prefix: prefix, in: session)
+            + (index > 0 ? session.symbolCompletions(prefix: prefix) : [])
     }
 
     /// Most consecutive structures one command prints.

@@ -28,7 +28,12 @@ public enum WhatisCommand: CrashCommand {
     """
 
     public static func completions(forArgument index: Int, prefix: String, in session: Session) -> [String] {
-        typeNameCompletions(prefix: prefix, in: session) + session.symbolCompletions(prefix: prefix)
+        if prefix.contains(".") || prefix.contains("->") {
+            // "type.member" or a member chain from a variable.
+            guard let context = try? ExpressionContext(session: session) else { return [] }
+            return MemberCompletion.typePath(prefix, kind: nil, context: context) + MemberCompletion.expression(prefix, context: context)
+        }
+        return typeNameCompletions(prefix: prefix, in: session) + session.symbolCompletions(prefix: prefix)
     }
 
     /// What `whatis` found.

@@ -51,8 +51,17 @@ extension Session {
         if position.index == 0 {
             candidates = CommandRegistry.all.flatMap { [$0.name] + $0.aliases }.filter { $0.hasPrefix(word) }
         } else if let name = position.command, let command = CommandRegistry.lookup(name) {
-            candidates = command.completions(forArgument: position.index - 1, prefix: word, in: self)
-                .filter { $0.hasPrefix(word) }
+            // The line editor ends words at ">", so after "p task->" the word is what follows
+            // "->": the command completes the whole expression, and the part before the word
+            // is cut off again.
+            let before = String(decoding: line.utf8.prefix(max(0, wordStart)), as: UTF8.self)
+            var lead = ""
+            if before.hasSuffix("->") {
+                lead = String(before.reversed().prefix(while: { $0 != " " && $0 != "\t" }).reversed())
+            }
+            candidates = command.completions(forArgument: position.index - 1, prefix: lead + word, in: self)
+                .filter { $0.hasPrefix(lead + word) }
+                .map { String($0.dropFirst(lead.count)) }
         } else {
             candidates = []
         }
