@@ -55,6 +55,9 @@ public enum SymCommand: CrashCommand {
         /// The source file and line of a text address, when the vmlinux has line info for it.
         public var file: String?
         public var line: Int?
+        /// True for a text address whose line was looked up in the vmlinux's DWARF and not found:
+        /// crash then prints the separator and an empty line ("sym+12 ").
+        public var lineNotFound = false
         /// The ELF section (shown with `-s`).
         public var section: String?
         /// The module the symbol belongs to (nil: the kernel image).
@@ -65,7 +68,7 @@ public enum SymCommand: CrashCommand {
             var s = String(address, radix: 16) + " (\(type)) " + name
             if offset != 0 { s += "+\(offset)" }
             if let module { s += " [\(module)]" }
-            if let section { s += " [\(section)]" } else if let file, let line { s += " \(file): \(line)" }
+            if let section { s += " [\(section)]" } else if let file, let line { s += " \(file): \(line)" } else if lineNotFound { s += " " }
             return s
         }
 
@@ -265,9 +268,13 @@ struct SymbolLookup {
         let address = runtimeAddress(symbol) &+ offset
         var row = SymCommand.SymbolRow(address: address, type: symbol.typeLetter, name: symbol.name, offset: offset)
         if section { row.section = symbol.section }
-        if withSource && isText(symbol), let src = sourceLine(runtimeAddress: address, symbol: symbol) {
-            row.file = src.file
-            row.line = src.line
+        if withSource && isText(symbol) {
+            if let src = sourceLine(runtimeAddress: address, symbol: symbol) {
+                row.file = src.file
+                row.line = src.line
+            } else {
+                row.lineNotFound = kernel.hasDWARF
+            }
         }
         return row
     }
