@@ -185,12 +185,15 @@ public struct ExpressionEvaluator {
     /// Finds `name` among `record`'s members, looking through anonymous struct/union members as
     /// C does. Returns the member and its bit offset from the start of `record`.
     public func findMember(_ name: String, in record: CRecord) -> (member: CMember, bitOffset: Int)? {
+        // Records already searched are not searched again: damaged type information can make
+        // anonymous members a cycle, or a DAG that is exponential to walk as a tree.
+        var searched = Set<CRecord>()
         func search(_ r: CRecord, _ base: Int, _ depth: Int) -> (CMember, Int)? {
-            guard depth < Self.maxAnonymousDepth else { return nil }
+            guard depth < Self.maxAnonymousDepth, searched.insert(r).inserted else { return nil }
             let members = source.members(of: r)
-            if let m = members.first(where: { $0.name == name }) { return (m, base + m.bitOffset) }
+            if let m = members.first(where: { $0.name == name }) { return (m, base &+ m.bitOffset) }
             for m in members where m.name == nil {
-                if let inner = m.type.record, let hit = search(inner, base + m.bitOffset, depth + 1) { return hit }
+                if let inner = m.type.record, let hit = search(inner, base &+ m.bitOffset, depth + 1) { return hit }
             }
             return nil
         }
@@ -208,9 +211,9 @@ public struct ExpressionEvaluator {
             let spanBytes = min(8, (spanBits + 7) / 8)
             let bytes: [UInt8]
             switch value.storage {
-            case let .memory(a): bytes = try memory.read(a &+ UInt64(byteOffset), count: spanBytes)
+            case let .memory(a): bytes = try memory.read(a &+ UInt64(bitPattern: Int64(byteOffset)), count: spanBytes)
             case let .immediate(all):
-                guard byteOffset + spanBytes <= all.count else { throw EvaluationError("bit field outside its value") }
+                guard byteOffset >= 0, spanBytes <= all.count - byteOffset else { throw EvaluationError("bit field outside its value") }
                 bytes = Array(all[byteOffset..<byteOffset + spanBytes])
             }
             let raw = ValueBytes.unsigned(bytes, 0, spanBytes) >> UInt64(bitOffset % 8)
@@ -222,10 +225,11 @@ public struct ExpressionEvaluator {
         }
         switch value.storage {
         case let .memory(a):
-            return TypedValue(type: m.type, storage: .memory(a &+ UInt64(byteOffset)))
+            // Offsets from damaged type information may wrap; so does the address, as in C.
+            return TypedValue(type: m.type, storage: .memory(a &+ UInt64(bitPattern: Int64(byteOffset))))
         case let .immediate(all):
             let size = m.type.size ?? 0
-            guard byteOffset >= 0, size >= 0, byteOffset + size <= all.count else {
+            guard byteOffset >= 0, size >= 0, size <= all.count - byteOffset else {
                 throw EvaluationError("member \(name) lies outside the value")
             }
             return TypedValue(type: m.type, storage: .immediate(Array(all[byteOffset..<byteOffset + size])))
@@ -358,7 +362,7 @@ enum ValueBytes {
         var v: UInt64 = 0
         var i = min(count, 8) - 1
         while i >= 0 {
-            let k = at + i
+            let k = at &+ i
             v = v << 8 | (k >= 0 && k < b.count ? UInt64(b[k]) : 0)
             i -= 1
         }

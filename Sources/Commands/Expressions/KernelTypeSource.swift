@@ -24,6 +24,10 @@ public final class KernelTypeSource: TypeSource {
     private func ctype(_ id: TypeID, depth: Int) -> CType {
         if let c = cache[id] { return c }
         guard depth < 64 else { return .void }
+        // void while in progress: only damaged type information leads back to a type being built
+        // (records are references and do not recurse), e.g. a function type whose parameters point
+        // to itself, which without this would be expanded params^64 times.
+        cache[id] = .void
         let result: CType
         switch types.type(id) {
         case .void:

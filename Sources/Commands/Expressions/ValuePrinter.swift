@@ -16,11 +16,24 @@ public struct ValuePrinter {
     /// Bytes read for the string a `char *` points to.
     public var maxStringBytes = 4096
     public var maxDepth = 48
+    /// Values printed (text and JSON together) before the rest is elided: corrupt type information
+    /// can nest a struct in itself, and `maxDepth` alone would still allow members^depth values.
+    public var maxValues = 1 << 20
+    private let printed = Counter()
+
+    /// Shared by copies of one printer: the values printed so far.
+    private final class Counter { var count = 0 }
 
     public init(source: any TypeSource, memory: any MemoryReader, format: Format = .natural) {
         self.source = source
         self.memory = memory
         self.format = format
+    }
+
+    /// Counts one value against `maxValues`; false once the budget is spent.
+    private func spend() -> Bool {
+        printed.count += 1
+        return printed.count <= maxValues
     }
 
     private var formatter: DeclarationFormatter { DeclarationFormatter(source: source) }
@@ -48,7 +61,7 @@ public struct ValuePrinter {
     /// The value of `type` held in `bytes` at `offset`; `address` is where it lives in memory
     /// (for symbolic names of flexible arrays), `level` the nesting for indentation.
     func text(_ type: CType, _ bytes: [UInt8], _ offset: Int, address: UInt64?, level: Int) -> String {
-        guard level < maxDepth else { return "{...}" }
+        guard level < maxDepth, spend() else { return "{...}" }
         switch type.resolved {
         case .void:
             return "void"
@@ -86,17 +99,18 @@ public struct ValuePrinter {
             guard let es = element.size, es > 0 else { return "{}" }
             let shown = min(count, maxElements)
             if case let .integer(i) = element.resolved, i.isCharacter, format == .natural {
-                var n = min(shown, max(0, (bytes.count - offset)))
+                // A member offset from damaged type information can lie past the bytes read.
+                let start = max(0, min(offset, bytes.count))
+                var n = min(shown, bytes.count - start)
                 let truncated = n < count
                 // gdb drops one trailing NUL of a whole char array (the terminator).
-                if !truncated, n > 0, bytes[offset + n - 1] == 0 { n -= 1 }
-                return "\"" + escaped(bytes[offset..<offset + n], quote: "\"") + "\"" + (truncated ? "..." : "")
+                if !truncated, n > 0, bytes[start + n - 1] == 0 { n -= 1 }
+                return "\"" + escaped(bytes[start..<start + n], quote: "\"") + "\"" + (truncated ? "..." : "")
             }
             var parts: [String] = []
             for k in 0..<shown {
-                let at = offset + k * es
-                guard at + es <= bytes.count else { break }
-                parts.append(text(element, bytes, at, address: address.map { $0 &+ UInt64(k * es) }, level: level + 1))
+                guard let (at, skip) = elementOffset(offset, k, es, in: bytes) else { break }
+                parts.append(text(element, bytes, at, address: address.map { $0 &+ UInt64(skip) }, level: level + 1))
             }
             return "{" + parts.joined(separator: ", ") + (shown < count ? "..." : "") + "}"
         case let .record(r):
@@ -116,11 +130,22 @@ public struct ValuePrinter {
         }
     }
 
+    /// Where element `k` of `es`-byte elements starting at `offset` lies in `bytes`, and its distance
+    /// from the first; nil when it does not lie wholly inside (or the arithmetic overflows: sizes come
+    /// from type information).
+    func elementOffset(_ offset: Int, _ k: Int, _ es: Int, in bytes: [UInt8]) -> (at: Int, skip: Int)? {
+        let (skip, o1) = k.multipliedReportingOverflow(by: es)
+        let (at, o2) = offset.addingReportingOverflow(skip)
+        guard !o1, !o2, at >= 0, at <= bytes.count - es else { return nil }
+        return (at, skip)
+    }
+
     func memberValueText(_ m: CMember, _ bytes: [UInt8], _ offset: Int, address: UInt64?, level: Int) -> String {
-        let at = offset + m.byteOffset
+        let at = offset &+ m.byteOffset
         if let bits = m.bitSize {
             let v = bitFieldValue(m, bits: bits, bytes, offset)
-            let size = m.type.size ?? 8
+            // A bit field holds at most 64 bits, whatever size its (possibly damaged) type claims.
+            let size = max(0, min(m.type.size ?? 8, 8))
             let b = (0..<size).map { UInt8(truncatingIfNeeded: v >> UInt64($0 * 8)) }
             return text(m.type, b, 0, address: nil, level: level)
         }
@@ -128,7 +153,7 @@ public struct ValuePrinter {
     }
 
     func bitFieldValue(_ m: CMember, bits: Int, _ bytes: [UInt8], _ offset: Int) -> UInt64 {
-        let first = offset + m.bitOffset / 8
+        let first = offset &+ m.bitOffset / 8
         let shift = m.bitOffset % 8
         let span = min(8, (shift + bits + 7) / 8)
         var v = ValueBytes.unsigned(bytes, first, span) >> UInt64(shift)
@@ -259,7 +284,7 @@ public struct ValuePrinter {
     }
 
     func json(_ type: CType, _ bytes: [UInt8], _ offset: Int, address: UInt64?, level: Int) -> JSONValue {
-        guard level < maxDepth else { return .null }
+        guard level < maxDepth, spend() else { return .null }
         switch type.resolved {
         case .void: return .null
         case let .integer(i):
@@ -280,16 +305,15 @@ public struct ValuePrinter {
             guard let count, count > 0, let es = element.size, es > 0 else { return .address(address ?? 0) }
             let shown = min(count, maxElements)
             if case let .integer(i) = element.resolved, i.isCharacter {
-                let end = min(offset + shown, bytes.count)
-                let slice = bytes[min(offset, end)..<end]
+                let start = max(0, min(offset, bytes.count))
+                let slice = bytes[start..<start + min(shown, bytes.count - start)]
                 let text = slice.prefix { $0 != 0 }
                 return .string(String(decoding: text, as: UTF8.self))
             }
             var items: [JSONValue] = []
             for k in 0..<shown {
-                let at = offset + k * es
-                guard at + es <= bytes.count else { break }
-                items.append(json(element, bytes, at, address: address.map { $0 &+ UInt64(k * es) }, level: level + 1))
+                guard let (at, skip) = elementOffset(offset, k, es, in: bytes) else { break }
+                items.append(json(element, bytes, at, address: address.map { $0 &+ UInt64(skip) }, level: level + 1))
             }
             return .array(items)
         case let .record(r):
@@ -298,10 +322,10 @@ public struct ValuePrinter {
                 let v: JSONValue
                 if let bits = m.bitSize {
                     let raw = bitFieldValue(m, bits: bits, bytes, offset)
-                    let size = m.type.size ?? 8
+                    let size = max(0, min(m.type.size ?? 8, 8))
                     v = json(m.type, (0..<size).map { UInt8(truncatingIfNeeded: raw >> UInt64($0 * 8)) }, 0, address: nil, level: level + 1)
                 } else {
-                    v = json(m.type, bytes, offset + m.byteOffset, address: address.map { $0 &+ UInt64(m.byteOffset) }, level: level + 1)
+                    v = json(m.type, bytes, offset &+ m.byteOffset, address: address.map { $0 &+ UInt64(m.byteOffset) }, level: level + 1)
                 }
                 if let name = m.name {
                     pairs.append((name, v))
