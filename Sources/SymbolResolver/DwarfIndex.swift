@@ -27,6 +27,8 @@ final class DwarfIndex {
     let dwarf: OpaquePointer
     /// Compile unit offset -> header size, filled as units are visited.
     private var unitStarts: [UInt64] = []
+    /// DIEs the current top-level `translate` may still build (see there).
+    private var translationBudget = 0
 
     init?(image: ELFImage) {
         guard image.section(named: ".debug_info") != nil,
@@ -255,7 +257,12 @@ final class DwarfIndex {
     func translate(_ die: inout Dwarf_Die, into types: KernelTypes, depth: Int) -> TypeID {
         let key = dwarf_dieoffset(&die)
         if let id = types.fromDWARF[key] { return id }
-        guard depth < 48 else { return .void }
+        // Only structs are memoized before their parts are built, so corrupt DWARF (a subroutine
+        // type whose parameters refer back to it) could rebuild a type params^48 times: each
+        // top-level translation may build a bounded number of DIEs (real ones need thousands).
+        if depth == 0 { translationBudget = 1 << 20 }
+        guard depth < 48, translationBudget > 0 else { return .void }
+        translationBudget -= 1
         let tag = Int(dwarf_tag(&die))
         let name = dwarf_diename(&die).map { String(cString: $0) }
         let size = udata(&die, DW_AT_byte_size)
