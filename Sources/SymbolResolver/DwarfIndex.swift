@@ -199,6 +199,28 @@ final class DwarfIndex {
         return definition ?? declaration ?? byAddress
     }
 
+    /// The DW_TAG_subprogram defining `name` among the top-level DIEs of the unit whose code
+    /// covers `address`: the one starting at `address` when several share the name.
+    func findFunction(named name: String, address: UInt64) -> Dwarf_Die? {
+        guard let unit = unit(containing: address) else { return nil }
+        var byName: Dwarf_Die?
+        var atAddress: Dwarf_Die?
+        name.withCString { key in
+            forEachTopLevelDIE(unitOffset: unit) { die in
+                guard dwarf_tag(&die) == Int32(DW_TAG_subprogram), let n = dwarf_diename(&die), strcmp(n, key) == 0,
+                      !isDeclaration(&die) else { return true }
+                var low: Dwarf_Addr = 0
+                if dwarf_lowpc(&die, &low) == 0, low == address {
+                    atAddress = die
+                    return false
+                }
+                if byName == nil { byName = die }
+                return true
+            }
+        }
+        return atAddress ?? byName
+    }
+
     func isDeclaration(_ die: inout Dwarf_Die) -> Bool {
         var attr = Dwarf_Attribute()
         var flag = false
@@ -349,7 +371,9 @@ final class DwarfIndex {
             var t = elem
             for c in counts.reversed() { t = types.intern(.array(of: t, count: c == 0 ? nil : c)) }
             result = t
-        case DW_TAG_subroutine_type:
+        case DW_TAG_subroutine_type, DW_TAG_subprogram:
+            // A subprogram (a function's definition) has the shape of its type: the return type
+            // and formal parameters, among other children that are skipped here.
             let ret = typeOf(&die, into: types, depth: depth)
             var params: [Parameter] = []
             var variadic = false

@@ -55,6 +55,22 @@ extension KernelImage {
         return GlobalVariable(name: name, symbol: sym, type: d.typeOf(&found, into: types), isPerCPU: isPerCPU)
     }
 
+    /// The prototype of the function `name` (a `.function` type): from .BTF, else from the
+    /// DWARF subprogram in the unit that holds the function's code. nil when the name is not a
+    /// function symbol or no debuginfo describes it (assembly entry points).
+    public func functionType(named name: String) throws -> TypeID? {
+        let types = try self.types()
+        if let id = types.function(named: name) { return id }
+        return dwarfFunctionType(named: name, into: types)
+    }
+
+    /// The prototype built from DWARF alone (also what a vmlinux without .BTF gets).
+    func dwarfFunctionType(named name: String, into types: KernelTypes) -> TypeID? {
+        guard let table = try? symbols(), let sym = table.symbol(named: name), sym.kind == .function,
+              let d = dwarfIndex(), var die = d.findFunction(named: name, address: sym.address) else { return nil }
+        return d.translate(&die, into: types, depth: 0)
+    }
+
     /// The range of unit offsets that should hold the object file defining raw symbol `index`:
     /// its own STT_FILE group for a local symbol, else the groups of the nearest local symbols
     /// around it in the same section, each mapped to a unit through one of its functions.

@@ -265,6 +265,19 @@ public final class KernelTypes {
         return id
     }
 
+    /// The prototype of the function `name` from .BTF (a FUNC record names its FUNC_PROTO):
+    /// a `.function` type. nil when BTF has no such function (no BTF, an inlined or assembly
+    /// function); `KernelImage.functionType(named:)` then asks DWARF. Of several static
+    /// functions with one name, BTF keeps those whose prototypes agree: the first is taken.
+    public func function(named name: String) -> TypeID? {
+        guard let btf else { return nil }
+        for id in btf.ids(named: name) where btf.kind(id) == BTFTable.kindFunc {
+            let proto = Int(btf.sizeOrType(id))
+            if btf.kind(proto) == BTFTable.kindFuncProto { return TypeID(rawValue: UInt32(proto)) }
+        }
+        return nil
+    }
+
     /// A pointer to `target` (BTF usually has it; otherwise one is built).
     public func pointer(to target: TypeID) -> TypeID { intern(.pointer(to: target)) }
 

@@ -15,6 +15,8 @@ struct ExpressionContext {
         let symbols = try session.kernelSymbols()
         source = KernelTypeSource(types: types, symbols: symbols, variableType: { name in
             ExpressionContext.variableType(kernel: kernel, name: name)
+        }, functionType: { name in
+            (try? kernel.functionType(named: name)) ?? nil
         })
     }
 

@@ -8,14 +8,20 @@ public final class KernelTypeSource: TypeSource {
     public let symbols: SymbolTable
     /// The declared type of a global variable, from DWARF; nil when unknown.
     let variableType: (String) -> TypeID?
+    /// A function's prototype (a `.function` type id); nil when unknown.
+    let functionPrototype: (String) -> TypeID?
     private var cache: [TypeID: CType] = [:]
 
     /// - Parameter variableType: the DWARF type of a global variable by name (SymbolResolver's
     ///   variable lookup); globals without one can still be used through casts.
-    public init(types: KernelTypes, symbols: SymbolTable, variableType: @escaping (String) -> TypeID?) {
+    /// - Parameter functionType: a function's prototype by name (SymbolResolver's
+    ///   `functionType(named:)`: BTF, else DWARF); without one a function is an address only.
+    public init(types: KernelTypes, symbols: SymbolTable, variableType: @escaping (String) -> TypeID?,
+                functionType: @escaping (String) -> TypeID? = { _ in nil }) {
         self.types = types
         self.symbols = symbols
         self.variableType = variableType
+        self.functionPrototype = functionType
     }
 
     /// The `CType` for a model type id.
@@ -108,10 +114,11 @@ public final class KernelTypeSource: TypeSource {
         return (s.address, nil)
     }
 
-    /// A function's prototype. SymbolResolver does not look functions up yet (BTF has them as
-    /// FUNC -> FUNC_PROTO), so functions are known by address only for now.
+    /// A function's prototype as a `.function` CType, or nil when the debuginfo has none.
     func functionType(_ name: String) -> CType? {
-        nil
+        guard let id = functionPrototype(name) else { return nil }
+        let t = ctype(id)
+        return t.isFunction ? t : nil
     }
 
     /// True for a per-cpu variable (its symbol is an offset into each CPU's area).
