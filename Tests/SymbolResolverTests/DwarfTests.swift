@@ -39,17 +39,17 @@ import Testing
     @Test func globalVariableTypes() throws {
         try withKernel { k in
             let t = try k.types()
-            func decl(_ name: String) throws -> String {
-                let v = try k.variable(named: name)
-                return t.declaration(of: v.type, name: name)
+            func type(_ name: String) throws -> String {
+                shape(try k.variable(named: name).type, in: t)
             }
-            #expect(try decl("jiffies") == "volatile unsigned long jiffies")
-            #expect(try decl("jiffies_64") == "u64 jiffies_64")
-            #expect(try decl("init_task") == "struct task_struct init_task")
-            #expect(try decl("linux_banner") == "const char linux_banner[]")
-            #expect(try decl("nr_cpu_ids") == "unsigned int nr_cpu_ids")
+            #expect(try type("jiffies") == "volatile unsigned long")
+            #expect(try type("jiffies_64") == "u64")
+            #expect(try type("init_task") == "struct task_struct")
+            let banner = try type("linux_banner")
+            #expect(banner == "const [] const char", "\(banner)")
+            #expect(try type("nr_cpu_ids") == "unsigned int")
             let rq = try k.variable(named: "runqueues")
-            #expect(rq.isPerCPU && t.declaration(of: rq.type, name: "runqueues") == "struct rq runqueues")
+            #expect(rq.isPerCPU && shape(rq.type, in: t) == "struct rq")
             let jiffies = try k.variable(named: "jiffies")
             #expect(t.size(of: jiffies.type) == 8)
             #expect(throws: SymbolError.variableNotFound(name: "no_such_variable_xyz")) { try k.variable(named: "no_such_variable_xyz") }
@@ -76,19 +76,27 @@ import Testing
             for path in ["pid", "comm", "tgid", "se.vruntime", "thread.sp", "mm", "tasks.next", "rcu_users", "stack_canary"] {
                 let a = try dwarfTypes.member(path, in: dwarfTask), b = try btfTypes.member(path, in: btfTask)
                 #expect(a.bitOffset == b.bitOffset && a.bitSize == b.bitSize, "\(path)")
-                #expect(dwarfTypes.typeName(of: a.type) == btfTypes.typeName(of: b.type), "\(path)")
+                #expect(shape(a.type, in: dwarfTypes) == shape(b.type, in: btfTypes), "\(path)")
             }
             #expect(try btfTypes.member("pid", in: btfTask).byteOffset == 2416)
             #expect(try btfTypes.member("comm", in: btfTask).byteOffset == 2976)
-            // Every member of task_struct, recursively one level: same offsets and spellings.
-            let dm = try #require(dwarfTypes.composite(dwarfTask)).members
-            let bm = try #require(btfTypes.composite(btfTask)).members
-            #expect(dm.count == bm.count)
-            for (x, y) in zip(dm, bm) {
-                #expect(x.name == y.name && x.bitOffset == y.bitOffset && x.bitSize == y.bitSize)
-                #expect(dwarfTypes.declaration(of: x.type, name: x.name ?? "") == btfTypes.declaration(of: y.type, name: y.name ?? ""))
-                #expect(dwarfTypes.size(of: x.type) == btfTypes.size(of: y.type), "\(x.name ?? "anon")")
+            // Every member of task_struct: same names, offsets, bit sizes, types and sizes.
+            // Anonymous struct and union members are compared member by member too.
+            var compared = 0
+            func compare(_ dwarfID: TypeID, _ btfID: TypeID, depth: Int) throws {
+                let dm = try #require(dwarfTypes.composite(dwarfID)).members
+                let bm = try #require(btfTypes.composite(btfID)).members
+                #expect(dm.count == bm.count)
+                for (x, y) in zip(dm, bm) {
+                    compared += 1
+                    #expect(x.name == y.name && x.bitOffset == y.bitOffset && x.bitSize == y.bitSize)
+                    #expect(shape(x.type, in: dwarfTypes) == shape(y.type, in: btfTypes), "\(x.name ?? "anon")")
+                    #expect(dwarfTypes.size(of: x.type) == btfTypes.size(of: y.type), "\(x.name ?? "anon")")
+                    if x.name == nil, depth < 8 { try compare(x.type, y.type, depth: depth + 1) }
+                }
             }
+            try compare(dwarfTask, btfTask, depth: 0)
+            #expect(compared > 200)
         }
     }
 }
