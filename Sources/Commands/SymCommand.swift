@@ -161,18 +161,9 @@ public enum SymCommand: CrashCommand {
         var entries: [Entry] = []
         let showSection = options.section
         if options.list {
-            // Sorted again by run-time address: absolute symbols inside the image move with it
-            // (see `runtimeAddress`), which can change their place.
-            // Absolute symbols outside the image (assembler constants, sizes) are no places in
-            // memory; crash leaves them out of its list too.
-            let listed = resolver.table.allSymbolsByAddress().filter {
-                !($0.typeLetter == "a" || $0.typeLetter == "A") || resolver.runtimeAddress($0) != $0.address
-            }
-            let rows = listed.enumerated().map { (i, s) in
-                (i, resolver.row(s, offset: 0, withSource: false, section: false))
-            }
-            for (_, row) in rows.sorted(by: { ($0.1.address, $0.0) < ($1.1.address, $1.0) }) {
-                entries.append(.symbol(row))
+            // crash's list, addresses and order (see `SymbolTable.crashListing`).
+            for s in resolver.table.crashListing() {
+                entries.append(.symbol(SymbolRow(address: s.address, type: s.typeLetter, name: s.name, offset: 0)))
             }
         }
         for q in options.queries {

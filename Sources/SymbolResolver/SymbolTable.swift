@@ -16,7 +16,11 @@ public enum SymbolBinding: String, Sendable, Hashable {
 /// One symbol of the vmlinux's .symtab, at its run-time address when read through a relocated
 /// `SymbolTable` (link-time address plus the KASLR slide).
 public struct Symbol: Sendable, Hashable, CustomStringConvertible {
+    /// The name as crash shows it: the .symtab name without a compiler clone suffix
+    /// (`free_ext_idx` for `free_ext_idx.isra.0`; see `crashDisplayLength`).
     public let name: String
+    /// The name exactly as .symtab spells it (`free_ext_idx.isra.0`); equal to `name` for most.
+    public let elfName: String
     /// The address: run-time for relocatable symbols of a relocated table, else link-time.
     public let address: UInt64
     /// st_size: 0 for labels and linker-script symbols.
@@ -63,6 +67,10 @@ final class SymbolStore {
     let image: ELFImage
     let strtab: Bytes
     let raw: [RawSymbol]
+    /// The STT_SECTION entries (named after their section), which only `sym -l` lists.
+    let sectionSymbols: [RawSymbol]
+    /// Link-time values crash relocates in its listing (see `SymbolTable.crashListing`).
+    let crashRelocationRange: ClosedRange<UInt64>?
     /// For each entry of `raw`: the number of the STT_FILE group it follows in .symtab (local
     /// symbols are listed object file by object file, in link order), or UInt32.max for global
     /// and weak symbols, which come after all groups.
@@ -103,6 +111,7 @@ final class SymbolStore {
         var groups: [UInt32] = []
         groups.reserveCapacity(count)
         var group: UInt32 = 0
+        var sections: [RawSymbol] = []
         for i in 1..<max(1, count) {
             let at = i * 24
             let nameOff = symBytes.u32u(at)
@@ -112,6 +121,10 @@ final class SymbolStore {
             let size = symBytes.u64u(at + 16)
             let type = Int32(info & 0xf), bind = Int32(info >> 4)
             if type == STT_FILE { group &+= 1 }
+            if type == STT_SECTION, shndx > 0, shndx < UInt32(SHN_LORESERVE), Int(shndx) < sectionLetter.count {
+                sections.append(RawSymbol(nameOffset: 0, sectionIndex: shndx, info: info, letter: sectionLetter[Int(shndx)],
+                                          relocatable: sectionRelocates[Int(shndx)], value: value, size: 0))
+            }
             if type == STT_SECTION || type == STT_FILE { continue }
             if nameOff == 0 || Int(nameOff) >= strBytes.count { continue }
             var letter: UInt8
@@ -140,7 +153,20 @@ final class SymbolStore {
             groups.append(bind == STB_LOCAL ? group : UInt32.max)
         }
         raw = list
+        sectionSymbols = sections
         fileGroup = groups
+        // crash moves a symbol with KASLR when its value lies from the start of .text to the end
+        // of the last section that follows .text in the section headers.
+        var range: ClosedRange<UInt64>?
+        if let text = image.sections.first(where: { $0.name == ".text" }) {
+            var end = text.address
+            for s in image.sections where s.index >= text.index {
+                let (e, o) = s.address.addingReportingOverflow(s.size)
+                if !o, e > end { end = e }
+            }
+            range = text.address...end
+        }
+        crashRelocationRange = range
         loadedRanges = image.sections.filter { $0.isAllocated && $0.address != 0 && $0.size > 0 }
             .map { ($0.address, $0.address &+ $0.size) }
     }
@@ -153,6 +179,38 @@ final class SymbolStore {
     }
 
     func name(_ i: Int) -> String { String(decoding: nameBytes(i), as: UTF8.self) }
+
+    /// The name bytes of entry `i` as crash shows them (clone suffix cut off).
+    @inline(__always) func displayBytes(_ i: Int) -> UnsafeRawBufferPointer {
+        let n = nameBytes(i)
+        return UnsafeRawBufferPointer(start: n.baseAddress, count: crashDisplayLength(n))
+    }
+
+    func displayName(_ i: Int) -> String { String(decoding: displayBytes(i), as: UTF8.self) }
+
+    /// Entries whose displayed name is shorter than their .symtab name (gcc/clang clones), indexed
+    /// by the displayed name: a name lookup finds `foo.isra.0` when asked for `foo`, as crash does.
+    /// One pass over the names on first use (a few milliseconds).
+    private(set) lazy var clones: (entries: [Int], index: NameHashIndex) = {
+        var entries: [Int] = []
+        for i in raw.indices {
+            let n = nameBytes(i)
+            if crashDisplayLength(n) < n.count { entries.append(i) }
+        }
+        let index = NameHashIndex(count: entries.count) { displayBytes(entries[$0]) }
+        return (entries, index)
+    }()
+
+    /// Entries whose displayed name is `key` and whose .symtab name is longer.
+    func cloneMatches(_ key: UnsafeRawBufferPointer) -> [Int] {
+        let c = clones
+        var out: [Int] = []
+        c.index.forEachMatch(key, equals: { j, k in
+            let d = displayBytes(c.entries[j])
+            return d.count == k.count && (k.count == 0 || memcmp(d.baseAddress!, k.baseAddress!, k.count) == 0)
+        }) { out.append(c.entries[$0]) }
+        return out
+    }
 
     /// Preference among symbols at one address or with one name: sized functions and objects,
     /// then global over weak over local, then anything else. Lower is better.
@@ -335,33 +393,47 @@ public struct SymbolTable {
         }
         let section = r.sectionIndex < UInt32(SHN_LORESERVE)
             ? (store.image.section(index: Int(r.sectionIndex))?.name ?? "") : ""
-        return Symbol(name: store.name(i), address: r.relocatable ? r.value &+ slide : r.value, size: r.size,
+        let elfName = store.name(i)
+        let shown = store.displayBytes(i)
+        let name = shown.count == elfName.utf8.count ? elfName : String(decoding: shown, as: UTF8.self)
+        return Symbol(name: name, elfName: elfName, address: r.relocatable ? r.value &+ slide : r.value, size: r.size,
                       kind: kind, binding: binding, typeLetter: Character(Unicode.Scalar(r.letter)),
                       section: section, isRelocatable: r.relocatable)
     }
 
+    /// Entries whose .symtab name is `name`, then the clones crash shows as `name`.
     private func matches(_ name: String) -> [Int] {
         var found: [Int] = []
         let s = store
         if !s.hasNameIndex, s.nameScans < SymbolStore.scansBeforeIndexing {
             s.nameScans += 1
-            return name.withBytes { s.scanNames($0) }
-        }
-        name.withBytes { key in
-            s.nameIndex.forEachMatch(key, equals: { i, k in s.strtab.cStringEquals(at: Int(s.raw[i].nameOffset), k) }) {
-                found.append($0)
+            found = name.withBytes { s.scanNames($0) }
+        } else {
+            name.withBytes { key in
+                s.nameIndex.forEachMatch(key, equals: { i, k in s.strtab.cStringEquals(at: Int(s.raw[i].nameOffset), k) }) {
+                    found.append($0)
+                }
             }
         }
+        found += name.withBytes { s.cloneMatches($0) }
         return found
     }
 
-    /// Every symbol called `name`, the preferred first (sized function/object, global before
-    /// weak before local), then by address.
-    public func symbols(named name: String) -> [Symbol] {
+    /// Preference among the entries a name lookup found: an exact .symtab name before a clone,
+    /// then sized function/object, global before weak before local, then by address.
+    private func lookupOrder(_ name: String) -> (Int, Int) -> Bool {
         let s = store
-        return matches(name)
-            .sorted { (s.rank(s.raw[$0]), s.raw[$0].value, $0) < (s.rank(s.raw[$1]), s.raw[$1].value, $1) }
-            .map(symbol)
+        return { a, b in
+            let ea = s.nameBytes(a).count == name.utf8.count ? 0 : 1, eb = s.nameBytes(b).count == name.utf8.count ? 0 : 1
+            return (ea, s.rank(s.raw[a]), s.raw[a].value, a) < (eb, s.rank(s.raw[b]), s.raw[b].value, b)
+        }
+    }
+
+    /// Every symbol called `name` (its .symtab name, or the name crash shows for a clone such as
+    /// `foo.isra.0`), the preferred first (exact .symtab name, sized function/object, global
+    /// before weak before local), then by address.
+    public func symbols(named name: String) -> [Symbol] {
+        matches(name).sorted(by: lookupOrder(name)).map(symbol)
     }
 
     /// The symbol a user means by `name`: the preferred one of `symbols(named:)`.
@@ -403,19 +475,97 @@ public struct SymbolTable {
     /// symbols included: what `sym -l` lists.
     public func allSymbolsByAddress() -> [Symbol] { store.allByAddress.map { symbol(Int($0)) } }
 
-    /// Raw index of the preferred symbol called `name`.
-    func index(named name: String) -> Int? {
+    /// The kernel symbols crash 8.0.6 lists with `sym -l`, in its order and at its addresses:
+    /// every .symtab entry and section symbol sorted by link-time value, then by .symtab name
+    /// (byte order); before the first `_text`/`_stext` only `__per_cpu_start` and, after it, the
+    /// per-cpu names (`per_cpu*`, `__per_cpu_end`) and data symbols (d, D, V) are kept, since what
+    /// sorts before the kernel text is per-cpu offsets, constants and file-local noise. A value
+    /// from the start of .text to the end of the last section after it moves by the slide; others
+    /// (per-cpu offsets, constants) stay. Names are the displayed ones.
+    public func crashListing() -> [Symbol] {
         let s = store
-        return matches(name).min { (s.rank(s.raw[$0]), s.raw[$0].value, $0) < (s.rank(s.raw[$1]), s.raw[$1].value, $1) }
+        // Entries: indexes into `raw`, then -(k+1) for section symbol k.
+        var entries: [Int] = s.allByAddress.map { Int($0) }
+        entries.reserveCapacity(entries.count + s.sectionSymbols.count)
+        for k in s.sectionSymbols.indices { entries.append(-(k + 1)) }
+        // Section names, concatenated, so that they compare as bytes like .symtab names.
+        var sectionNameStore: [UInt8] = []
+        var sectionNameAt: [(start: Int, count: Int)] = []
+        var sectionNames: [String] = []
+        for r in s.sectionSymbols {
+            let name = s.image.section(index: Int(r.sectionIndex))?.name ?? ""
+            sectionNameAt.append((sectionNameStore.count, name.utf8.count))
+            sectionNameStore += Array(name.utf8)
+            sectionNames.append(name)
+        }
+        func value(_ e: Int) -> UInt64 { e >= 0 ? s.raw[e].value : s.sectionSymbols[-e - 1].value }
+        sectionNameStore.withUnsafeBytes { store in
+        func nameBytes(_ e: Int) -> UnsafeRawBufferPointer {
+            if e >= 0 { return s.nameBytes(e) }
+            let at = sectionNameAt[-e - 1]
+            return UnsafeRawBufferPointer(rebasing: store[at.start..<(at.start + at.count)])
+        }
+        entries.sort { a, b in
+            let va = value(a), vb = value(b)
+            if va != vb { return va < vb }
+            let na = nameBytes(a), nb = nameBytes(b)
+            let common = min(na.count, nb.count)
+            if common > 0, let pa = na.baseAddress, let pb = nb.baseAddress {
+                let c = memcmp(pa, pb, common)
+                if c != 0 { return c < 0 }
+            }
+            return na.count != nb.count ? na.count < nb.count : a < b
+        }
+        }
+        var out: [Symbol] = []
+        out.reserveCapacity(entries.count)
+        var textSeen = false, perCPUSeen = false
+        for e in entries {
+            var sym: Symbol
+            if e >= 0 {
+                sym = symbol(e)
+            } else {
+                let r = s.sectionSymbols[-e - 1]
+                let name = sectionNames[-e - 1]
+                sym = Symbol(name: name, elfName: name, address: r.relocatable ? r.value &+ slide : r.value, size: 0,
+                             kind: .other, binding: .local, typeLetter: Character(Unicode.Scalar(r.letter)),
+                             section: name, isRelocatable: r.relocatable)
+            }
+            if sym.name.isEmpty { continue }
+            if !textSeen {
+                if sym.name == "_text" || sym.name == "_stext" {
+                    textSeen = true
+                } else if sym.name == "__per_cpu_start" {
+                    perCPUSeen = true
+                } else if !(perCPUSeen && (sym.name.hasPrefix("per_cpu") || sym.name == "__per_cpu_end"
+                                           || sym.typeLetter == "V" || sym.typeLetter == "d" || sym.typeLetter == "D")) {
+                    continue
+                }
+            }
+            let link = value(e)
+            let moved = s.crashRelocationRange?.contains(link) == true ? link &+ slide : link
+            if moved != sym.address {
+                sym = Symbol(name: sym.name, elfName: sym.elfName, address: moved, size: sym.size, kind: sym.kind,
+                             binding: sym.binding, typeLetter: sym.typeLetter, section: sym.section,
+                             isRelocatable: sym.isRelocatable)
+            }
+            out.append(sym)
+        }
+        return out
     }
 
-    /// Symbols whose name contains `substring`, sorted by address (`sym -q`).
+    /// Raw index of the preferred symbol called `name`.
+    func index(named name: String) -> Int? {
+        matches(name).min(by: lookupOrder(name))
+    }
+
+    /// Symbols whose displayed name contains `substring`, sorted by address (`sym -q`).
     public func symbols(containing substring: String) -> [Symbol] {
         let s = store
         var hits: [Int] = []
         substring.withBytes { key in
             for i in s.raw.indices {
-                let n = s.nameBytes(i)
+                let n = s.displayBytes(i)
                 if key.count == 0 || (n.count >= key.count && contains(n, key)) {
                     hits.append(i)
                 }
@@ -424,13 +574,13 @@ public struct SymbolTable {
         return sorted(hits)
     }
 
-    /// Distinct symbol names starting with `prefix`, sorted (tab completion).
+    /// Distinct displayed symbol names starting with `prefix`, sorted (tab completion).
     public func names(withPrefix prefix: String) -> [String] {
         let s = store
         var out = Set<String>()
         prefix.withBytes { key in
             for i in s.raw.indices {
-                let n = s.nameBytes(i)
+                let n = s.displayBytes(i)
                 if n.count >= key.count, key.count == 0 || memcmp(n.baseAddress!, key.baseAddress!, key.count) == 0 {
                     out.insert(String(decoding: n, as: UTF8.self))
                 }
@@ -464,4 +614,38 @@ func contains(_ hay: UnsafeRawBufferPointer, _ needle: UnsafeRawBufferPointer) -
         at = i + 1
     }
     return false
+}
+
+/// The suffixes gcc and clang append to a function they cloned or split (interprocedural SRA,
+/// partial inlining, LTO-promoted locals), in the order crash tries them.
+private let cloneMarkers: [[UInt8]] = [Array(".isra.".utf8), Array(".part.".utf8), Array(".llvm.".utf8)]
+
+/// How many leading bytes of the .symtab name `name` crash keeps: it cuts the name at the first
+/// ".isra.", else the first ".part.", else the first ".llvm." (only the first marker in that order
+/// that occurs counts: `f.part.0.isra.0` shows as `f.part.0`). `.constprop.N` and `.cold` stay.
+public func crashDisplayLength(_ name: UnsafeRawBufferPointer) -> Int {
+    guard name.count >= 6, let base = name.baseAddress, memchr(base, Int32(UInt8(ascii: ".")), name.count) != nil else {
+        return name.count
+    }
+    for marker in cloneMarkers {
+        let found: Int? = marker.withUnsafeBytes { m in
+            var at = 0
+            let last = name.count - m.count
+            while at <= last {
+                guard let p = memchr(base + at, Int32(UInt8(ascii: ".")), last - at + 1) else { return nil }
+                let i = UnsafeRawPointer(p) - base
+                if memcmp(base + i, m.baseAddress!, m.count) == 0 { return i }
+                at = i + 1
+            }
+            return nil
+        }
+        if let found { return found }
+    }
+    return name.count
+}
+
+/// The name crash shows for the .symtab name `name` (see `crashDisplayLength`).
+public func crashDisplayName(_ name: String) -> String {
+    var copy = name
+    return copy.withUTF8 { String(decoding: UnsafeRawBufferPointer(start: $0.baseAddress, count: crashDisplayLength(UnsafeRawBufferPointer($0))), as: UTF8.self) }
 }

@@ -163,6 +163,61 @@ struct SymRdTests {
         #expect(lines.contains("ffffffffb171ffe0 (D) linux_banner"))
     }
 
+    /// `sym -l` is crash's kernel list line for line (Expected/symrd/sym-l: count, SHA-256 and a
+    /// numbered sample of crash's lines up to its module part, which crashsh does not load yet):
+    /// crash's order (value, then .symtab name), its choice before _text, section symbols, clone
+    /// names cut like crash's, and its relocation range.
+    @Test(arguments: ["dump.kdump", "qemu.elf"])
+    func symListMatchesCrash(dump: String) throws {
+        guard Harness.fixturesAvailable else { return }
+        let reference = try String(contentsOf: Self.expectedRoot.appendingPathComponent("sym-l/\(dump).txt"), encoding: .utf8)
+            .split(separator: "\n").map(String.init)
+        let header = try #require(reference.first).split(separator: " ")
+        try #require(header.count == 4 && header[0] == "count" && header[2] == "sha256")
+        guard case let .output(text) = Self.run(try Self.session(dump), "sym -l") else { Issue.record("sym -l failed"); return }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
+        #expect(lines.count == Int(header[1]), "\(dump): line count")
+        var sampled = 0
+        for entry in reference.dropFirst() {
+            let parts = entry.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2, let n = Int(parts[0]), n >= 1 else { Issue.record("bad line \(entry)"); continue }
+            #expect(n <= lines.count && lines[n - 1] == String(parts[1]), "\(dump): line \(n)")
+            sampled += 1
+        }
+        #expect(sampled > 3000)
+        let dir = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("sym-l.txt")
+        try Data(text.utf8).write(to: file)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+        p.arguments = [file.path]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try p.run()
+        let digest = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(digest.split(separator: " ").first.map(String.init) == String(header[3]), "\(dump): SHA-256 of sym -l")
+    }
+
+    /// Clone names: crash shows `free_ext_idx.isra.0` as `free_ext_idx` and finds it by that name;
+    /// crashsh also finds it by its .symtab name (crash says "symbol not found" there).
+    @Test func cloneNamesAsCrashShowsThem() throws {
+        guard Harness.fixturesAvailable else { return }
+        let session = try Self.session("dump.kdump")
+        let byName = Self.run(session, "sym free_ext_idx")
+        #expect(Self.run(session, "sym free_ext_idx.isra.0") == byName)
+        guard case let .output(text) = byName else { Issue.record("sym free_ext_idx failed"); return }
+        #expect(text.hasPrefix("ffffffffb0a3f7a0 (t) free_ext_idx "))
+        let table = try session.kernelSymbols()
+        let clone = try #require(table.symbol(named: "free_ext_idx"))
+        #expect(clone.elfName == "free_ext_idx.isra.0" && clone.name == "free_ext_idx")
+        // A .symtab name wins over a clone of the same displayed name.
+        #expect(table.symbol(named: "intel_pmu_hw_config")?.elfName == "intel_pmu_hw_config")
+        #expect(table.symbols(named: "intel_pmu_hw_config").map(\.elfName) == ["intel_pmu_hw_config", "intel_pmu_hw_config.part.0"])
+        #expect(table.names(withPrefix: "free_ext_i") == ["free_ext_idx"])
+    }
+
     /// A read that runs into an excluded page shows what it could read, then crash's error line.
     @Test func readRunningIntoAnExcludedPage() throws {
         guard Harness.fixturesAvailable else { return }

@@ -18,17 +18,21 @@ import Testing
         #expect(addresses.count == crash.count && addresses.count > 400)
         try withKernel { k in
             var withLine = 0
+            let table = try k.symbols()
             for (address, line) in zip(addresses, crash) {
                 // "ffffffffb10114f5 (T) schedule+5 FILE: LINE", or nothing after the name (and one
                 // space) when gdb has no line there.
                 let words = line.split(separator: " ", maxSplits: 3, omittingEmptySubsequences: false)
+                // The symbol and offset as crash names them (clone suffixes cut off).
+                let loc = table.symbol(at: address)
+                let shown = loc.map { $0.offset == 0 ? $0.symbol.name : "\($0.symbol.name)+\($0.offset)" }
+                #expect(words.count >= 3 && shown == String(words[2]), "\(String(address, radix: 16)): \(shown ?? "nil")")
                 let expected = words.count == 4 && !words[3].isEmpty ? String(words[3]) : nil
                 let got = try k.sourceLine(atLinkAddress: address)
                 #expect(got?.description == expected, "\(String(address, radix: 16))")
                 if expected != nil { withLine += 1 }
             }
             #expect(withLine > 400)
-            let table = try k.symbols()
             let schedule = try #require(try k.sourceLine(atLinkAddress: table.symbol(named: "schedule")!.address))
             #expect(schedule.file.hasSuffix("kernel/sched/core.c") && schedule.line == 6654)
             let inlined = try #require(try k.sourceLine(atLinkAddress: table.symbol(named: "schedule")!.address + 5))

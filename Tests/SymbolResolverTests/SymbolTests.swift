@@ -18,13 +18,23 @@ import Testing
             var got = Set<String>()
             for s in table.allSymbolsByAddress() {
                 let hex = String(s.address, radix: 16)
-                got.insert(String(repeating: "0", count: 16 - hex.count) + hex + " \(s.typeLetter) \(s.name)")
+                got.insert(String(repeating: "0", count: 16 - hex.count) + hex + " \(s.typeLetter) \(s.elfName)")
             }
             #expect(got.count > 100_000)
             let missing = expected.subtracting(got), extra = got.subtracting(expected)
             #expect(missing.isEmpty, "missing: \(missing.sorted().prefix(5))")
             #expect(extra.isEmpty, "extra: \(extra.sorted().prefix(5))")
         }
+    }
+
+    /// crash's cut of clone names: the first of .isra., .part., .llvm. (in that order) that occurs.
+    @Test func cloneNamesCutLikeCrash() {
+        let cases = [("free_ext_idx.isra.0", "free_ext_idx"), ("nmi_handle.part.0.cold", "nmi_handle"),
+                     ("acpi_ns_check_sorted_list.part.0.isra.0", "acpi_ns_check_sorted_list.part.0"),
+                     ("f.constprop.0", "f.constprop.0"), ("set_pages_state.cold", "set_pages_state.cold"),
+                     ("g.llvm.123456", "g"), ("h.constprop.0.isra.0", "h.constprop.0"), ("schedule", "schedule"),
+                     (".isra.", ""), ("a.part", "a.part"), ("", "")]
+        for (elf, shown) in cases { #expect(crashDisplayName(elf) == shown, "\(elf)") }
     }
 
     /// The KASLR slide of dump.kdump from crash's own output, to compare run-time addresses.
@@ -73,7 +83,7 @@ import Testing
                 let a = text.address + UInt64.random(in: 0..<text.size, using: &rng)
                 let linear = try #require(store.scanAddress(a))
                 let indexed = try #require(table.symbol(at: a))
-                #expect(store.name(linear) == indexed.symbol.name, "at \(String(a, radix: 16))")
+                #expect(store.name(linear) == indexed.symbol.elfName, "at \(String(a, radix: 16))")
             }
             #expect(store.hasAddressIndex)
             // Per-cpu offsets and addresses outside the image have no symbol.
