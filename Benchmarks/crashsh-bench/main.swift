@@ -141,20 +141,6 @@ func timeReads(_ dump: any DumpFile, pfns: [UInt64], passes: Int, buffer: Unsafe
     return best
 }
 
-/// The pfns whose page starts inside a range with file bytes (not a zero-filled tail).
-func fileBackedPages(_ elf: ElfCoreFile, pfns: [UInt64]) -> [UInt64] {
-    let ranges = elf.physicalRanges
-    let size = UInt64(elf.pageSize)
-    var out: [UInt64] = []
-    var i = 0
-    for pfn in pfns {
-        let start = pfn &* size
-        while i < ranges.count, ranges[i].end <= start { i += 1 }
-        if i < ranges.count, ranges[i].start <= start, ranges[i].fileOffset != nil { out.append(pfn) }
-    }
-    return out
-}
-
 func mib(_ bytes: Double) -> String { fixed(bytes / 1048576, 1) + " MiB" }
 func rate(_ bytes: Double, _ seconds: Double) -> String {
     fixed(seconds > 0 ? bytes / 1048576 / seconds : 0, 0) + " MiB/s"
@@ -188,17 +174,9 @@ func benchPages(path: String, passes: Int) {
     line += " " + pad(fixed(best, 3), 7) + " s"
     line += " " + pad(rate(bytes, best), 10)
     if errors > 0 { line += "  (\(errors) pages failed)" }
-    if let elf = dump as? ElfCoreFile {
-        // Pages past a segment's p_filesz read as zeros (a memset, not a copy from the file): say
-        // how many, and time the pages with file bytes on their own.
-        let backed = fileBackedPages(elf, pfns: pfns)
-        let zeroFilled = pfns.count - backed.count
-        if zeroFilled > 0 {
-            let seconds = timeReads(dump, pfns: backed, passes: passes, buffer: buffer)
-            let backedBytes = Double(backed.count) * Double(dump.pageSize)
-            line += "  (\(zeroFilled) pages zero-filled past p_filesz; the \(backed.count) with file bytes: "
-            line += rate(backedBytes, seconds) + ")"
-        }
+    if dump is ElfCoreFile, let excluded = dump.summary().pagesExcluded, excluded > 0 {
+        // makedumpfile -E's [p_filesz, p_memsz) tails are excluded pages: not read, not counted above.
+        line += "  (\(excluded) pages excluded past p_filesz)"
     }
     if let stored {
         let decoded = Double(stored.ranges.count) * Double(dump.pageSize)

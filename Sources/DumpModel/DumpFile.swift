@@ -128,7 +128,8 @@ public struct DumpSummary: Sendable {
     public var maxMapnr: UInt64
     /// Pages whose bytes are in the dump.
     public var pagesPresent: UInt64
-    /// Pages of RAM left out by filtering (kdump format only; nil where the format cannot tell).
+    /// Pages of RAM left out by filtering: in a kdump file's 1st bitmap but not its 2nd; in an ELF
+    /// core, the pages of the `[p_filesz, p_memsz)` tails (makedumpfile -E). nil where the format cannot tell.
     public var pagesExcluded: UInt64?
     public var utsname: [String: String]?
     /// Crash time (seconds since the epoch) from the header or VMCOREINFO CRASHTIME.

@@ -108,6 +108,16 @@ struct FormatFixtureTests {
             try a.withUnsafeMutableBytes { try base.readPage(pfn: pfn, into: $0) }
             for (name, other) in others {
                 b = [UInt8](repeating: 0xa5, count: 4096)
+                // dump.kdump keeps some zero pages (all pointing at one stored zero page) that
+                // makedumpfile -E counted as excluded and left in a [p_filesz, p_memsz) tail
+                // (1240 pages, all zero in vmcore): dump.elf reports those as excluded.
+                if name == "dump.elf", other.pageState(pfn: pfn) == .excluded {
+                    #expect(a.allSatisfy { $0 == 0 }, "pfn \(pfn): excluded in dump.elf, not zero in dump.kdump")
+                    #expect(throws: DumpError.excludedPage(paddr: pfn * 4096)) {
+                        try b.withUnsafeMutableBytes { try other.readPage(pfn: pfn, into: $0) }
+                    }
+                    continue
+                }
                 try b.withUnsafeMutableBytes { try other.readPage(pfn: pfn, into: $0) }
                 #expect(a == b, "pfn \(pfn) differs in \(name)")
             }
@@ -164,6 +174,78 @@ struct FormatFixtureTests {
             #expect(throws: DumpError.notInDump(paddr: 0x100000 * 4096)) { try vmcore.readPage(pfn: 0x100000, into: buf) }
             return ()
         }
+    }
+
+    /// makedumpfile -E ends a segment's file data where a run of >= 256 excluded pages starts and
+    /// keeps the rest of the range as [p_filesz, p_memsz): those pages are excluded, not zeros.
+    @Test func elfTailPagesAreExcludedLikeInKdump() throws {
+        let elf = try #require(try FormatFixtures.open("dump.elf") as? ElfCoreFile)
+        let kdump = try #require(try FormatFixtures.open("dump.kdump") as? KdumpCompressedFile)
+        let tails = elf.physicalRanges.filter { $0.fileOffset == nil }
+        #expect(!tails.isEmpty)
+        var inTail = 0
+        for pfn in 0 ..< kdump.maxMapnr where kdump.pageState(pfn: pfn) == .excluded {
+            let start = pfn * 4096
+            guard tails.contains(where: { $0.start <= start && start < $0.end }) else { continue }
+            #expect(elf.pageState(pfn: pfn) == .excluded, "pfn \(pfn)")
+            inTail += 1
+        }
+        // Most of what dump.kdump excluded (64220 pages) lies in dump.elf's tails; the rest is in
+        // runs shorter than 256 pages, written in full.
+        #expect(inTail > 60000)
+        var page = [UInt8](repeating: 0, count: 4096)
+        let long = try #require(tails.first { $0.end - $0.start >= 0x2000 })
+        page.withUnsafeMutableBytes { buf in
+            let pfn = (long.start + 0xfff) >> 12
+            #expect(throws: DumpError.excludedPage(paddr: pfn * 4096)) { try elf.readPage(pfn: pfn, into: buf) }
+            return ()
+        }
+    }
+
+    /// Every page with file bytes in dump.elf holds what the full vmcore holds.
+    @Test func elfFileDataAgreesWithVmcore() throws {
+        let elf = try FormatFixtures.open("dump.elf"), vmcore = try FormatFixtures.open("vmcore")
+        var a = [UInt8](repeating: 0, count: 4096), b = a
+        var checked = 0
+        for pfn in elf.presentPages() {
+            #expect(elf.pageState(pfn: pfn) == .present)
+            try a.withUnsafeMutableBytes { try elf.readPage(pfn: pfn, into: $0) }
+            try b.withUnsafeMutableBytes { try vmcore.readPage(pfn: pfn, into: $0) }
+            if a != b { Issue.record("pfn \(pfn) differs from vmcore"); break }
+            checked += 1
+        }
+        #expect(UInt64(checked) == elf.summary().pagesPresent)
+    }
+
+    /// The page counts of dump.elf against its program headers as eu-readelf -l prints them,
+    /// counted here page by page in a set (a different method from the reader's ranges).
+    @Test func elfPageCounts() throws {
+        let s = try FormatFixtures.open("dump.elf").summary()
+        // Counted from the program headers: 16740 pages with file bytes, 65048 distinct pages only
+        // in tails (23 segments have tails, 67045 pages counting the kernel text twice).
+        #expect(s.pagesPresent == 16740)
+        #expect(s.pagesExcluded == 65048)
+        // The full vmcore has no tails: every RAM page of dump.kdump's 1st bitmap (present 17567 +
+        // excluded 64220), and pfn 0x9f, of which RAM holds 0x9f000-0x9fbff only (no bit in the bitmap).
+        let v = try FormatFixtures.open("vmcore").summary()
+        #expect(v.pagesExcluded == 0)
+        #expect(v.pagesPresent == 17567 + 64220 + 1)
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/eu-readelf") else { return }
+        let out = try FormatFixtures.run("eu-readelf", ["-l", FormatFixtures.path("dump.elf")])
+        var data = Set<UInt64>(), tail = Set<UInt64>()
+        for line in out.stdout.split(separator: "\n") {
+            let w = line.split(separator: " ")
+            guard w.first == "LOAD", w.count >= 6, let paddr = UInt64(w[3].dropFirst(2), radix: 16),
+                  let filesz = UInt64(w[4].dropFirst(2), radix: 16), let memsz = UInt64(w[5].dropFirst(2), radix: 16) else { continue }
+            var a = paddr
+            while a < paddr + filesz { data.insert(a >> 12); a = (a | 0xfff) + 1 }
+            a = paddr + filesz
+            while a < paddr + memsz { tail.insert(a >> 12); a = (a | 0xfff) + 1 }
+        }
+        // No page of dump.elf has both file bytes and tail bytes, so page sets suffice here.
+        #expect(tail.isDisjoint(with: data))
+        #expect(UInt64(tail.count) == s.pagesExcluded)
+        #expect(UInt64(data.count) == s.pagesPresent)
     }
 
     static let kdumpFieldNames = [

@@ -15,27 +15,30 @@ import Testing
             + TestWriter.note(name: "VMCOREINFO", type: 0, desc: Array("OSRELEASE=x\nPAGESIZE=4096\n".utf8))
             + TestWriter.note(name: "QEMU", type: 0, desc: [UInt8](repeating: 1, count: 440))
         return TestWriter.elfCore(notes: notes, loads: [
-            // pfn 1-2 with data, pfn 3-4 zero fill.
+            // pfn 1-2 with data, pfn 3-4 in the tail [p_filesz, p_memsz): excluded.
             .init(paddr: 0x1000, data: TestWriter.stampedPage(pfn: 1) + TestWriter.stampedPage(pfn: 2), memsz: 0x4000),
             // pfn 16, and the first half of pfn 17.
             .init(paddr: 0x10000, data: TestWriter.stampedPage(pfn: 16) + Array(TestWriter.stampedPage(pfn: 17)[0..<2048]), memsz: 0x1800),
         ])
     }
 
-    @Test func elfCorePagesNotesAndZeroFill() throws {
+    @Test func elfCorePagesNotesAndExcludedTail() throws {
         let d = try DumpOpener.open(reader: ByteBuffer(Self.elfSample(), name: "mem.elf"))
         let elf = try #require(d as? ElfCoreFile)
         #expect(d.format == .elfCore)
         #expect(try Self.page(d, 1) == TestWriter.stampedPage(pfn: 1))
         #expect(try Self.page(d, 2) == TestWriter.stampedPage(pfn: 2))
-        #expect(try Self.page(d, 3) == [UInt8](repeating: 0, count: 4096))   // [filesz, memsz): zeros
+        // [p_filesz, p_memsz) is what makedumpfile -E filtered out, not zeros (this test expected
+        // zeros before; see ElfCoreFile's doc for why that was wrong).
+        #expect(throws: DumpError.excludedPage(paddr: 0x3000)) { try Self.page(d, 3) }
+        #expect(throws: DumpError.excludedPage(paddr: 0x4000)) { try Self.page(d, 4) }
         #expect(try Self.page(d, 16) == TestWriter.stampedPage(pfn: 16))
         #expect(try Self.page(d, 17) == Array(TestWriter.stampedPage(pfn: 17)[0..<2048]) + [UInt8](repeating: 0, count: 2048))
         #expect(throws: DumpError.notInDump(paddr: 0)) { try Self.page(d, 0) }
         #expect(throws: DumpError.notInDump(paddr: 0x5000)) { try Self.page(d, 5) }
         #expect(throws: DumpError.notInDump(paddr: 0x12000)) { try Self.page(d, 18) }
-        #expect(Array(d.presentPages()) == [1, 2, 3, 4, 16, 17])
-        #expect(d.pageState(pfn: 4) == .present && d.pageState(pfn: 5) == .notInDump)
+        #expect(Array(d.presentPages()) == [1, 2, 16, 17])
+        #expect(d.pageState(pfn: 2) == .present && d.pageState(pfn: 4) == .excluded && d.pageState(pfn: 5) == .notInDump)
         #expect(d.prstatus.count == 1)
         #expect(d.prstatus[0].pid == 7 && d.prstatus[0].signo == 11 && d.prstatus[0].cursig == 6 && d.prstatus[0].fpvalid == 1)
         #expect(d.prstatus[0].registers.r15 == 0x30000 && d.prstatus[0].registers.rip == 0x30000 + 16)
@@ -43,12 +46,50 @@ import Testing
         #expect(d.vmcoreinfoText == "OSRELEASE=x\nPAGESIZE=4096\n")
         #expect(d.notes.map(\.name) == ["CORE", "VMCOREINFO", "QEMU"])
         #expect(elf.qemuCPUStates.count == 1)
-        #expect(d.summary().pagesPresent == 6)
+        #expect(d.summary().pagesPresent == 4)
+        #expect(d.summary().pagesExcluded == 2)
+    }
+
+    /// Pages that segments share, partly cover or cover only with a tail.
+    @Test func elfTailPagesAreExcluded() throws {
+        let half = Array(TestWriter.stampedPage(pfn: 2)[0..<2048])
+        let bytes = TestWriter.elfCore(notes: [], loads: [
+            // pfn 1 data, pfn 2 half data and half tail, pfn 3 tail.
+            .init(paddr: 0x1000, data: TestWriter.stampedPage(pfn: 1) + half, memsz: 0x3000),
+            // No file data at all (as makedumpfile -E writes a range that starts with >= 256 excluded pages).
+            .init(paddr: 0x8000, data: [], memsz: 0x2000),
+            // pfn 9 again, with data: it beats the tail above.
+            .init(paddr: 0x9000, data: TestWriter.stampedPage(pfn: 9), memsz: 0x1000),
+            // Half of pfn 16, the rest of the page outside every segment.
+            .init(paddr: 0x10000, data: Array(TestWriter.stampedPage(pfn: 16)[0..<2048]), memsz: 0x800),
+            // Half of pfn 32 in a tail, the other half outside every segment.
+            .init(paddr: 0x20800, data: [], memsz: 0x800),
+        ])
+        let d = try ElfCoreFile(reader: ByteBuffer(bytes, name: "tails.elf"))
+        #expect(Array(d.presentPages()) == [1, 9, 16])
+        for pfn: UInt64 in [2, 3, 8, 32] {
+            #expect(d.pageState(pfn: pfn) == .excluded, "pfn \(pfn)")
+            #expect(throws: DumpError.excludedPage(paddr: pfn * 0x1000)) { try Self.page(d, pfn) }
+        }
+        for pfn: UInt64 in [0, 4, 7, 10, 17, 31, 33] {
+            #expect(d.pageState(pfn: pfn) == .notInDump, "pfn \(pfn)")
+            #expect(throws: DumpError.notInDump(paddr: pfn * 0x1000)) { try Self.page(d, pfn) }
+        }
+        #expect(try Self.page(d, 1) == TestWriter.stampedPage(pfn: 1))
+        #expect(try Self.page(d, 9) == TestWriter.stampedPage(pfn: 9))
+        #expect(try Self.page(d, 16) == Array(TestWriter.stampedPage(pfn: 16)[0..<2048]) + [UInt8](repeating: 0, count: 2048))
+        let s = d.summary()
+        #expect(s.pagesPresent == 3)
+        #expect(s.pagesExcluded == 4)
+        // Through the page cache, an excluded page is an error, never bytes.
+        let memory = PhysicalMemory(dump: d, cachePages: 2)
+        #expect(throws: DumpError.excludedPage(paddr: 0x2000)) { _ = try memory.bytes(physical: 0x1ff0, count: 32) }
+        #expect(try memory.bytes(physical: 0x1000, count: 16) == Array(TestWriter.stampedPage(pfn: 1)[0..<16]))
     }
 
     @Test func elfOverlappingSegmentsPreferFileData() throws {
-        // The same range twice (as makedumpfile -E writes kernel text), and a zero-fill tail
-        // overlapped by a later segment with data.
+        // The same range twice (as makedumpfile -E writes kernel text), and a tail (excluded
+        // pages) overlapped by a later segment with data.
         let a = TestWriter.stampedPage(pfn: 1), b = TestWriter.stampedPage(pfn: 2)
         let bytes = TestWriter.elfCore(notes: [], loads: [
             .init(paddr: 0x1000, data: a, memsz: 0x3000),
@@ -57,9 +98,9 @@ import Testing
         ])
         let d = try ElfCoreFile(reader: ByteBuffer(bytes, name: "overlap.elf"))
         #expect(try Self.page(d, 1) == a)          // the earlier segment wins
-        #expect(try Self.page(d, 2) == b)          // data beats the first segment's zero fill
-        #expect(try Self.page(d, 3) == [UInt8](repeating: 0, count: 4096))
-        #expect(Array(d.presentPages()) == [1, 2, 3])
+        #expect(try Self.page(d, 2) == b)          // data beats the first segment's tail
+        #expect(throws: DumpError.excludedPage(paddr: 0x3000)) { try Self.page(d, 3) }
+        #expect(Array(d.presentPages()) == [1, 2])
     }
 
     @Test func elfBadInputs() throws {

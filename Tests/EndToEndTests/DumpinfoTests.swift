@@ -113,6 +113,10 @@ import Testing
         if dump.hasSuffix(".elf") || dump == "vmcore" {
             #expect(value("format") == "ELF")
             #expect(value("nr_cpus") == crash("num_prstatus_notes"))
+            // makedumpfile -E's [p_filesz, p_memsz) tails are excluded pages (counted from the
+            // program headers in FormatFixtureTests.elfPageCounts); the other cores have none.
+            #expect(value("pages_excluded") == (dump == "dump.elf" ? "65048" : "0"))
+            if dump == "dump.elf" { #expect(value("pages_present") == "16740") }
         } else {
             // "KDUMP", or "FLATTENED (makedumpfile -F)".
             let format = value("format")?.split(separator: " ").first.map(String.init)

@@ -93,7 +93,27 @@ struct SymRdTests {
                 for (a, b) in zip(mine, theirs) where !b.contains(".data ") { #expect(a == b, "\(dump): \(command)") }
                 continue
             }
+            if dump == "dump.elf", Self.showsOnlyZeros(expected) {
+                // crash 8.0.6 reads makedumpfile -E's [p_filesz, p_memsz) tails as zeros; they are
+                // pages makedumpfile excluded, and crashsh says so, as crash itself does on
+                // dump.kdump (the same vmcore, the same dump level). There crash's dump.kdump
+                // answer is the reference.
+                let kdumpURL = Self.expectedRoot.appendingPathComponent("dump.kdump/\(file).txt")
+                let kdump = try String(contentsOf: kdumpURL, encoding: .utf8)
+                if kdump.hasPrefix("rd: page excluded") {
+                    Self.expectMatch(got, kdump, "\(dump): \(command) (crash's answer on dump.kdump)")
+                    continue
+                }
+            }
             Self.expectMatch(got, expected, "\(dump): \(command)")
+        }
+    }
+
+    /// True when an rd reference shows nothing but zero bytes (or nothing at all).
+    static func showsOnlyZeros(_ text: String) -> Bool {
+        text.split(separator: "\n").allSatisfy { line in
+            guard let colon = line.range(of: ":  ") else { return false }
+            return line[colon.upperBound...].allSatisfy { $0 == "0" || $0 == " " || $0 == "." }
         }
     }
 

@@ -17,6 +17,8 @@ extension ElfCoreFile {
             vd.append(HeaderField("file_offset", HeaderText.x(ph.offset)))
             vd.append(HeaderField("phys_start", HeaderText.x(ph.paddr)))
             vd.append(HeaderField("phys_end", HeaderText.x(ph.paddr &+ ph.filesz)))
+            // crash's name for the end of [p_filesz, p_memsz), which it reads as zeros; crashsh
+            // reads those pages as excluded (see ElfCoreFile).
             vd.append(HeaderField("zero_fill", HeaderText.x(ph.memsz > ph.filesz ? ph.paddr &+ ph.memsz : 0)))
         }
         vd.append(HeaderField("num_prstatus_notes", String(prstatus.count)))

@@ -35,10 +35,24 @@ enum ElfConst {
 /// dump-guest-memory ELF. Physical memory comes from the PT_LOAD segments by p_paddr; the notes
 /// (PRSTATUS per CPU, VMCOREINFO, QEMU CPU state) from the PT_NOTE segments.
 ///
-/// Bytes in `[p_filesz, p_memsz)` of a segment are zeros, as the ELF format states (makedumpfile -E
-/// uses this for pages it filtered out at the end of a range). Bytes outside every segment are not in
-/// the dump. Where segments overlap, a segment with file data wins over zero fill, then the earlier
-/// program header. Open cost: the program headers and notes only.
+/// The bytes in `[p_filesz, p_memsz)` of a segment (its tail) are RAM the dump left out, not zeros.
+/// The ELF format calls them zero-initialised, but the one crash-dump writer that makes such tails,
+/// makedumpfile -E, puts there the pages it filtered out: it ends a segment's file data where a run
+/// of at least 256 excluded pages starts, and writes shorter runs with their real contents. On the
+/// fixtures 39% of the tail pages of dump.elf are not zero in the full vmcore. So a page in a tail
+/// is `.excluded` and reading it throws `DumpError.excludedPage`, as in a kdump-compressed file.
+/// (crash 8.0.6 returns zeros there: netdump.c treats the tail as its "zero_fill" range. crashsh
+/// does not, because a zero read as data is a wrong answer that looks right.)
+///
+/// Pages, where segments need not be page-aligned:
+/// - a page with any byte in a tail that no segment's file data covers is excluded, even if other
+///   bytes of it are in file data (those bytes alone are not the page);
+/// - otherwise a page with any byte in file data is present; its bytes outside every segment read
+///   as zeros (they are not RAM by the dump's account, e.g. the firmware area after 0x9fc00 in the
+///   first page frames, and the kernel does not read them as memory);
+/// - a page no segment touches is not in the dump.
+/// Where segments overlap, file data wins over a tail, then the earlier program header wins.
+/// Open cost: the program headers and notes only.
 public final class ElfCoreFile: DumpFile {
     public let path: String
     public let format = DumpFormat.elfCore
@@ -55,9 +69,14 @@ public final class ElfCoreFile: DumpFile {
     /// Physical address ranges, resolved so that they do not overlap.
     private let map: IntervalMap
     /// Per piece (indexed by `map.owners`): its physical start and the file offset of that start
-    /// (nil: zero fill).
+    /// (nil: a segment's tail, `[p_filesz, p_memsz)`, excluded from the dump).
     private let pieceStart: [UInt64]
     private let pieceFileOffset: [UInt64?]
+    /// The excluded pages: every pfn a tail piece touches, as sorted, disjoint, non-adjacent
+    /// inclusive ranges (`first...last`), one per run at most, so their size is bounded by the
+    /// number of PT_LOAD headers.
+    private let excludedFirst: [UInt64]
+    private let excludedLast: [UInt64]
 
     /// Reads the headers and notes of the ELF core in `reader`.
     public init(reader: any ByteReader, path: String? = nil) throws {
@@ -127,7 +146,7 @@ public final class ElfCoreFile: DumpFile {
         qemuCPUStates = ElfNotes.qemuCPUStates(in: notes)
         pageSize = ElfCoreFile.pageSize(fromVMCoreInfo: vmcoreinfoText)
 
-        // Each PT_LOAD gives a file-backed piece and a zero-fill piece; file data outranks zero fill.
+        // Each PT_LOAD gives a file-backed piece and a tail piece; file data outranks any tail.
         let loads = phdrs.filter { $0.type == ElfProgramHeader.load }
         var pieces: [(start: UInt64, end: UInt64, rank: Int)] = []
         var starts: [UInt64] = [], offsets: [UInt64?] = []
@@ -142,9 +161,35 @@ public final class ElfCoreFile: DumpFile {
             pieces.append((ph.paddr, dataEnd, i)); starts.append(ph.paddr); offsets.append(ph.offset)
             pieces.append((dataEnd, end, loads.count + i)); starts.append(dataEnd); offsets.append(nil)
         }
-        map = IntervalMap(pieces: pieces)
+        let map = IntervalMap(pieces: pieces)
+        self.map = map
         pieceStart = starts
         pieceFileOffset = offsets
+
+        // The tail pieces that survived overlap resolution, as page ranges (sorted, since the
+        // map is). Runs that share or abut a page merge into one.
+        let shift = UInt64(pageSize.trailingZeroBitCount)
+        var first: [UInt64] = [], last: [UInt64] = []
+        for i in 0..<map.count where offsets[map.owners[i]] == nil {
+            let f = map.starts[i] >> shift, l = (map.ends[i] - 1) >> shift
+            if let previous = last.last, f <= previous &+ 1 {
+                last[last.count - 1] = max(previous, l)
+            } else {
+                first.append(f); last.append(l)
+            }
+        }
+        excludedFirst = first
+        excludedLast = last
+    }
+
+    /// Index of the excluded range holding `pfn`, if any (binary search).
+    private func excludedRange(containing pfn: UInt64) -> Int? {
+        var lo = 0, hi = excludedLast.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if excludedLast[mid] < pfn { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < excludedFirst.count && excludedFirst[lo] <= pfn ? lo : nil
     }
 
     static func pageSize(fromVMCoreInfo text: String?) -> Int {
@@ -154,7 +199,8 @@ public final class ElfCoreFile: DumpFile {
         return 4096
     }
 
-    /// The physical ranges the dump covers, sorted and disjoint, as (start, end, file offset or nil for zeros).
+    /// The physical ranges the segments cover, sorted and disjoint, as (start, end, file offset), the
+    /// file offset nil for a tail (`[p_filesz, p_memsz)`: RAM excluded from the dump).
     public var physicalRanges: [(start: UInt64, end: UInt64, fileOffset: UInt64?)] {
         (0..<map.count).map { i in
             let owner = map.owners[i]
@@ -170,6 +216,7 @@ public final class ElfCoreFile: DumpFile {
         guard !o1, !o2, buffer.count >= pageSize, let dst = buffer.baseAddress else {
             throw DumpError.notInDump(paddr: start)
         }
+        if excludedRange(containing: pfn) != nil { throw DumpError.excludedPage(paddr: start) }
         var i = map.firstIndex(endingAfter: start)
         var pos = start
         var covered = false
@@ -178,17 +225,16 @@ public final class ElfCoreFile: DumpFile {
             if s > pos { (dst + Int(pos - start)).initializeMemory(as: UInt8.self, repeating: 0, count: Int(s - pos)) }
             let owner = map.owners[i]
             let window = UnsafeMutableRawBufferPointer(start: dst + Int(s - start), count: Int(e - s))
-            if let fileOffset = pieceFileOffset[owner] {
-                try reader.fetch(from: fileOffset &+ (s - pieceStart[owner]), into: window, what: "PT_LOAD data")
-            } else {
-                window.initializeMemory(as: UInt8.self, repeating: 0)
-            }
+            // Every page a tail touches is in the excluded ranges, checked above.
+            guard let fileOffset = pieceFileOffset[owner] else { throw DumpError.excludedPage(paddr: start) }
+            try reader.fetch(from: fileOffset &+ (s - pieceStart[owner]), into: window, what: "PT_LOAD data")
             covered = true
             pos = e
             i += 1
         }
         guard covered else { throw DumpError.notInDump(paddr: start) }
-        // A page only partly inside a segment (segments need not be page-aligned): the rest is zeros.
+        // A page only partly inside the segments (they need not be page-aligned): the bytes outside
+        // every segment are not RAM by the dump's account; they read as zeros (see the type's doc).
         if pos < end { (dst + Int(pos - start)).initializeMemory(as: UInt8.self, repeating: 0, count: Int(end - pos)) }
     }
 
@@ -196,21 +242,37 @@ public final class ElfCoreFile: DumpFile {
         let size = UInt64(pageSize)
         let (start, o1) = pfn.multipliedReportingOverflow(by: size)
         guard !o1 else { return .notInDump }
+        if excludedRange(containing: pfn) != nil { return .excluded }
         let end = start.addingReportingOverflow(size).partialValue
         let i = map.firstIndex(endingAfter: start)
         return i < map.count && map.starts[i] < (end == 0 ? UInt64.max : end) ? .present : .notInDump
     }
 
+    /// Every pfn with bytes in the file, in increasing order: the pages the file-data ranges touch,
+    /// less the excluded ones.
     public func presentPages() -> AnySequence<UInt64> {
         let map = self.map
+        let fileOffsets = pieceFileOffset
+        let excludedFirst = self.excludedFirst, excludedLast = self.excludedLast
         let shift = UInt64(pageSize.trailingZeroBitCount)
         return AnySequence { () -> AnyIterator<UInt64> in
             var i = 0
-            var next: UInt64 = 0     // every pfn below this was already returned
+            var next: UInt64 = 0     // every pfn below this was already returned or skipped
+            var x = 0                // first excluded range that may still hold `next` or later
             return AnyIterator {
                 while i < map.count {
-                    let first = max(next, map.starts[i] >> shift)
-                    if first <= (map.ends[i] - 1) >> shift {
+                    guard fileOffsets[map.owners[i]] != nil else { i += 1; continue }
+                    var first = max(next, map.starts[i] >> shift)
+                    let last = (map.ends[i] - 1) >> shift
+                    // Skip the excluded pfns (the ranges are sorted; `x` only moves forward).
+                    while x < excludedLast.count, excludedLast[x] < first { x += 1 }
+                    if x < excludedFirst.count, excludedFirst[x] <= first {
+                        first = excludedLast[x] &+ 1
+                        if first == 0 { return nil }    // excluded up to the last pfn
+                        next = first
+                        continue
+                    }
+                    if first <= last {
                         next = first + 1
                         return first
                     }
@@ -221,7 +283,7 @@ public final class ElfCoreFile: DumpFile {
         }
     }
 
-    /// Number of distinct pages the segments cover.
+    /// Number of distinct pages the segments touch (file data or tail).
     public var pageCount: UInt64 {
         let shift = UInt64(pageSize.trailingZeroBitCount)
         var total: UInt64 = 0
@@ -235,13 +297,23 @@ public final class ElfCoreFile: DumpFile {
         return total
     }
 
+    /// Number of pages in a tail (`[p_filesz, p_memsz)` not covered by any file data): RAM the
+    /// dump tool left out.
+    public var pagesExcluded: UInt64 {
+        var total: UInt64 = 0
+        for k in excludedFirst.indices { total &+= excludedLast[k] - excludedFirst[k] + 1 }
+        return total
+    }
+
     public func summary() -> DumpSummary {
         var s = DumpSummary(path: path, format: .elfCore, pageSize: pageSize)
         s.compression = nil
         let shift = UInt64(pageSize.trailingZeroBitCount)
         s.maxMapnr = map.count > 0 ? ((map.ends[map.count - 1] - 1) >> shift) + 1 : 0
-        s.pagesPresent = pageCount
-        s.pagesExcluded = nil
+        // Every excluded page is one the segments touch.
+        let excluded = pagesExcluded
+        s.pagesPresent = pageCount - excluded
+        s.pagesExcluded = excluded
         s.crashTime = vmcoreinfoText.flatMap { VMCoreInfo(raw: $0).crashTime }
         s.nrCPUs = prstatus.count
         s.prstatus = prstatus
