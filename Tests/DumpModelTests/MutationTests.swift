@@ -126,8 +126,7 @@ import Darwin
             }
             _ = (dump.prstatus, dump.notes.count, dump.headerPhysBase, dump.qemuCPUStates)
             // The pages a command would read, through the page cache and across a page boundary,
-            // so two pages go through it. (A cache of two: each slot costs a page of zeros, slow to
-            // fill in a debug build.)
+            // so two pages go through it, with a cache of two pages.
             let memory = PhysicalMemory(dump: dump, cachePages: 2)
             var buf = [UInt8](repeating: 0, count: 64)
             var readErrors = 0
