@@ -37,9 +37,11 @@ public struct KdumpSubHeader: Sendable, Equatable {
 /// also writes: header, sub-header, two bitmaps (1st: the RAM pages the machine had; 2nd: the pages
 /// in the dump), then one `page_desc` per dumped page, in pfn order, and the page data.
 ///
-/// Open cost is the two header blocks and the note block. The position of a pfn's `page_desc` is
-/// its rank among the set bits of the 2nd bitmap; a prefix count per 512 bits, computed on first
-/// use (one pass over the bitmap, 1/64 of its size), makes that O(1). Reads allocate nothing.
+/// Open cost is the two header blocks and the note block. The bitmaps are read in place from a
+/// mapped file; for a reader that cannot point at them (a flattened file) they are copied once, on
+/// first use (2 x 2 MiB for 64 GiB of RAM). The position of a pfn's `page_desc` is its rank among
+/// the set bits of the 2nd bitmap; a prefix count per 512 bits, computed on first use (one pass
+/// over the bitmap, 1/64 of its size), makes that O(1). Page reads allocate nothing.
 /// Not thread-safe.
 public final class KdumpCompressedFile: DumpFile {
     public let path: String
@@ -70,8 +72,19 @@ public final class KdumpCompressedFile: DumpFile {
     static let signature: [UInt8] = Array("KDUMP   ".utf8)
 
     private var bitmap2: UInt64 { bitmapOffset + bitmapLength / 2 }
-    /// Both bitmaps in place when the reader is a mapped file (nil for a flattened file).
-    private let bitmapPointer: UnsafeRawPointer?
+    /// The words of the 1st and 2nd bitmap: in place when the reader hands out a pointer to them
+    /// (a mapped file), else a copy made on first use (see `loadBitmaps`); nil until then.
+    private var firstBitmap: UnsafeRawPointer?
+    private var secondBitmap: UnsafeRawPointer?
+    /// The copy of both bitmaps, owned (nil when they are read in place or not copied yet).
+    private var bitmapCopy: UnsafeMutableRawBufferPointer?
+    /// Set once the copy was tried and could not be made: then words are fetched one by one.
+    private var bitmapCopyFailed = false
+    /// Largest copy made of the two bitmaps (bytes); past it words are fetched one at a time.
+    private let bitmapCopyLimit: UInt64
+    /// The default `bitmapCopyLimit`: 2 x 128 MiB describe 8 TiB of 4 KiB pages; only a corrupt
+    /// header asks for more.
+    public static let defaultBitmapCopyLimit: UInt64 = 256 << 20
     private var rankIndex: [UInt64]?
     private let decoder = PageDecompressor()
     /// Holds a page's stored bytes when the reader cannot hand out a pointer to them.
@@ -83,9 +96,12 @@ public final class KdumpCompressedFile: DumpFile {
     }
 
     /// Reads and checks the headers of the kdump-compressed file in `reader` (a mapped file, or
-    /// the logical file of a flattened one).
-    public init(reader: any ByteReader, path: String? = nil) throws {
+    /// the logical file of a flattened one). `bitmapCopyLimit` bounds the copy of the bitmaps made
+    /// for a reader that cannot point at them.
+    public init(reader: any ByteReader, path: String? = nil,
+                bitmapCopyLimit: UInt64 = KdumpCompressedFile.defaultBitmapCopyLimit) throws {
         let path = path ?? reader.name
+        self.bitmapCopyLimit = bitmapCopyLimit
         self.path = path
         self.reader = reader
         format = reader is FlattenedFile ? .flattened : .kdumpCompressed
@@ -192,22 +208,53 @@ public final class KdumpCompressedFile: DumpFile {
         } else {
             vmcoreinfoText = ElfNotes.vmcoreinfo(in: notes)
         }
-        bitmapPointer = reader.directPointer(at: bmOff, count: bmLen)
         scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: Int(bs), alignment: 16)
+        if let p = reader.directPointer(at: bmOff, count: bmLen) {
+            firstBitmap = p
+            secondBitmap = p + Int(bmLen / 2)
+        }
     }
 
-    deinit { scratch.deallocate() }
+    deinit {
+        scratch.deallocate()
+        bitmapCopy?.deallocate()
+    }
 
     // MARK: bitmaps
 
-    /// 64 bits of a bitmap starting at pfn `word * 64` (little-endian, bit i = pfn word*64+i).
+    /// 64 bits of a bitmap starting at pfn `word * 64` (little-endian, bit i = pfn word*64+i);
+    /// `word` < `bitmapWords`.
     @inline(__always)
     private func bitmapWord(_ bitmapStart: UInt64, _ word: UInt64) -> UInt64 {
-        let rel = bitmapStart - bitmapOffset + word * 8
-        if let p = bitmapPointer {
-            return UInt64(littleEndian: p.loadUnaligned(fromByteOffset: Int(rel), as: UInt64.self))
+        if firstBitmap == nil && !bitmapCopyFailed { loadBitmaps() }
+        if let p = bitmapStart == bitmapOffset ? firstBitmap : secondBitmap {
+            return UInt64(littleEndian: p.loadUnaligned(fromByteOffset: Int(word * 8), as: UInt64.self))
         }
         return (try? reader.load(UInt64.self, at: bitmapStart + word * 8)) ?? 0
+    }
+
+    /// Copies the words of both bitmaps that hold pfns below `maxMapnr`, once, for a reader that
+    /// cannot point at them (a flattened file, where the bitmaps span several records and each
+    /// word would cost a record lookup). Their size was checked at open against the bitmap blocks,
+    /// which lie in the file: 4 MiB for a 64 GiB machine. Not done at open, which stays O(header).
+    private func loadBitmaps() {
+        let bytes = bitmapWords * 8
+        guard bytes * 2 <= bitmapCopyLimit else { bitmapCopyFailed = true; return }
+        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: Int(max(bytes * 2, 8)), alignment: 8)
+        guard let base = copy.baseAddress else { copy.deallocate(); bitmapCopyFailed = true; return }
+        do {
+            let half = Int(bytes)
+            try reader.fetch(from: bitmapOffset, into: UnsafeMutableRawBufferPointer(rebasing: copy[0 ..< half]),
+                             what: "1st bitmap")
+            try reader.fetch(from: bitmap2, into: UnsafeMutableRawBufferPointer(rebasing: copy[half ..< 2 * half]),
+                             what: "2nd bitmap")
+            bitmapCopy = copy
+            firstBitmap = UnsafeRawPointer(base)
+            secondBitmap = UnsafeRawPointer(base + half)
+        } catch {
+            copy.deallocate()
+            bitmapCopyFailed = true
+        }
     }
 
     @inline(__always)
