@@ -162,7 +162,7 @@ public enum PrintCommand: CrashCommand {
         }
         var leader: String?
         // crash names a plain symbol before its value, except after gdb's "/x" and "/d" forms.
-        if case let .identifier(n) = expression, initial == .natural { leader = n }
+        if case let .identifier(n) = expression, initial == .natural, !n.hasPrefix("$") { leader = n }
         var result = try render(value, expression: text, leader: leader, format: format, context: context,
                                 evaluator: evaluator, in: session)
         result.warning = warning
@@ -187,6 +187,7 @@ public enum PrintCommand: CrashCommand {
         }
         let rendered = printer.topLevel(value.type, bytes: bytes, address: value.address)
         session.printedValueCount += 1
+        session.valueHistory.record(value, number: session.printedValueCount)
         return Result(expression: expression, leader: leader, number: session.printedValueCount,
                       typeName: context.formatter.name(of: value.type), address: value.address,
                       text: rendered, value: printer.json(value.type, bytes: bytes, address: value.address))

@@ -112,6 +112,19 @@ final class SymbolStore {
         groups.reserveCapacity(count)
         var group: UInt32 = 0
         var sections: [RawSymbol] = []
+        // crash moves a symbol with KASLR when its value lies from the start of .text to the end
+        // of the last section that follows .text in the section headers.
+        var crashRange: ClosedRange<UInt64>?
+        if let text = image.sections.first(where: { $0.name == ".text" }) {
+            var end = text.address
+            for s in image.sections where s.index >= text.index {
+                let (e, o) = s.address.addingReportingOverflow(s.size)
+                if !o, e > end { end = e }
+            }
+            crashRange = text.address...end
+        }
+        let loaded = image.sections.filter { $0.isAllocated && $0.address != 0 && $0.size > 0 }
+            .map { (start: $0.address, end: $0.address &+ $0.size) }
         for i in 1..<max(1, count) {
             let at = i * 24
             let nameOff = symBytes.u32u(at)
@@ -147,6 +160,11 @@ final class SymbolStore {
             }
             if shndx != UInt32(SHN_ABS), shndx != UInt32(SHN_COMMON), shndx < UInt32(SHN_LORESERVE) {
                 relocatable = Int(shndx) < sectionRelocates.count && sectionRelocates[Int(shndx)]
+                // A linker-script symbol assigned to a section linked at 0 (.data..percpu) whose
+                // value is a kernel address (__per_cpu_load, __init_begin) moves with the image.
+                if !relocatable, value != 0, crashRange?.contains(value) == true {
+                    relocatable = true
+                }
             }
             list.append(RawSymbol(nameOffset: nameOff, sectionIndex: shndx, info: info, letter: letter,
                                   relocatable: relocatable, value: value, size: size))
@@ -155,20 +173,8 @@ final class SymbolStore {
         raw = list
         sectionSymbols = sections
         fileGroup = groups
-        // crash moves a symbol with KASLR when its value lies from the start of .text to the end
-        // of the last section that follows .text in the section headers.
-        var range: ClosedRange<UInt64>?
-        if let text = image.sections.first(where: { $0.name == ".text" }) {
-            var end = text.address
-            for s in image.sections where s.index >= text.index {
-                let (e, o) = s.address.addingReportingOverflow(s.size)
-                if !o, e > end { end = e }
-            }
-            range = text.address...end
-        }
-        crashRelocationRange = range
-        loadedRanges = image.sections.filter { $0.isAllocated && $0.address != 0 && $0.size > 0 }
-            .map { ($0.address, $0.address &+ $0.size) }
+        crashRelocationRange = crashRange
+        loadedRanges = loaded
     }
 
     /// The name bytes of entry `i` (no NUL), in the mapped .strtab.
@@ -469,6 +475,40 @@ public struct SymbolTable {
         let value = raw[Int(order[at])].value
         while at > 0, raw[Int(order[at - 1])].value == value { at -= 1 }
         return SymbolLocation(symbol: symbol(Int(order[at])), offset: link - value)
+    }
+
+    /// The symbol gdb names after a pointer value (`<sym+off>`): scanning back from the last
+    /// symbol at or below `address`, zero-sized labels are passed over until a sized symbol; that
+    /// one is the answer when it contains the address, else the highest zero-sized label passed
+    /// (nil when there was none). The scan is bounded (64 symbols).
+    public func gdbSymbol(at address: UInt64) -> SymbolLocation? {
+        let link = address &- slide
+        guard store.loadedRanges.contains(where: { link >= $0.start && link < $0.end }) else { return nil }
+        let order = store.byAddress
+        let raw = store.raw
+        var lo = 0, hi = order.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if raw[Int(order[mid])].value <= link { lo = mid + 1 } else { hi = mid }
+        }
+        var zeroSized: Int?
+        var at = lo - 1
+        var steps = 0
+        while at >= 0, steps < 64 {
+            let i = Int(order[at])
+            let r = raw[i]
+            if r.size == 0 {
+                if zeroSized == nil { zeroSized = i }
+            } else {
+                let (end, overflow) = r.value.addingReportingOverflow(r.size)
+                if overflow || link < end { return SymbolLocation(symbol: symbol(i), offset: link - r.value) }
+                break
+            }
+            at -= 1
+            steps += 1
+        }
+        guard let z = zeroSized else { return nil }
+        return SymbolLocation(symbol: symbol(z), offset: link - raw[z].value)
     }
 
     /// Every symbol in address order (aliases in preference order), absolute and per-cpu

@@ -95,6 +95,8 @@ struct TypeCommandTests {
             ("p init_task.nosuch", "p: There is no member named nosuch."),
             ("whatis nosuchtype_xyz", "whatis: invalid data structure reference: nosuchtype_xyz"),
             ("struct list_head nosuchsym", "struct: symbol not found: nosuchsym"),
+            // Value history (crash says "gdb request failed: p $99" after gdb's own line).
+            ("p $99", "p: History has not yet reached $99."),
         ]
         for (command, message) in cases {
             #expect(Self.run(session, command) == .failure(message), "\(command)")

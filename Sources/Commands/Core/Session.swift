@@ -25,6 +25,8 @@ public final class Session {
     public var jsonOutput = false
     /// How many values `p` has printed: its next result is `$<count + 1>`, as in crash.
     public var printedValueCount = 0
+    /// The values `p` printed, for `$N`, `$` and `$$` in later expressions.
+    public let valueHistory = ValueHistory()
 
     private var kernelCache: KernelImage?
     private var kernelError: Error?

@@ -35,9 +35,13 @@ public struct ExpressionEvaluator {
     /// How deep anonymous struct/union members are searched for a member name.
     static let maxAnonymousDepth = 16
 
-    public init(source: any TypeSource, memory: any MemoryReader) {
+    /// The values `$N`, `$`, `$$` and `$$K` name (nil: no history).
+    public var history: ValueHistory?
+
+    public init(source: any TypeSource, memory: any MemoryReader, history: ValueHistory? = nil) {
         self.source = source
         self.memory = memory
+        self.history = history
     }
 
     static let intType = CType.integer(CInteger(name: "int", size: 4, isSigned: true))
@@ -56,6 +60,7 @@ public struct ExpressionEvaluator {
     public func evaluate(_ e: Expression) throws -> TypedValue {
         switch e {
         case let .identifier(name):
+            if name.hasPrefix("$"), let history, let v = try history.value(named: name) { return v }
             guard let g = source.global(named: name) else {
                 throw EvaluationError("No symbol \"\(name)\" in current context.")
             }

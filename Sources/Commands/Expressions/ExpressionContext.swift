@@ -37,7 +37,7 @@ struct ExpressionContext {
 
     /// An evaluator whose memory is opened on the first read.
     func evaluator() -> ExpressionEvaluator {
-        ExpressionEvaluator(source: source, memory: LazyMemory(context: self))
+        ExpressionEvaluator(source: source, memory: LazyMemory(context: self), history: session.valueHistory)
     }
 
     /// A struct/union type for `struct`/`union`/`whatis` arguments: "task_struct", a typedef

@@ -99,7 +99,7 @@ public final class KernelTypeSource: TypeSource {
         guard let s = symbols.symbol(named: name) else { return nil }
         // Functions have no variable DIE: do not search DWARF for one.
         if s.kind == .function {
-            return (s.address, functionType(name))
+            return (s.address, functionType(name) ?? Self.textWithoutDebugInfo)
         }
         if let id = variableType(name) {
             var t = ctype(id)
@@ -111,8 +111,17 @@ public final class KernelTypeSource: TypeSource {
             }
             return (s.address, t)
         }
+        // A label in kernel text without debuginfo (assembly entry points): gdb's minimal text
+        // symbol, which prints as a function.
+        if "tTwW".contains(s.typeLetter) || s.section.hasPrefix(".text") { return (s.address, Self.textWithoutDebugInfo) }
         return (s.address, nil)
     }
+
+    /// gdb's type of a text symbol without debuginfo: an unprototyped function returning int,
+    /// named `<text variable, no debug info>` (how `p`, `whatis` and `p &` show it).
+    static let textWithoutDebugInfo = CType.typedef(
+        name: "<text variable, no debug info>",
+        .function(returns: .integer(CInteger(name: "int", size: 4, isSigned: true)), parameters: nil, variadic: false))
 
     /// A function's prototype as a `.function` CType, or nil when the debuginfo has none.
     func functionType(_ name: String) -> CType? {
@@ -123,13 +132,16 @@ public final class KernelTypeSource: TypeSource {
 
     /// True for a per-cpu variable (its symbol is an offset into each CPU's area).
     public func isPerCPU(_ name: String) -> Bool {
-        symbols.symbol(named: name)?.section == ".data..percpu"
+        guard let s = symbols.symbol(named: name) else { return false }
+        // Linker-script symbols assigned to the section (__per_cpu_load, __init_begin) are
+        // kernel addresses, not offsets.
+        return s.section == ".data..percpu" && !s.isRelocatable
     }
 
     /// gdb's rule for `<sym+off>` after a pointer: the symbol whose extent contains the
     /// address, or a size-0 text label before it; data labels without a size do not count.
     public func symbolName(for address: UInt64) -> (name: String, offset: UInt64)? {
-        guard let loc = symbols.symbol(at: address) else { return nil }
+        guard let loc = symbols.gdbSymbol(at: address) else { return nil }
         if loc.isInside || (loc.symbol.size == 0 && loc.symbol.kind == .function) || (loc.offset == 0 && loc.symbol.kind == .function) {
             return (loc.symbol.name, loc.offset)
         }
