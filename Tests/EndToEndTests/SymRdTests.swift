@@ -341,6 +341,59 @@ struct SymRdTests {
         #expect(Session.vmlinuxMismatch(kernel: kernel, vmcoreinfo: same, dumpPath: "x") == nil)
     }
 
+    /// No build-id on either side: the vmlinux's linux_banner is compared with the bytes at its
+    /// run-time address in the dump's memory. Another build of the same release (here: the
+    /// banner's "#1" changed to "#2") is refused, naming both banners; --ignore-mismatch overrides.
+    @Test func bannerInMemoryDecidesWithoutBuildIDs() throws {
+        guard Harness.fixturesAvailable else { return }
+        let (dir, noBuildID) = try Self.makeVariant(.noBuildID)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // dump.kdump with its VMCOREINFO's BUILD-ID key renamed (same length: the sub-header and
+        // note sizes stay valid), so the dump names no build-id.
+        var dump = try Data(contentsOf: URL(fileURLWithPath: Harness.fixture("dump.kdump")))
+        var renamed = 0
+        while let r = dump.range(of: Data("\nBUILD-ID=".utf8)) {
+            dump[r.lowerBound + 1] = UInt8(ascii: "X")
+            renamed += 1
+        }
+        try #require(renamed > 0)
+        let dumpPath = dir.appendingPathComponent("dump-no-build-id.kdump").path
+        try dump.write(to: URL(fileURLWithPath: dumpPath))
+        let plain = try Session(dumpPath: dumpPath, vmlinuxPath: noBuildID)
+        #expect(plain.vmcoreinfo?.buildID == nil)
+        #expect(Self.run(plain, "sym schedule") == .output("ffffffffb10114f0 (T) schedule\n"))
+
+        // The same release, another banner.
+        let banner = try #require(try KernelImage(path: noBuildID).linuxBanner)
+        try #require(banner.contains(" #1 "))
+        let other = banner.replacingOccurrences(of: " #1 ", with: " #2 ")
+        var vmlinux = try Data(contentsOf: URL(fileURLWithPath: noBuildID))
+        var changed = 0
+        while let r = vmlinux.range(of: Data(banner.utf8)) {
+            vmlinux.replaceSubrange(r, with: Data(other.utf8))
+            changed += 1
+        }
+        try #require(changed > 0)
+        let otherPath = dir.appendingPathComponent("vmlinux-other-banner").path
+        try vmlinux.write(to: URL(fileURLWithPath: otherPath))
+        #expect(try KernelImage(path: otherPath).osRelease == "6.1.0-56-cloud-amd64")
+        let session = try Session(dumpPath: dumpPath, vmlinuxPath: otherPath)
+        guard case let .failure(line) = Self.run(session, "sym schedule") else {
+            Issue.record("a vmlinux with another linux_banner was accepted"); return
+        }
+        let trimmed = { (b: String) in b.trimmingCharacters(in: .whitespacesAndNewlines) }
+        #expect(line == "sym: vmlinux \(otherPath) does not match dump \(dumpPath): linux_banner \"\(trimmed(other))\" != \"\(trimmed(banner))\" (--ignore-mismatch to use it anyway)")
+        let forced = try Session(dumpPath: dumpPath, vmlinuxPath: otherPath)
+        forced.ignoreMismatch = true
+        #expect(Self.run(forced, "sym schedule") == .output("ffffffffb10114f0 (T) schedule\n"))
+        // Memory that cannot be read leaves the decision to the other checks.
+        let kernel = try KernelImage(path: otherPath)
+        let info = VMCoreInfo(raw: "OSRELEASE=6.1.0-56-cloud-amd64\nKERNELOFFSET=2f600000\n")
+        #expect(Session.vmlinuxMismatch(kernel: kernel, vmcoreinfo: info, dumpPath: "x", readMemory: { _, _ in nil }) == nil)
+        #expect(Session.vmlinuxMismatch(kernel: kernel, vmcoreinfo: info, dumpPath: "x",
+                                        readMemory: { _, n in Array(banner.utf8.prefix(n)) })?.what == "linux_banner")
+    }
+
     @Test func debugStrippedVmlinuxStillResolvesSymbols() throws {
         guard Harness.fixturesAvailable else { return }
         let (dir, stripped) = try Self.makeVariant(.debugStripped)

@@ -6,7 +6,7 @@ import SymbolResolver
 public struct VmlinuxMismatch: Error, Equatable, Sendable, CustomStringConvertible {
     public var vmlinuxPath: String
     public var dumpPath: String
-    /// What was compared: "build-id", "release" or "_stext".
+    /// What was compared: "build-id", "release", "linux_banner" or "_stext".
     public var what: String
     public var vmlinuxValue: String
     public var dumpValue: String
@@ -36,11 +36,15 @@ public struct KernelSlide: Sendable, Equatable {
 
 extension Session {
     /// Checks that `kernel` was built from the kernel that wrote the dump: the GNU build-id
-    /// against VMCOREINFO's BUILD-ID where both exist, else the release in the vmlinux's
-    /// `linux_banner` against VMCOREINFO's OSRELEASE. As a last check, VMCOREINFO's
-    /// SYMBOL(_stext) must agree with the vmlinux's _stext moved by KERNELOFFSET.
+    /// against VMCOREINFO's BUILD-ID where both exist; else the release in the vmlinux's
+    /// `linux_banner` against VMCOREINFO's OSRELEASE, then the whole `linux_banner` string
+    /// against the bytes at its run-time address in the dump's memory (`readMemory`, when given
+    /// and the read succeeds: another build of the same release differs in its build number,
+    /// compiler or date). As a last check, VMCOREINFO's SYMBOL(_stext) must agree with the
+    /// vmlinux's _stext moved by KERNELOFFSET.
     /// Returns nil when they match or when the dump says too little to tell.
-    public static func vmlinuxMismatch(kernel: KernelImage, vmcoreinfo: VMCoreInfo?, dumpPath: String) -> VmlinuxMismatch? {
+    public static func vmlinuxMismatch(kernel: KernelImage, vmcoreinfo: VMCoreInfo?, dumpPath: String,
+                                       readMemory: ((_ address: UInt64, _ count: Int) -> [UInt8]?)? = nil) -> VmlinuxMismatch? {
         guard let info = vmcoreinfo else { return nil }
         func mismatch(_ what: String, _ mine: String, _ theirs: String) -> VmlinuxMismatch {
             VmlinuxMismatch(vmlinuxPath: kernel.path, dumpPath: dumpPath, what: what, vmlinuxValue: mine, dumpValue: theirs)
@@ -55,6 +59,21 @@ extension Session {
         if let dumpRelease = info.osRelease?.trimmingWhitespace(), !dumpRelease.isEmpty,
            let fileRelease = kernel.osRelease, fileRelease != dumpRelease {
             return mismatch("release", fileRelease, dumpRelease)
+        }
+        if let readMemory, let banner = kernel.linuxBanner, !banner.isEmpty,
+           let table = try? kernel.symbols(), let link = table.symbol(named: "linux_banner")?.address,
+           let slide = KernelAddressSpace.kernelOffset(vmcoreinfo: info, linkedStext: table.symbol(named: "_stext")?.address) {
+            let expected = Array(banner.utf8)
+            // One byte more than the file's string: the dump's must end where the file's does.
+            if let bytes = readMemory(link &+ slide, expected.count + 1) {
+                let inMemory = Array(bytes.prefix(while: { $0 != 0 }))
+                if inMemory != expected {
+                    func shown(_ b: [UInt8]) -> String {
+                        "\"" + String(decoding: b, as: UTF8.self).trimmingWhitespace() + "\""
+                    }
+                    return mismatch("linux_banner", shown(expected), shown(inMemory))
+                }
+            }
         }
         if let offset = info.kernelOffset, let runStext = info.symbol("_stext"),
            let table = try? kernel.symbols(), let linkStext = table.symbol(named: "_stext")?.address,

@@ -45,6 +45,13 @@ public final class Session {
         self.init(dump: try DumpOpener.open(path: dumpPath), vmlinuxPath: vmlinuxPath)
     }
 
+    /// The kernel address space built from VMCOREINFO alone (no debuginfo): what the vmlinux
+    /// check reads `linux_banner` through before the vmlinux is accepted. Nil when VMCOREINFO
+    /// does not say enough (no phys_base, no init_top_pgt).
+    func vmcoreinfoAddressSpace() -> KernelAddressSpace? {
+        try? KernelAddressSpace(memory: memory, vmcoreinfo: vmcoreinfo, layout: nil, physBase: dump.headerPhysBase)
+    }
+
     /// The vmlinux, opened once on first use. Throws a `CommandError` saying why when there is none,
     /// and `VmlinuxMismatch` when it belongs to another kernel (unless `ignoreMismatch`).
     public func kernel() throws -> KernelImage {
@@ -59,7 +66,8 @@ public final class Session {
         do {
             let k = try KernelImage(path: vmlinuxPath)
             // A vmlinux of another kernel gives wrong answers everywhere: refuse it (KernelSymbols.swift).
-            if !ignoreMismatch, let m = Session.vmlinuxMismatch(kernel: k, vmcoreinfo: vmcoreinfo, dumpPath: dump.path) {
+            if !ignoreMismatch, let m = Session.vmlinuxMismatch(kernel: k, vmcoreinfo: vmcoreinfo, dumpPath: dump.path,
+                                                                 readMemory: { [self] in try? vmcoreinfoAddressSpace()?.bytes(virtual: $0, count: $1) }) {
                 throw m
             }
             kernelCache = k
