@@ -38,7 +38,7 @@ import Testing
             let dwarfTypes = KernelTypes(btf: nil)
             let table = try k.symbols()
             var names = ["schedule", "sysrq_handle_crash", "_printk", "do_exit", "vfs_read", "panic", "start_kernel"]
-            let functions = table.allSymbolsByAddress().filter { $0.kind == .function && $0.isRelocatable && !$0.name.contains(".") }
+            let functions = table.allSymbolsByAddress().filter { $0.kind == .function && $0.isRelocatable && !$0.elfName.contains(".") }
             for i in stride(from: 0, to: functions.count, by: max(1, functions.count / 60)) { names.append(functions[i].name) }
             var compared = 0
             for name in names {
