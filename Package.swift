@@ -30,8 +30,8 @@ let package = Package(
         .executableTarget(name: "crashsh-bench", dependencies: ["DumpModel"], path: "Benchmarks/crashsh-bench"),
 
         .testTarget(name: "DumpModelTests", dependencies: ["DumpModel"]),
-        .testTarget(name: "SymbolResolverTests", dependencies: ["SymbolResolver"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["DumpModel", "SymbolResolver", "Commands"]),
+        .testTarget(name: "SymbolResolverTests", dependencies: ["SymbolResolver"], exclude: ["Expected"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["DumpModel", "SymbolResolver", "Commands"], exclude: ["Expected"]),
     ],
     swiftLanguageModes: [.v6]
 )
