@@ -40,16 +40,16 @@ fi
 if [ "$what" = symbols ] || [ "$what" = all ]; then
   CRASH=$(sh ../shared/tools/install-crash-8.0.6.sh 2>/dev/null)
   D=$F/dump.kdump
-  # Cold: every crashsh run starts with an empty XDG_CACHE_HOME, so no on-disk index from an
-  # earlier run helps it; warm: the index the first run left. crash and drgn keep no such cache.
+  # Cold process: each run is a new process with an empty XDG_CACHE_HOME (crashsh keeps no
+  # on-disk index, and this makes sure no earlier run could help it); the vmlinux and dump are
+  # in the page cache, as they are for crash and drgn in the same run.
   COLD=$(mktemp -d /tmp/crashsh-bench-cold.XXXXXX)
-  WARM=$(mktemp -d /tmp/crashsh-bench-warm.XXXXXX)
-  trap 'rm -rf "$COLD" "$WARM"' EXIT
+  trap 'rm -rf "$COLD"' EXIT
   EMPTY="rm -rf $COLD && mkdir -p $COLD"
-  XDG_CACHE_HOME=$WARM "$C" -c 'sym schedule; struct task_struct' "$D" "$V" >/dev/null 2>&1 || true
-  echo "## cold 'sym schedule' and 'struct task_struct' (vmlinux page cache warm, crashsh with empty XDG_CACHE_HOME)"
+  echo "## cold process: sym schedule, struct task_struct, p jiffies (crash -s and drgn 0.3.0 doing the same)"
   printf 'sym schedule\nq\n' > /tmp/crashsh-bench-sym.in
   printf 'struct task_struct\nq\n' > /tmp/crashsh-bench-struct.in
+  printf 'p jiffies\nq\n' > /tmp/crashsh-bench-jiffies.in
   cat > /tmp/crashsh-bench-drgn.py <<'PY'
 import sys, drgn
 prog = drgn.Program()
@@ -57,25 +57,28 @@ prog.set_core_dump(sys.argv[1])
 prog.load_debug_info([sys.argv[2]])
 if sys.argv[3] == "sym":
     print(prog.symbol("schedule"))
-else:
+elif sys.argv[3] == "struct":
     print(prog.type("struct task_struct"))
+else:
+    print(prog["jiffies"])
 PY
-  # One --prepare per command: the crashsh cold rows empty their cache before every run.
-  hyperfine -w 1 -m 5 --style basic \
-    -p "$EMPTY" -n "crashsh sym schedule (cold)" "XDG_CACHE_HOME=$COLD $C -c 'sym schedule' $D $V" \
-    -p "$EMPTY" -n "crashsh struct task_struct (cold)" "XDG_CACHE_HOME=$COLD $C -c 'struct task_struct' $D $V" \
-    -p true -n "crashsh sym schedule (warm cache)" "XDG_CACHE_HOME=$WARM $C -c 'sym schedule' $D $V" \
-    -p true -n "crashsh struct task_struct (warm cache)" "XDG_CACHE_HOME=$WARM $C -c 'struct task_struct' $D $V" \
-    -p true -n "drgn sym schedule" "python3 /tmp/crashsh-bench-drgn.py $D $V sym" \
-    -p true -n "drgn struct task_struct" "python3 /tmp/crashsh-bench-drgn.py $D $V struct" \
-    -p true -n "crash -s sym schedule" "$CRASH -s $V $D < /tmp/crashsh-bench-sym.in" \
-    -p true -n "crash -s struct task_struct" "$CRASH -s $V $D < /tmp/crashsh-bench-struct.in" 2>&1 | grep -E 'Time|^Benchmark'
-  for c in "sym schedule" "struct task_struct"; do
-    rm -rf "$COLD" && mkdir -p "$COLD"
-    printf '%-40s peak %s\n' "crashsh -c '$c' (cold)" "$(XDG_CACHE_HOME=$COLD peak "$C" -c "$c" "$D" "$V")"
+  hyperfine -w 1 -m 5 --style basic -p "$EMPTY" \
+    -n "crashsh sym schedule" "XDG_CACHE_HOME=$COLD $C -c 'sym schedule' $D $V" \
+    -n "crashsh struct task_struct" "XDG_CACHE_HOME=$COLD $C -c 'struct task_struct' $D $V" \
+    -n "crashsh p jiffies" "XDG_CACHE_HOME=$COLD $C -c 'p jiffies' $D $V" \
+    -n "drgn sym schedule" "python3 /tmp/crashsh-bench-drgn.py $D $V sym" \
+    -n "drgn struct task_struct" "python3 /tmp/crashsh-bench-drgn.py $D $V struct" \
+    -n "drgn jiffies" "python3 /tmp/crashsh-bench-drgn.py $D $V jiffies" \
+    -n "crash -s sym schedule" "$CRASH -s $V $D < /tmp/crashsh-bench-sym.in" \
+    -n "crash -s struct task_struct" "$CRASH -s $V $D < /tmp/crashsh-bench-struct.in" \
+    -n "crash -s p jiffies" "$CRASH -s $V $D < /tmp/crashsh-bench-jiffies.in" 2>&1 | grep -E 'Time|^Benchmark'
+  for c in "sym schedule" "struct task_struct" "p jiffies"; do
+    printf '%-34s peak %s\n' "crashsh -c '$c'" "$(XDG_CACHE_HOME=$COLD peak "$C" -c "$c" "$D" "$V")"
   done
-  printf '%-40s peak %s\n' "drgn sym" "$(peak python3 /tmp/crashsh-bench-drgn.py "$D" "$V" sym)"
-  printf '%-40s peak %s\n' "drgn struct" "$(peak python3 /tmp/crashsh-bench-drgn.py "$D" "$V" struct)"
-  printf '%-40s peak %s\n' "crash -s sym" "$(peak sh -c "$CRASH -s $V $D < /tmp/crashsh-bench-sym.in")"
-  printf '%-40s peak %s\n' "crash -s struct" "$(peak sh -c "$CRASH -s $V $D < /tmp/crashsh-bench-struct.in")"
+  for a in sym struct jiffies; do
+    printf '%-34s peak %s\n' "drgn $a" "$(peak python3 /tmp/crashsh-bench-drgn.py "$D" "$V" $a)"
+  done
+  for a in sym struct jiffies; do
+    printf '%-34s peak %s\n' "crash -s $a" "$(peak sh -c "$CRASH -s $V $D < /tmp/crashsh-bench-$a.in")"
+  done
 fi
