@@ -6,14 +6,6 @@ public protocol CommandResult {
     func renderJSON() -> JSONValue
 }
 
-/// A command's result that is only text (help, messages); JSON wraps it as {"text": ...}.
-public struct TextResult: CommandResult {
-    public var text: String
-    public init(_ text: String) { self.text = text }
-    public func renderText() -> String { text }
-    public func renderJSON() -> JSONValue { .object([("text", .string(text))]) }
-}
-
 /// A failure a command reports to the user: one line, the REPL goes on.
 ///
 /// Write the message without the command's name: the shell prints `<command>: <message>`
