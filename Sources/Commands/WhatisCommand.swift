@@ -63,7 +63,7 @@ public enum WhatisCommand: CrashCommand {
             let path = String(text[text.index(after: dot)...])
             if source.global(named: typeText) == nil, let t = context.recordType(typeText, kind: nil), let r = t.record {
                 let first = String(path.split(separator: ".").first ?? "")
-                guard context.evaluator().findMember(first, in: r) != nil else {
+                guard source.findMember(first, in: r) != nil else {
                     throw CommandError("invalid data structure reference: \(text)")
                 }
                 return Result(text: formatter.offsetListing(r, only: [first]),

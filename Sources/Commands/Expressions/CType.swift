@@ -112,6 +112,31 @@ public protocol TypeSource: AnyObject {
     func symbolName(for address: UInt64) -> (name: String, offset: UInt64)?
 }
 
+/// How deep anonymous struct/union members are searched for a member name.
+let maxAnonymousMemberDepth = 16
+
+extension TypeSource {
+    /// Finds `name` among `record`'s members, looking through anonymous struct/union members as
+    /// C does (a direct member first, then each anonymous member in order, depth first). Returns
+    /// the member and its bit offset from the start of `record`. The one member search of `p`,
+    /// `struct -o`, `whatis TYPE.member` and completion.
+    public func findMember(_ name: String, in record: CRecord) -> (member: CMember, bitOffset: Int)? {
+        // Records already searched are not searched again: damaged type information can make
+        // anonymous members a cycle, or a DAG that is exponential to walk as a tree.
+        var searched = Set<CRecord>()
+        func search(_ r: CRecord, _ base: Int, _ depth: Int) -> (CMember, Int)? {
+            guard depth < maxAnonymousMemberDepth, searched.insert(r).inserted else { return nil }
+            let members = self.members(of: r)
+            if let m = members.first(where: { $0.name == name }) { return (m, base &+ m.bitOffset) }
+            for m in members where m.name == nil {
+                if let inner = m.type.record, let hit = search(inner, base &+ m.bitOffset, depth + 1) { return hit }
+            }
+            return nil
+        }
+        return search(record, 0, 0).map { (member: $0.0, bitOffset: $0.1) }
+    }
+}
+
 /// Reads kernel virtual memory for the evaluator and printer.
 public protocol MemoryReader: AnyObject {
     /// Exactly `count` bytes at kernel virtual `address`, or throws naming the address.

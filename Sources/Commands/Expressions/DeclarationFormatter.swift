@@ -215,7 +215,6 @@ extension DeclarationFormatter {
     /// out in place get none, their closing "} name;" line does. With `only`, just the lines of
     /// those members are listed and "SIZE:" is left out.
     public func offsetListing(_ r: CRecord, address: UInt64? = nil, only: [String]? = nil) -> String {
-        let evaluator = OffsetLookup(source: source)
         let sizeText = String(r.size)
         let width = sizeText.count + 4
         var out = r.kind.rawValue + (r.name.map { " " + $0 } ?? "") + " {\n"
@@ -226,7 +225,7 @@ extension DeclarationFormatter {
             if line.text.hasPrefix("    union {") { openedAnonymous = .union }
             if line.text.hasPrefix("    struct {") { openedAnonymous = .structure }
             let endsBlock = line.text.hasPrefix("    } ")
-            guard let name = line.memberName, let offset = evaluator.offset(of: name, in: r) else {
+            guard let name = line.memberName, let offset = source.findMember(name, in: r).map({ $0.bitOffset / 8 }) else {
                 if endsBlock { openedAnonymous = nil }
                 if only == nil { out += String(repeating: " ", count: sizeText.count + 1) + line.text + "\n" }
                 continue
@@ -239,33 +238,11 @@ extension DeclarationFormatter {
                 out += String(repeating: " ", count: width + 1) + kind.rawValue + " {\n"
             }
             if endsBlock { openedAnonymous = nil }
-            let label = address.map { "  [" + String($0 &+ UInt64(offset), radix: 16) + "]" } ?? "  [\(offset)]"
+            let label = address.map { "  [" + String($0 &+ UInt64(bitPattern: Int64(offset)), radix: 16) + "]" } ?? "  [\(offset)]"
             out += String(repeating: " ", count: max(0, width - label.count)) + label + line.text.dropFirst(3) + "\n"
         }
         out += "}\n"
         if only == nil { out += "SIZE: \(r.size)\n" }
         return out
-    }
-}
-
-/// Member offsets by name the way crash asks gdb for them: a direct member first, then a member
-/// of an anonymous struct/union (at any depth).
-struct OffsetLookup {
-    let source: any TypeSource
-    func offset(of name: String, in r: CRecord) -> Int? {
-        let members = source.members(of: r)
-        if let m = members.first(where: { $0.name == name }) { return m.byteOffset }
-        func anonymous(_ r: CRecord, _ base: Int, _ depth: Int) -> Int? {
-            guard depth < 16 else { return nil }
-            for m in source.members(of: r) where m.name == nil {
-                guard let inner = m.type.record else { continue }
-                if let hit = source.members(of: inner).first(where: { $0.name == name }) {
-                    return base + m.byteOffset + hit.byteOffset
-                }
-                if let deeper = anonymous(inner, base + m.byteOffset, depth + 1) { return deeper }
-            }
-            return nil
-        }
-        return anonymous(r, 0, 0)
     }
 }

@@ -32,8 +32,6 @@ public struct EvaluationError: Error, Sendable, CustomStringConvertible {
 public struct ExpressionEvaluator {
     public let source: any TypeSource
     public let memory: any MemoryReader
-    /// How deep anonymous struct/union members are searched for a member name.
-    static let maxAnonymousDepth = 16
 
     /// The values `$N`, `$`, `$$` and `$$K` name (nil: no history).
     public var history: ValueHistory?
@@ -187,22 +185,9 @@ public struct ExpressionEvaluator {
         }
     }
 
-    /// Finds `name` among `record`'s members, looking through anonymous struct/union members as
-    /// C does. Returns the member and its bit offset from the start of `record`.
+    /// `TypeSource.findMember`: `name` among `record`'s members, anonymous members included.
     public func findMember(_ name: String, in record: CRecord) -> (member: CMember, bitOffset: Int)? {
-        // Records already searched are not searched again: damaged type information can make
-        // anonymous members a cycle, or a DAG that is exponential to walk as a tree.
-        var searched = Set<CRecord>()
-        func search(_ r: CRecord, _ base: Int, _ depth: Int) -> (CMember, Int)? {
-            guard depth < Self.maxAnonymousDepth, searched.insert(r).inserted else { return nil }
-            let members = source.members(of: r)
-            if let m = members.first(where: { $0.name == name }) { return (m, base &+ m.bitOffset) }
-            for m in members where m.name == nil {
-                if let inner = m.type.record, let hit = search(inner, base &+ m.bitOffset, depth + 1) { return hit }
-            }
-            return nil
-        }
-        return search(record, 0, 0).map { (member: $0.0, bitOffset: $0.1) }
+        source.findMember(name, in: record)
     }
 
     func member(_ name: String, of record: CRecord, in value: TypedValue) throws -> TypedValue {

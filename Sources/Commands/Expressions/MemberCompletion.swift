@@ -50,11 +50,10 @@ enum MemberCompletion {
     /// word typed so far with the partial name completed.
     private static func candidates(from type: CType, steps: [Step], partial: Substring, word: String,
                                    context: ExpressionContext) -> [String] {
-        let evaluator = context.evaluator()
         var current = type
         for step in steps {
             guard let record = step.arrow ? arrowTarget(current) : current.record,
-                  let (member, _) = evaluator.findMember(String(step.name), in: record) else { return [] }
+                  let (member, _) = context.source.findMember(String(step.name), in: record) else { return [] }
             current = member.type
             for _ in 0..<step.subscripts {
                 switch current.resolved {
@@ -85,7 +84,7 @@ enum MemberCompletion {
     static func memberNames(of record: CRecord, context: ExpressionContext) -> [String] {
         var names: [String] = []
         func collect(_ r: CRecord, depth: Int) {
-            guard depth < ExpressionEvaluator.maxAnonymousDepth else { return }
+            guard depth < maxAnonymousMemberDepth else { return }
             for m in context.source.members(of: r) {
                 if let name = m.name { names.append(name) } else if let inner = m.type.record { collect(inner, depth: depth + 1) }
             }
