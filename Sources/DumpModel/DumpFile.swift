@@ -160,8 +160,8 @@ public protocol DumpFile: AnyObject {
     func pageState(pfn: UInt64) -> PageState
     /// Every page frame whose bytes are present, in increasing order (for benchmarks and `dumpinfo`).
     func presentPages() -> AnySequence<UInt64>
-    /// The raw VMCOREINFO text (KEY=VALUE lines), if the dump carries it.
-    var vmcoreinfoText: String? { get }
+    /// The VMCOREINFO note, parsed once when the dump is opened; nil if the dump carries none.
+    var vmcoreinfo: VMCoreInfo? { get }
     /// Every ELF note in the dump, in file order.
     var notes: [DumpNote] { get }
     /// The NT_PRSTATUS notes, in order (one per CPU that was online).
@@ -176,6 +176,8 @@ public protocol DumpFile: AnyObject {
 }
 
 extension DumpFile {
+    /// The raw VMCOREINFO text (KEY=VALUE lines) exactly as found, if the dump carries it.
+    public var vmcoreinfoText: String? { vmcoreinfo?.raw }
     public var headerPhysBase: UInt64? { nil }
     public var qemuCPUStates: [QEMUCPUState] { [] }
 }

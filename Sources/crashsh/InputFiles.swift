@@ -23,7 +23,7 @@ enum InputFiles {
             throw InputProblem("\(files[0]): is a kernel image (vmlinux), not a dump; give the dump file too")
         }
         let dump = try DumpOpener.open(path: files[0])
-        let info = dump.vmcoreinfoText.map(VMCoreInfo.init(raw:))
+        let info = dump.vmcoreinfo
         let locator = DebuginfoLocator(cacheDirectory: DebuginfoLocator.cacheDirectory(
             xdgCacheHome: Terminal.environment("XDG_CACHE_HOME"), home: Terminal.environment("HOME")))
         let found = locator.locate(release: info?.osRelease, buildID: info?.buildID)

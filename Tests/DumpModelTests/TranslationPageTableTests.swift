@@ -8,11 +8,11 @@ final class SyntheticDump: DumpFile {
     let pageSize = 4096
     var pages: [UInt64: [UInt8]] = [:]
     var excluded: Set<UInt64> = []
-    var vmcoreinfoText: String?
+    var vmcoreinfo: VMCoreInfo?
     let notes: [DumpNote] = []
     let prstatus: [PRStatus] = []
 
-    init(vmcoreinfo: String? = nil) { vmcoreinfoText = vmcoreinfo }
+    init(vmcoreinfo: String? = nil) { self.vmcoreinfo = vmcoreinfo.map(VMCoreInfo.init(raw:)) }
 
     func readPage(pfn: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {
         if excluded.contains(pfn) { throw DumpError.excludedPage(paddr: pfn << 12) }

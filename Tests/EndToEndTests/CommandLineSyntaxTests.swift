@@ -60,8 +60,8 @@ final class NoteOnlyDump: DumpFile {
     let path = "/test/note-only.dump"
     let format = DumpFormat.elfCore
     let pageSize = 4096
-    let vmcoreinfoText: String?
-    init(vmcoreinfo: String?) { vmcoreinfoText = vmcoreinfo }
+    let vmcoreinfo: VMCoreInfo?
+    init(vmcoreinfo: String?) { self.vmcoreinfo = vmcoreinfo.map(VMCoreInfo.init(raw:)) }
     func readPage(pfn: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {
         throw DumpError.notInDump(paddr: pfn &* 4096)
     }

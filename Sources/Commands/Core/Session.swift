@@ -36,7 +36,7 @@ public final class Session {
     public init(dump: any DumpFile, vmlinuxPath: String?) {
         self.dump = dump
         memory = PhysicalMemory(dump: dump)
-        vmcoreinfo = dump.vmcoreinfoText.map(VMCoreInfo.init(raw:))
+        vmcoreinfo = dump.vmcoreinfo
         self.vmlinuxPath = vmlinuxPath
     }
 

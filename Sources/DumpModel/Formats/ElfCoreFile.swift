@@ -62,7 +62,7 @@ public final class ElfCoreFile: DumpFile {
     public let programHeaders: [ElfProgramHeader]
     public let notes: [DumpNote]
     public let prstatus: [PRStatus]
-    public let vmcoreinfoText: String?
+    public let vmcoreinfo: VMCoreInfo?
     /// QEMU dump-guest-memory's per-CPU notes (empty for kdump's cores).
     public let qemuCPUStates: [QEMUCPUState]
 
@@ -142,9 +142,9 @@ public final class ElfCoreFile: DumpFile {
         programHeaders = phdrs
         self.notes = notes
         prstatus = h.machine == ElfConst.emX86_64 ? ElfNotes.prstatus(in: notes) : []
-        vmcoreinfoText = ElfNotes.vmcoreinfo(in: notes)
+        vmcoreinfo = ElfNotes.vmcoreinfo(in: notes).map(VMCoreInfo.init(raw:))
         qemuCPUStates = ElfNotes.qemuCPUStates(in: notes)
-        pageSize = ElfCoreFile.pageSize(fromVMCoreInfo: vmcoreinfoText)
+        pageSize = ElfCoreFile.pageSize(fromVMCoreInfo: vmcoreinfo)
 
         // Each PT_LOAD gives a file-backed piece and a tail piece; file data outranks any tail.
         let loads = phdrs.filter { $0.type == ElfProgramHeader.load }
@@ -192,8 +192,8 @@ public final class ElfCoreFile: DumpFile {
         return lo < excludedFirst.count && excludedFirst[lo] <= pfn ? lo : nil
     }
 
-    static func pageSize(fromVMCoreInfo text: String?) -> Int {
-        if let text, let ps = VMCoreInfo(raw: text).pageSize, ps >= 512, ps <= 1 << 20, ps & (ps - 1) == 0 {
+    static func pageSize(fromVMCoreInfo info: VMCoreInfo?) -> Int {
+        if let ps = info?.pageSize, ps >= 512, ps <= 1 << 20, ps & (ps - 1) == 0 {
             return ps
         }
         return 4096
@@ -314,7 +314,7 @@ public final class ElfCoreFile: DumpFile {
         let excluded = pagesExcluded
         s.pagesPresent = pageCount - excluded
         s.pagesExcluded = excluded
-        s.crashTime = vmcoreinfoText.flatMap { VMCoreInfo(raw: $0).crashTime }
+        s.crashTime = vmcoreinfo?.crashTime
         s.nrCPUs = prstatus.count
         s.prstatus = prstatus
         s.sections = elfSections()

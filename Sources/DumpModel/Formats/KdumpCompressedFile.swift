@@ -54,7 +54,7 @@ public final class KdumpCompressedFile: DumpFile {
     public let maxMapnr: UInt64
     public let notes: [DumpNote]
     public let prstatus: [PRStatus]
-    public let vmcoreinfoText: String?
+    public let vmcoreinfo: VMCoreInfo?
     public let qemuCPUStates: [QEMUCPUState]
     /// File offsets of the bitmaps and the page_desc table.
     public let bitmapOffset: UInt64
@@ -204,9 +204,9 @@ public final class KdumpCompressedFile: DumpFile {
                 throw bad("size_vmcoreinfo", s.sizeVmcoreinfo, "larger than 1 MiB")
             }
             let raw = try reader.bytes(at: s.offsetVmcoreinfo, count: Int(s.sizeVmcoreinfo), what: "VMCOREINFO")
-            vmcoreinfoText = String(decoding: raw, as: UTF8.self)
+            vmcoreinfo = VMCoreInfo(raw: String(decoding: raw, as: UTF8.self))
         } else {
-            vmcoreinfoText = ElfNotes.vmcoreinfo(in: notes)
+            vmcoreinfo = ElfNotes.vmcoreinfo(in: notes).map(VMCoreInfo.init(raw:))
         }
         scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: Int(bs), alignment: 16)
         if let p = reader.directPointer(at: bmOff, count: bmLen) {
@@ -435,7 +435,7 @@ public final class KdumpCompressedFile: DumpFile {
         }
         s.utsname = uts
         s.crashTime = header.timestampSec != 0 ? header.timestampSec
-            : vmcoreinfoText.flatMap { VMCoreInfo(raw: $0).crashTime }
+            : vmcoreinfo?.crashTime
         s.nrCPUs = Int(header.nrCPUs)
         // makedumpfile and QEMU leave current_cpu at 0 whichever CPU crashed, so it is not a panic CPU.
         s.panicCPU = nil
