@@ -54,7 +54,7 @@ public enum DumpinfoCommand: CrashCommand {
             if let p = s.panicCPU { facts.append(("panic_cpu", String(p))) }
             if let t = s.crashTime { facts.append(("crash_time", "\(t) (\(DumpinfoCommand.utcDate(t)))")) }
             out += "crashsh dumpinfo: \(s.path)\n"
-            for (k, v) in facts { out += DumpinfoCommand.pad(k, 18) + ": " + v + "\n" }
+            for (k, v) in facts { out += rjust(k, 18) + ": " + v + "\n" }
             out += "\n"
             for section in s.sections { DumpinfoCommand.render(section, into: &out) }
             return out
@@ -105,10 +105,6 @@ public enum DumpinfoCommand: CrashCommand {
         return Result(summary: session.dump.summary())
     }
 
-    static func pad(_ s: String, _ width: Int) -> String {
-        s.count >= width ? s : String(repeating: " ", count: width - s.count) + s
-    }
-
     /// crash's layout: names right-aligned to the section's width (plus 2 per nesting level),
     /// further lines of a value under the value column.
     static func render(_ section: HeaderSection, into out: inout String) {
@@ -117,7 +113,7 @@ public enum DumpinfoCommand: CrashCommand {
             let width = section.nameWidth + 2 * f.depth
             let lines = f.value.split(separator: "\n", omittingEmptySubsequences: false)
             let first = lines.first.map(String.init) ?? ""
-            out += pad(f.name, width) + ":" + (first.isEmpty ? "" : " " + first) + "\n"
+            out += rjust(f.name, width) + ":" + (first.isEmpty ? "" : " " + first) + "\n"
             let indent = String(repeating: " ", count: width + 2)
             for line in lines.dropFirst() { out += indent + line + "\n" }
         }

@@ -31,7 +31,7 @@ public enum PtovCommand: CrashCommand {
             for (i, p) in pairs.enumerated() {
                 if i > 0 { out += "\n" }
                 out += "VIRTUAL           PHYSICAL        \n"
-                out += pad(String(p.virtual, radix: 16)) + "  " + pad(String(p.physical, radix: 16)) + "\n"
+                out += ljust(hexDigits(p.virtual), 16) + "  " + ljust(hexDigits(p.physical), 16) + "\n"
             }
             return out
         }
@@ -39,8 +39,6 @@ public enum PtovCommand: CrashCommand {
         public func renderJSON() -> JSONValue {
             .array(pairs.map { .object([("virtual", .address($0.virtual)), ("physical", .address($0.physical))]) })
         }
-
-        private func pad(_ s: String) -> String { s.count >= 16 ? s : s + String(repeating: " ", count: 16 - s.count) }
     }
 
     public static func run(_ arguments: [String], in session: Session) throws -> any CommandResult {
@@ -49,9 +47,7 @@ public enum PtovCommand: CrashCommand {
         var pairs: [(UInt64, UInt64)] = []
         for word in arguments {
             if word.hasPrefix("-") { throw CommandError("invalid option \(word) (usage: ptov address ...)") }
-            var w = Substring(word)
-            if w.hasPrefix("0x") || w.hasPrefix("0X") { w = w.dropFirst(2) }
-            guard !w.isEmpty, w.count <= 16, let paddr = UInt64(w, radix: 16) else {
+            guard let paddr = parseHexAddress(word) else {
                 throw CommandError("invalid physical address: \(word)")
             }
             do {

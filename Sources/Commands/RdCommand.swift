@@ -96,8 +96,7 @@ public enum RdCommand: CrashCommand {
 
         /// crash's address column: right-justified hex in 16 columns, then ":  ".
         private func addressColumn(_ a: UInt64) -> String {
-            let h = String(a, radix: 16)
-            return String(repeating: " ", count: max(0, 16 - h.count)) + h + ":  "
+            rjust(hexDigits(a), 16) + ":  "
         }
 
         private func renderWords() -> String {
@@ -139,12 +138,11 @@ public enum RdCommand: CrashCommand {
 
         private func format(_ item: Item) -> String {
             if let symbol = item.symbol {
-                return symbol.count >= 16 ? symbol + " " : symbol + String(repeating: " ", count: 16 - symbol.count) + " "
+                return ljust(symbol, 16) + " "
             }
             switch radix {
             case .hex:
-                let h = String(item.value, radix: 16)
-                return String(repeating: "0", count: max(0, 2 * width - h.count)) + h + " "
+                return hexDigits(item.value, width: 2 * width) + " "
             case .signedDecimal:
                 let v: String
                 switch width {
@@ -152,9 +150,9 @@ public enum RdCommand: CrashCommand {
                 case 4: v = String(Int32(truncatingIfNeeded: item.value))
                 default: v = String(item.value)   // crash prints bytes and 16-bit words unsigned
                 }
-                return pad(v, to: Result.decimalWidth(width, signed: true)) + " "
+                return rjust(v, Result.decimalWidth(width, signed: true)) + " "
             case .unsignedDecimal:
-                return pad(String(item.value), to: Result.decimalWidth(width, signed: false)) + " "
+                return rjust(String(item.value), Result.decimalWidth(width, signed: false)) + " "
             }
         }
 
@@ -165,10 +163,6 @@ public enum RdCommand: CrashCommand {
             case 2: return 5
             default: return 3
             }
-        }
-
-        private func pad(_ s: String, to n: Int) -> String {
-            s.count >= n ? s : String(repeating: " ", count: n - s.count) + s
         }
 
         /// `-a`: printable runs, 60 characters per line; an unprintable byte ends the line.
@@ -306,7 +300,7 @@ public enum RdCommand: CrashCommand {
             guard let n = Int(o.words[1]), n > 0 else { throw CommandError("invalid count request: \(o.words[1])") }
             count = min(n, maxItems)
         } else if let end = o.end {
-            guard end > start else { throw CommandError("invalid ending address: \(String(end, radix: 16))") }
+            guard end > start else { throw CommandError("invalid ending address: \(hexDigits(end))") }
             count = Int(min((end - start) / UInt64(width), UInt64(maxItems)))
             if count == 0 { count = 1 }
         } else if !o.ascii {
@@ -396,7 +390,7 @@ public enum RdCommand: CrashCommand {
 
     /// crash's readmem error line for a failed read at `address`, with crashsh's reason after it.
     static func describe(_ error: Error, address: UInt64, kind: AddressKind, type: String) -> String {
-        let a = String(address, radix: 16)
+        let a = hexDigits(address)
         let tail = "\(kind.words) address: \(a)  type: \"\(type)\""
         switch error {
         case let e as DumpError:
@@ -405,7 +399,7 @@ public enum RdCommand: CrashCommand {
                 return "page excluded: \(tail)"
             case let .notInDump(paddr):
                 if kind == .physical { return "not in dump: \(tail)" }
-                return "not in dump: \(tail) (physical address \(String(paddr, radix: 16)))"
+                return "not in dump: \(tail) (physical address \(hexDigits(paddr)))"
             case let .translationFailed(_, level, reason):
                 return "invalid \(kind.words) address: \(a)  type: \"\(type)\" (\(level): \(reason))"
             case .corruptPage:
@@ -452,13 +446,13 @@ struct MemoryAccess {
         switch k {
         case .userVirtual:
             guard address < space.userAddressLimit else {
-                throw CommandError("invalid user virtual address: \(String(address, radix: 16))  type: \"64-bit UVADDR\"")
+                throw CommandError("invalid user virtual address: \(hexDigits(address))  type: \"64-bit UVADDR\"")
             }
             let pgd = try session.currentUserPageTable(space: space)
             read = { a, b in try space.read(virtual: a, into: b, userPGD: pgd) }
         default:
             guard isKernel else {
-                throw CommandError("invalid kernel virtual address: \(String(address, radix: 16))  type: \"64-bit KVADDR\"")
+                throw CommandError("invalid kernel virtual address: \(hexDigits(address))  type: \"64-bit KVADDR\"")
             }
             read = { a, b in try space.read(virtual: a, into: b) }
         }

@@ -163,7 +163,7 @@ enum RecordCommand {
                 } else if cpuSpecifier != nil, let t = g.type, case .pointer = t.resolved {
                     warning += "WARNING: percpu symbol \"\(where_)\" is of type pointer\n"
                 }
-            } else if let a = parseAddress(where_) {
+            } else if let a = parseHexAddress(where_) {
                 address = a
             } else {
                 throw CommandError("symbol not found: \(where_)")

@@ -301,11 +301,3 @@ struct SymbolLookup {
         return KernelSourceLines.line(in: kernel, linkAddress: link)
     }
 }
-
-/// Parses "ffffffffb10114f0", "0xffffffffb10114f0" (crash accepts both) as an address.
-func parseHexAddress(_ word: String) -> UInt64? {
-    var digits = Substring(word)
-    if digits.hasPrefix("0x") || digits.hasPrefix("0X") { digits = digits.dropFirst(2) }
-    guard !digits.isEmpty, digits.count <= 16, digits.allSatisfy({ $0.isHexDigit }) else { return nil }
-    return UInt64(digits, radix: 16)
-}

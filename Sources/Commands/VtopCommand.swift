@@ -84,10 +84,10 @@ public enum VtopCommand: CrashCommand {
                 switch t {
                 case let .notKernelAddress(v):
                     out += "VIRTUAL           PHYSICAL        \n"
-                    out += ljust(hex(v), 8) + "  (not a kernel virtual address)\n\n"
+                    out += ljust(hexDigits(v), 8) + "  (not a kernel virtual address)\n\n"
                 case let .notUserAddress(v):
                     out += "VIRTUAL     PHYSICAL        \n"
-                    out += ljust(hex(v), 10) + "  (not accessible)\n\n"
+                    out += ljust(hexDigits(v), 10) + "  (not accessible)\n\n"
                 case let .walk(e):
                     render(e, into: &out, pageHeaderPrinted: &pageHeaderPrinted)
                 }
@@ -98,26 +98,26 @@ public enum VtopCommand: CrashCommand {
         private func render(_ e: Entry, into out: inout String, pageHeaderPrinted: inout Bool) {
             let width = e.isUser ? 10 : 16
             out += ljust("VIRTUAL", width) + "  " + ljust("PHYSICAL", 16) + "\n"
-            out += ljust(hex(e.virtual), width) + "  " + (e.physical.map { ljust(hex($0), 16) } ?? "(not mapped)") + "\n\n"
+            out += ljust(hexDigits(e.virtual), width) + "  " + (e.physical.map { ljust(hexDigits($0), 16) } ?? "(not mapped)") + "\n\n"
             let w = e.walk
             for (n, step) in w.steps.enumerated() {
                 if n == 0 && !w.isUserWalk {
-                    out += "PGD DIRECTORY: \(hex(w.rootVirtual ?? w.rootPhysical))\n"
-                    out += "PAGE DIRECTORY: \(hex(step.entry.raw))\n"
+                    out += "PGD DIRECTORY: \(hexDigits(w.rootVirtual ?? w.rootPhysical))\n"
+                    out += "PAGE DIRECTORY: \(hexDigits(step.entry.raw))\n"
                 } else {
-                    out += "   \(step.level.rawValue): \(hex(step.entryAddress)) => \(hex(step.entry.raw))\n"
+                    out += "   \(step.level.rawValue): \(hexDigits(step.entryAddress)) => \(hexDigits(step.entry.raw))\n"
                 }
             }
             switch w.outcome {
             case let .mapped(_, base, size):
                 if size == 1 << 30 {
-                    out += "  PAGE: \(hex(base))  (1GB)\n\n"
+                    out += "  PAGE: \(hexDigits(base))  (1GB)\n\n"
                 } else if size == 1 << 21 {
-                    out += "  PAGE: \(hex(base))  (2MB)\n\n"
+                    out += "  PAGE: \(hexDigits(base))  (2MB)\n\n"
                 } else if w.isUserWalk {
-                    out += "  PAGE: \(hex(base))  \(e.isZeroPage ? "(ZERO PAGE)" : "")\n\n"
+                    out += "  PAGE: \(hexDigits(base))  \(e.isZeroPage ? "(ZERO PAGE)" : "")\n\n"
                 } else {
-                    out += "  PAGE: \(hex(base))\n\n"
+                    out += "  PAGE: \(hexDigits(base))\n\n"
                 }
                 if let leaf = w.leafEntry { out += entryBlock(leaf, physical: base) }
             case .notPresent:
@@ -141,7 +141,7 @@ public enum VtopCommand: CrashCommand {
 
         /// The "PTE  PHYSICAL  FLAGS" block crash prints for the entry that maps the page.
         private func entryBlock(_ entry: PageTableEntry, physical: UInt64) -> String {
-            let pte = hex(entry.raw), phys = hex(physical)
+            let pte = hexDigits(entry.raw), phys = hexDigits(physical)
             let w1 = max(pte.count, 3), w2 = max(phys.count, 8)
             var s = center("PTE", w1) + "  " + center("PHYSICAL", w2) + "  FLAGS\n"
             let names = entry.raw == 0 ? "no mapping" : entry.flagNames.joined(separator: "|")
@@ -150,11 +150,11 @@ public enum VtopCommand: CrashCommand {
         }
 
         private func pageLine(_ p: PageDescriptor) -> String {
-            var s = ljust(hex(p.address), 16) + " " + rjust(hex(p.pfn << 12), 8) + " "
-            s += p.mapping.map { rjust(hex($0), 16) } ?? center("-------", 16, leanRight: true)
+            var s = ljust(hexDigits(p.address), 16) + " " + rjust(hexDigits(p.pfn << 12), 8) + " "
+            s += p.mapping.map { rjust(hexDigits($0), 16) } ?? center("-------", 16, leanRight: true)
             s += " "
-            s += p.index.map { rjust(hex($0), 8) } ?? center("-----", 8, leanRight: true)
-            s += " " + rjust(String(p.refcount), 2) + " " + hex(p.flags)
+            s += p.index.map { rjust(hexDigits($0), 8) } ?? center("-----", 8, leanRight: true)
+            s += " " + rjust(String(p.refcount), 2) + " " + hexDigits(p.flags)
             if let names = p.flagNames, !names.isEmpty, p.flags != 0 { s += " " + names.joined(separator: ",") }
             return s
         }
@@ -223,7 +223,7 @@ public enum VtopCommand: CrashCommand {
                 i += 1
             } else if a.hasPrefix("-c") && a.count > 2 {
                 contextWord = String(a.dropFirst(2))
-            } else if a.hasPrefix("-") && a.count > 1 && parseHex(a) == nil {
+            } else if a.hasPrefix("-") && a.count > 1 {
                 for c in a.dropFirst() {
                     switch c {
                     case "u": forceUser = true
@@ -264,13 +264,13 @@ public enum VtopCommand: CrashCommand {
             } else if vaddr >= (space.pageOffsetBase ?? space.kernelHalfStart) {
                 isUser = false
             } else {
-                throw CommandError("ambiguous address: \(String(vaddr, radix: 16))  (requires -u or -k)")
+                throw CommandError("ambiguous address: \(hexDigits(vaddr))  (requires -u or -k)")
             }
             if isUser && userPGD == nil {
                 if let task {
-                    throw CommandError("task \(hex(task.address)) (PID \(task.pid)) has no user address space (a kernel thread)")
+                    throw CommandError("task \(hexDigits(task.address)) (PID \(task.pid)) has no user address space (a kernel thread)")
                 }
-                throw CommandError("user address \(String(vaddr, radix: 16)): no task context, give one with -c PID|TASK")
+                throw CommandError("user address \(hexDigits(vaddr)): no task context, give one with -c PID|TASK")
             }
             translations.append(.walk(translate(vaddr, isUser: isUser, userPGD: userPGD, task: task, space: space)))
         }
@@ -297,7 +297,7 @@ public enum VtopCommand: CrashCommand {
 
     /// `-c` argument: a task_struct address (hex, in the kernel half) or a decimal PID.
     static func findTask(_ word: String, _ lookup: TaskLookup, _ space: KernelAddressSpace) throws -> TaskLookup.Task {
-        if let v = parseHex(word), v >= space.kernelHalfStart {
+        if let v = parseHexAddress(word), v >= space.kernelHalfStart {
             if let t = lookup.task(address: v) { return t }
             throw CommandError("invalid task or pid value: \(word)")
         }
@@ -306,32 +306,12 @@ public enum VtopCommand: CrashCommand {
     }
 
     static func address(_ word: String, _ session: Session) throws -> UInt64 {
-        if let v = parseHex(word) { return v }
+        if let v = parseHexAddress(word) { return v }
         if let table = try? session.kernelSymbols(), let s = table.symbol(named: word) { return s.address }
         throw CommandError("invalid address: \(word)")
-    }
-
-    /// Hexadecimal with or without 0x, as crash reads addresses.
-    static func parseHex(_ word: String) -> UInt64? {
-        var w = Substring(word)
-        if w.hasPrefix("0x") || w.hasPrefix("0X") { w = w.dropFirst(2) }
-        guard !w.isEmpty, w.count <= 16 else { return nil }
-        return UInt64(w, radix: 16)
     }
 
     public static func completions(forArgument index: Int, prefix: String, in session: Session) -> [String] {
         prefix.hasPrefix("-") ? [] : session.symbolCompletions(prefix: prefix)
     }
-}
-
-// Text layout as crash's mkstring does it: left-justified, right-justified, centred.
-private func hex(_ v: UInt64) -> String { String(v, radix: 16) }
-private func ljust(_ s: String, _ width: Int) -> String { s.count >= width ? s : s + String(repeating: " ", count: width - s.count) }
-private func rjust(_ s: String, _ width: Int) -> String { s.count >= width ? s : String(repeating: " ", count: width - s.count) + s }
-/// An odd leftover space goes right, or with `leanRight` left (crash's CENTER|LJUST, CENTER|RJUST).
-private func center(_ s: String, _ width: Int, leanRight: Bool = false) -> String {
-    guard s.count < width else { return s }
-    let extra = width - s.count
-    let left = extra / 2 + (leanRight ? extra % 2 : 0)
-    return String(repeating: " ", count: left) + s + String(repeating: " ", count: width - s.count - left)
 }

@@ -78,7 +78,7 @@ extension Session {
         if let offset = info.kernelOffset, let runStext = info.symbol("_stext"),
            let table = try? kernel.symbols(), let linkStext = table.symbol(named: "_stext")?.address,
            linkStext &+ offset != runStext {
-            return mismatch("_stext", hex16(linkStext &+ offset), hex16(runStext))
+            return mismatch("_stext", hexDigits(linkStext &+ offset, width: 16), hexDigits(runStext, width: 16))
         }
         return nil
     }
@@ -122,12 +122,6 @@ extension Session {
         let commands = CommandRegistry.all.flatMap { [$0.name] + $0.aliases }.filter { $0.hasPrefix(prefix) }.sorted()
         return commands + symbolCompletions(prefix: prefix).filter { !commands.contains($0) }
     }
-}
-
-/// Sixteen lowercase hex digits, zero-padded: how crash prints kernel addresses.
-private func hex16(_ v: UInt64) -> String {
-    let h = String(v, radix: 16)
-    return h.count >= 16 ? h : String(repeating: "0", count: 16 - h.count) + h
 }
 
 private extension String {

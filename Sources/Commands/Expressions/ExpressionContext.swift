@@ -62,11 +62,3 @@ final class LazyMemory: MemoryReader {
         return try reader.read(address, count: count)
     }
 }
-
-/// crash's way of writing an address argument: hex with or without 0x.
-func parseAddress(_ text: String) -> UInt64? {
-    var t = Substring(text)
-    if t.hasPrefix("0x") || t.hasPrefix("0X") { t = t.dropFirst(2) }
-    guard !t.isEmpty, t.count <= 16 else { return nil }
-    return UInt64(t, radix: 16)
-}
