@@ -101,14 +101,6 @@ public final class KernelImage {
         return banner.dropFirst("Linux version ".count).split(separator: " ", maxSplits: 1).first.map(String.init)
     }
 
-    /// The bytes stored in the file at link-time `address` (an initialized variable's initial
-    /// value, a string in .rodata), or nil when they are not all in one loaded PROGBITS section.
-    public func fileBytes(atLinkAddress address: UInt64, count: Int) -> [UInt8]? {
-        guard count >= 0, let b = image.bytes(atAddress: address, count: count) else { return nil }
-        return Array(UnsafeRawBufferPointer(start: b.base, count: b.count))
-    }
-
-    /// Names of the sections this file has that matter for what it can answer.
-    public var hasBTF: Bool { image.section(named: ".BTF") != nil }
+    /// Whether the file has DWARF (.debug_info): line numbers and what BTF lacks.
     public var hasDWARF: Bool { image.section(named: ".debug_info") != nil }
 }

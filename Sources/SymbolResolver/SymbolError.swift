@@ -21,8 +21,6 @@ public enum SymbolError: Error, Equatable, Sendable, CustomStringConvertible {
     case noSymbolTable(path: String)
     /// The file has neither .BTF nor DWARF type information.
     case noDebugInfo(path: String)
-    /// No symbol of that name.
-    case symbolNotFound(name: String)
     /// No type of that name (in BTF or DWARF).
     case typeNotFound(name: String)
     /// A member path component is not a member of the type.
@@ -50,8 +48,6 @@ public enum SymbolError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(path): no symbol table (stripped vmlinux): use the vmlinux with debuginfo"
         case let .noDebugInfo(path):
             return "\(path): no debuginfo (no .BTF and no DWARF): types are not available"
-        case let .symbolNotFound(name):
-            return "symbol not found: \(name)"
         case let .typeNotFound(name):
             return "type not found: \(name)"
         case let .memberNotFound(type, member):

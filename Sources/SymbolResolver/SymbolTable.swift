@@ -445,12 +445,6 @@ public struct SymbolTable {
     /// The symbol a user means by `name`: the preferred one of `symbols(named:)`.
     public func symbol(named name: String) -> Symbol? { symbols(named: name).first }
 
-    /// The address of `name` (run-time for a relocated table), or throws `symbolNotFound`.
-    public func address(of name: String) throws -> UInt64 {
-        guard let s = symbol(named: name) else { throw SymbolError.symbolNotFound(name: name) }
-        return s.address
-    }
-
     /// The symbol at or before `address` (a run-time address for a relocated table), with the
     /// offset into it. Among aliases at one address the sized function/object, then the global,
     /// then the first by name wins. Nil when the address is outside the kernel image's loaded

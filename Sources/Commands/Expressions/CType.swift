@@ -175,17 +175,7 @@ extension CType {
         }
     }
 
-    public var isPointer: Bool { if case .pointer = resolved { return true }; return false }
-    public var isRecord: Bool { if case .record = resolved { return true }; return false }
-    public var isArray: Bool { if case .array = resolved { return true }; return false }
     public var isFunction: Bool { if case .function = resolved { return true }; return false }
-    /// Integers, enums and pointers: what arithmetic and casts work on.
-    public var isScalar: Bool {
-        switch resolved {
-        case .integer, .enumeration, .pointer, .float: return true
-        default: return false
-        }
-    }
     /// The record behind typedefs (`atomic_t` -> its anonymous struct).
     public var record: CRecord? { if case let .record(r) = resolved { return r }; return nil }
 }

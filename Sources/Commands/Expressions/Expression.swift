@@ -39,9 +39,6 @@ public indirect enum Expression: Sendable, Equatable, CustomStringConvertible {
         case let .binary(op, a, b): return "(\(a) \(op.rawValue) \(b))"
         }
     }
-
-    /// True for a bare identifier: crash then prints "NAME = $n = ...".
-    public var isPlainIdentifier: Bool { if case .identifier = self { return true }; return false }
 }
 
 /// A type written in an expression: a base name ("struct task_struct", "unsigned long",

@@ -274,12 +274,6 @@ public final class KernelAddressSpace {
         return out
     }
 
-    /// The kernel variable `name`'s 64-bit value, through the layout's symbol address.
-    public func loadSymbol(_ name: String) throws -> UInt64 {
-        guard let addr = layout.symbolAddress(name) else { throw DumpError.missing(what: "symbol \(name)") }
-        return try load(UInt64.self, virtual: addr)
-    }
-
     // MARK: - Physical to virtual, struct page
 
     /// The direct-map virtual address of physical address `paddr` (`page_offset_base + paddr`, crash's `ptov`).
