@@ -25,8 +25,6 @@ struct AddressRange {
 final class DwarfIndex {
     let image: ELFImage
     let dwarf: OpaquePointer
-    /// Compile unit offset -> header size, filled as units are visited.
-    private var unitStarts: [UInt64] = []
     /// DIEs the current top-level `translate` may still build (see there).
     private var translationBudget = 0
 
@@ -237,23 +235,6 @@ final class DwarfIndex {
         guard dwarf_getlocation(&attr, &ops, &count) == 0, count == 1, let op = ops?.pointee,
               op.atom == UInt8(DW_OP_addr) else { return nil }
         return op.number
-    }
-
-    /// Offsets of every unit header in .debug_info, in order (reads each unit header once).
-    func allUnitOffsets() -> [UInt64] {
-        if !unitStarts.isEmpty { return unitStarts }
-        var out: [UInt64] = []
-        var off: Dwarf_Off = 0
-        while true {
-            var next: Dwarf_Off = 0
-            var headerSize = 0
-            guard dwarf_next_unit(dwarf, off, &next, &headerSize, nil, nil, nil, nil, nil, nil) == 0 else { break }
-            out.append(off)
-            if next <= off { break }
-            off = next
-        }
-        unitStarts = out
-        return out
     }
 
     // MARK: types

@@ -192,8 +192,6 @@ final class SymbolStore {
         return UnsafeRawBufferPointer(start: n.baseAddress, count: crashDisplayLength(n))
     }
 
-    func displayName(_ i: Int) -> String { String(decoding: displayBytes(i), as: UTF8.self) }
-
     /// Entries whose displayed name is shorter than their .symtab name (gcc/clang clones), indexed
     /// by the displayed name: a name lookup finds `foo.isra.0` when asked for `foo`, as crash does.
     /// One pass over the names on first use (a few milliseconds).
