@@ -167,13 +167,18 @@ public final class KernelTypes {
         let id = TypeID(rawValue: firstExtraID + UInt32(extra.count))
         extra.append(t)
         extraIndex[t] = id
+        registerName(of: t, as: id)
+        return id
+    }
+
+    /// Makes a named struct/union/enum/typedef/base type built here findable by `type(named:in:)`.
+    private func registerName(of t: KType, as id: TypeID) {
         switch t {
         case let .structure(c), let .union(c): if let n = c.name { extraNames[n, default: []].append(id) }
         case let .enumeration(name?, _, _, _): extraNames[name, default: []].append(id)
         case let .typedef(name, _), let .base(name, _, _): extraNames[name, default: []].append(id)
         default: break
         }
-        return id
     }
 
     /// Reserves an id for a type whose body refers back to it (a DWARF struct with a pointer
@@ -189,12 +194,7 @@ public final class KernelTypes {
         guard i >= 0, i < extra.count else { return }
         extra[i] = t
         if extraIndex[t] == nil { extraIndex[t] = id }
-        switch t {
-        case let .structure(c), let .union(c): if let n = c.name { extraNames[n, default: []].append(id) }
-        case let .enumeration(name?, _, _, _): extraNames[name, default: []].append(id)
-        case let .typedef(name, _), let .base(name, _, _): extraNames[name, default: []].append(id)
-        default: break
-        }
+        registerName(of: t, as: id)
     }
 
     // MARK: lookup by name
