@@ -2,28 +2,11 @@ import Foundation
 import Testing
 @testable import DumpModel
 
-/// The fixture dumps and crash 8.0.6's references, found through ../shared/fixtures/prepare.sh
-/// (or $CRASHSH_FIXTURES); the tests skip when neither is there.
+/// The fixture dumps and crash 8.0.6's references, found as `FormatFixtures` finds them
+/// (../shared/fixtures/prepare.sh or $CRASHSH_FIXTURES); the tests skip when neither is there.
 enum TranslationFixtures {
-    static let dir: String? = {
-        let env = ProcessInfo.processInfo.environment
-        if let root = env["CRASHSH_FIXTURES"], !root.isEmpty { return root + "/debian-6.1-cloud" }
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/fixtures/prepare.sh").path
-        guard FileManager.default.isExecutableFile(atPath: script) else { return nil }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: script)
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        guard (try? p.run()) != nil else { return nil }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0,
-              let root = String(decoding: data, as: UTF8.self).split(separator: "\n").last else { return nil }
-        return root.trimmingCharacters(in: .whitespaces) + "/debian-6.1-cloud"
-    }()
-    static var available: Bool { dir.map { FileManager.default.fileExists(atPath: $0 + "/dump.kdump") } ?? false }
+    static var dir: String? { FormatFixtures.dir }
+    static var available: Bool { FormatFixtures.available }
 
     static let dumps = ["dump.kdump", "dump-lzo.kdump", "dump-zstd.kdump", "dump.flat", "dump.elf", "vmcore",
                         "qemu.elf", "qemu.kdump"]
@@ -35,7 +18,7 @@ enum TranslationFixtures {
 
     static func open(_ name: String) throws -> (any DumpFile, KernelAddressSpace) {
         let dump = try DumpOpener.open(path: dir! + "/" + name)
-        let info = dump.vmcoreinfoText.map(VMCoreInfo.init(raw:))
+        let info = dump.vmcoreinfo
         let headerPhysBase = (dump as? KdumpCompressedFile)?.subHeader.physBase
         let space = try KernelAddressSpace(memory: PhysicalMemory(dump: dump), vmcoreinfo: info, physBase: headerPhysBase)
         return (dump, space)

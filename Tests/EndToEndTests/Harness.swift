@@ -1,3 +1,4 @@
+import Commands
 import Foundation
 import Testing
 
@@ -85,6 +86,22 @@ enum Harness {
     }
 
     static let vmlinuxName = "vmlinux-6.1.0-56-cloud-amd64"
+
+    /// What one command printed in a session: its output, or the one line a failure prints.
+    enum Outcome: Equatable {
+        case output(String)
+        case failure(String)
+    }
+
+    /// Runs one command line (words split at spaces) in `session`, as the shell would.
+    static func runCommand(_ session: Session, _ line: String) -> Outcome {
+        let words = line.split(separator: " ").map(String.init)
+        switch session.execute(words) {
+        case let .output(text): return .output(text)
+        case let .failure(message): return .failure(message)
+        case .exit: return .failure("exit")
+        }
+    }
 
     /// Dumps of the kdump crash (one VMCOREINFO) and of the QEMU crash (another).
     static let kdumpCrashDumps = ["vmcore", "dump.kdump", "dump-lzo.kdump", "dump-zstd.kdump", "dump.flat", "dump.elf"]

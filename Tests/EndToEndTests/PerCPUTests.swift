@@ -81,7 +81,7 @@ struct PerCPUTests {
         let session = try TypeCommandTests.session("dump.kdump")
         session.jsonOutput = true
         func json(_ command: String) throws -> [String: Any] {
-            guard case let .output(text) = TypeCommandTests.run(session, command),
+            guard case let .output(text) = Harness.runCommand(session, command),
                   let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
                 throw HarnessError("\(command): no JSON object")
             }
@@ -103,18 +103,18 @@ struct PerCPUTests {
         let session = try TypeCommandTests.session("dump.kdump")
         // The symbol's value is an offset, not an address: the read fails and says what to write.
         for command in ["struct rq runqueues", "p runqueues.nr_running"] {
-            guard case let .failure(line) = TypeCommandTests.run(session, command) else {
+            guard case let .failure(line) = Harness.runCommand(session, command) else {
                 Issue.record("\(command) did not fail")
                 continue
             }
             #expect(line.contains("0x3198") && !line.contains("\n"), "\(command): \(line)")
         }
-        #expect(TypeCommandTests.run(session, "p runqueues.nr_running")
+        #expect(Harness.runCommand(session, "p runqueues.nr_running")
                     .failureText?.hasSuffix("(runqueues is a per-cpu variable: its address is an offset; use runqueues:CPU)") == true)
-        #expect(TypeCommandTests.run(session, "p irq_stat:0-9") == .failure("p: invalid cpu specification: 0-9"))
-        #expect(TypeCommandTests.run(session, "p nosuch_xyz:1").failureText?.hasPrefix("p: ") == true)
+        #expect(Harness.runCommand(session, "p irq_stat:0-9") == .failure("p: invalid cpu specification: 0-9"))
+        #expect(Harness.runCommand(session, "p nosuch_xyz:1").failureText?.hasPrefix("p: ") == true)
         // gdb's value of &runqueues: the offset.
-        guard case let .output(text) = TypeCommandTests.run(session, "p &runqueues") else {
+        guard case let .output(text) = Harness.runCommand(session, "p &runqueues") else {
             Issue.record("p &runqueues failed")
             return
         }
@@ -143,6 +143,6 @@ struct CPUSpecificationTests {
     }
 }
 
-extension TypeCommandTests.Outcome {
+extension Harness.Outcome {
     var failureText: String? { if case let .failure(t) = self { return t }; return nil }
 }

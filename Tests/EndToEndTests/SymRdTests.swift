@@ -12,28 +12,13 @@ struct SymRdTests {
     static let dumps = Harness.kdumpCrashDumps + Harness.qemuCrashDumps
     static let expectedRoot = Harness.packageRoot.appendingPathComponent("Tests/EndToEndTests/Expected/symrd")
 
-    /// What one command printed: its output, or the one line a failure prints.
-    enum Outcome: Equatable {
-        case output(String)
-        case failure(String)
-    }
-
     static func session(_ dump: String, vmlinux: String? = nil) throws -> Session {
         try Session(dumpPath: Harness.fixture(dump), vmlinuxPath: vmlinux ?? Harness.fixture(Harness.vmlinuxName))
     }
 
-    static func run(_ session: Session, _ line: String) -> Outcome {
-        let words = line.split(separator: " ").map(String.init)
-        switch session.execute(words) {
-        case let .output(text): return .output(text)
-        case let .failure(message): return .failure(message)
-        case .exit: return .failure("exit")
-        }
-    }
-
     /// Compares with what crash printed: the same text, or for an error line, crashsh's failure
     /// line starting with crash's (crashsh may add the reason after it).
-    static func expectMatch(_ got: Outcome, _ expected: String, _ what: String) {
+    static func expectMatch(_ got: Harness.Outcome, _ expected: String, _ what: String) {
         let expectedLines = expected.split(separator: "\n", omittingEmptySubsequences: false)
         if expectedLines.count <= 2, let first = expectedLines.first,
            first.hasPrefix("rd: ") || first.hasPrefix("sym: ") {
@@ -58,7 +43,7 @@ struct SymRdTests {
                                 ("sym -q sysrq_handle", "sym_-q_sysrq_handle.txt"),
                                 ("rd -64 linux_banner 8", "rd_-64_linux_banner_8.txt")] {
             let expected = try String(contentsOfFile: "\(refs)/\(file)", encoding: .utf8)
-            Self.expectMatch(Self.run(session, command), expected, "\(dump): \(command)")
+            Self.expectMatch(Harness.runCommand(session, command), expected, "\(dump): \(command)")
         }
     }
 
@@ -84,7 +69,7 @@ struct SymRdTests {
             let file = String(command.map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" ? $0 : "_" })
             let url = Self.expectedRoot.appendingPathComponent("\(dump)/\(file).txt")
             let expected = try String(contentsOf: url, encoding: .utf8)
-            let got = Self.run(session, command)
+            let got = Harness.runCommand(session, command)
             if Self.knownDifferences[command] != nil {
                 // Every line crash printed without the section symbol must be the same.
                 guard case let .output(text) = got else { Issue.record("\(dump): \(command): \(got)"); continue }
@@ -123,7 +108,7 @@ struct SymRdTests {
         guard Harness.fixturesAvailable else { return }
         let session = try Self.session("dump.kdump")
         session.jsonOutput = true
-        guard case let .output(symText) = Self.run(session, "sym ffffffffb10114f5") else {
+        guard case let .output(symText) = Harness.runCommand(session, "sym ffffffffb10114f5") else {
             Issue.record("sym failed"); return
         }
         #expect(symText.contains("\"address\": \"0xffffffffb10114f5\""))
@@ -131,7 +116,7 @@ struct SymRdTests {
         #expect(symText.contains("\"offset\": 5"))
         #expect(symText.contains("\"type\": \"T\""))
         #expect(symText.contains("\"line\": 15"))
-        guard case let .output(rdText) = Self.run(session, "rd -64 linux_banner 2") else {
+        guard case let .output(rdText) = Harness.runCommand(session, "rd -64 linux_banner 2") else {
             Issue.record("rd failed"); return
         }
         #expect(rdText.contains("\"0x65762078756e694c\""))
@@ -142,11 +127,11 @@ struct SymRdTests {
     @Test func symUnknownNameAndAddress() throws {
         guard Harness.fixturesAvailable else { return }
         let session = try Self.session("dump.kdump")
-        #expect(Self.run(session, "sym no_such_symbol_at_all") == .failure("sym: symbol not found: no_such_symbol_at_all"))
-        #expect(Self.run(session, "sym 1234") == .failure("sym: invalid address: 1234"))
-        if case .output = Self.run(session, "sym") { Issue.record("sym without arguments must fail") }
-        if case .output = Self.run(session, "rd") { Issue.record("rd without arguments must fail") }
-        if case .output = Self.run(session, "rd -32 -s linux_banner") { Issue.record("-s needs 64-bit display") }
+        #expect(Harness.runCommand(session, "sym no_such_symbol_at_all") == .failure("sym: symbol not found: no_such_symbol_at_all"))
+        #expect(Harness.runCommand(session, "sym 1234") == .failure("sym: invalid address: 1234"))
+        if case .output = Harness.runCommand(session, "sym") { Issue.record("sym without arguments must fail") }
+        if case .output = Harness.runCommand(session, "rd") { Issue.record("rd without arguments must fail") }
+        if case .output = Harness.runCommand(session, "rd -32 -s linux_banner") { Issue.record("-s needs 64-bit display") }
     }
 
     @Test func completionOffersSymbols() throws {
@@ -168,7 +153,7 @@ struct SymRdTests {
     @Test func symListIsSortedAndConsistent() throws {
         guard Harness.fixturesAvailable else { return }
         let session = try Self.session("dump.kdump")
-        guard case let .output(text) = Self.run(session, "sym -l") else { Issue.record("sym -l failed"); return }
+        guard case let .output(text) = Harness.runCommand(session, "sym -l") else { Issue.record("sym -l failed"); return }
         let lines = text.split(separator: "\n")
         #expect(lines.count > 100_000)
         var last: UInt64 = 0
@@ -194,7 +179,7 @@ struct SymRdTests {
             .split(separator: "\n").map(String.init)
         let header = try #require(reference.first).split(separator: " ")
         try #require(header.count == 4 && header[0] == "count" && header[2] == "sha256")
-        guard case let .output(text) = Self.run(try Self.session(dump), "sym -l") else { Issue.record("sym -l failed"); return }
+        guard case let .output(text) = Harness.runCommand(try Self.session(dump), "sym -l") else { Issue.record("sym -l failed"); return }
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
         #expect(lines.count == Int(header[1]), "\(dump): line count")
         var sampled = 0
@@ -225,8 +210,8 @@ struct SymRdTests {
     @Test func cloneNamesAsCrashShowsThem() throws {
         guard Harness.fixturesAvailable else { return }
         let session = try Self.session("dump.kdump")
-        let byName = Self.run(session, "sym free_ext_idx")
-        #expect(Self.run(session, "sym free_ext_idx.isra.0") == byName)
+        let byName = Harness.runCommand(session, "sym free_ext_idx")
+        #expect(Harness.runCommand(session, "sym free_ext_idx.isra.0") == byName)
         guard case let .output(text) = byName else { Issue.record("sym free_ext_idx failed"); return }
         #expect(text.hasPrefix("ffffffffb0a3f7a0 (t) free_ext_idx "))
         let table = try session.kernelSymbols()
@@ -249,7 +234,7 @@ struct SymRdTests {
         while pfn < 0x10000, !(dump.pageState(pfn: pfn) == .present && dump.pageState(pfn: pfn + 1) == .excluded) { pfn += 1 }
         try #require(pfn < 0x10000)
         let boundary = (pfn + 1) << 12
-        guard case let .output(text) = Self.run(session, "rd -p \(String(boundary - 16, radix: 16)) 4") else {
+        guard case let .output(text) = Harness.runCommand(session, "rd -p \(String(boundary - 16, radix: 16)) 4") else {
             Issue.record("rd across the boundary failed outright"); return
         }
         let lines = text.split(separator: "\n")
@@ -308,19 +293,19 @@ struct SymRdTests {
         let (dir, other) = try Self.makeVariant(.otherBuildID)
         defer { try? FileManager.default.removeItem(at: dir) }
         let session = try Self.session("dump.kdump", vmlinux: other)
-        guard case let .failure(line) = Self.run(session, "sym schedule") else {
+        guard case let .failure(line) = Harness.runCommand(session, "sym schedule") else {
             Issue.record("a vmlinux with another build-id was accepted"); return
         }
         #expect(line.hasPrefix("sym: vmlinux \(other) does not match dump \(Harness.fixture("dump.kdump")): build-id "))
         #expect(line.contains("build-id 3b43fad5034874490492495d552c0af6a5fab2ca != \(Self.fixtureBuildID)"))
         #expect(!line.contains("\n"))
         // Every later command gets the same answer.
-        guard case .failure = Self.run(session, "rd -64 linux_banner 1") else { Issue.record("rd accepted it"); return }
+        guard case .failure = Harness.runCommand(session, "rd -64 linux_banner 1") else { Issue.record("rd accepted it"); return }
         #expect(throws: VmlinuxMismatch.self) { try session.checkVmlinux() }
 
         let forced = try Self.session("dump.kdump", vmlinux: other)
         forced.ignoreMismatch = true
-        #expect(Self.run(forced, "sym schedule") == .output("ffffffffb10114f0 (T) schedule\n"))
+        #expect(Harness.runCommand(forced, "sym schedule") == .output("ffffffffb10114f0 (T) schedule\n"))
     }
 
     @Test func releaseIsComparedWithoutBuildID() throws {
@@ -329,7 +314,7 @@ struct SymRdTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         // No build-id in the file: the release in its linux_banner decides, and it matches.
         let session = try Self.session("qemu.elf", vmlinux: noBuildID)
-        #expect(Self.run(session, "sym schedule") == .output("ffffffff8c4114f0 (T) schedule\n"))
+        #expect(Harness.runCommand(session, "sym schedule") == .output("ffffffff8c4114f0 (T) schedule\n"))
         let kernel = try KernelImage(path: noBuildID)
         #expect(kernel.buildID == nil)
         let other = VMCoreInfo(raw: "OSRELEASE=5.10.0-99-amd64\nBUILD-ID=3b43fad5034874490492495d552c0af6a5fab235\n")
@@ -361,7 +346,7 @@ struct SymRdTests {
         try dump.write(to: URL(fileURLWithPath: dumpPath))
         let plain = try Session(dumpPath: dumpPath, vmlinuxPath: noBuildID)
         #expect(plain.vmcoreinfo?.buildID == nil)
-        #expect(Self.run(plain, "sym schedule") == .output("ffffffffb10114f0 (T) schedule\n"))
+        #expect(Harness.runCommand(plain, "sym schedule") == .output("ffffffffb10114f0 (T) schedule\n"))
 
         // The same release, another banner.
         let banner = try #require(try KernelImage(path: noBuildID).linuxBanner)
@@ -378,14 +363,14 @@ struct SymRdTests {
         try vmlinux.write(to: URL(fileURLWithPath: otherPath))
         #expect(try KernelImage(path: otherPath).osRelease == "6.1.0-56-cloud-amd64")
         let session = try Session(dumpPath: dumpPath, vmlinuxPath: otherPath)
-        guard case let .failure(line) = Self.run(session, "sym schedule") else {
+        guard case let .failure(line) = Harness.runCommand(session, "sym schedule") else {
             Issue.record("a vmlinux with another linux_banner was accepted"); return
         }
         let trimmed = { (b: String) in b.trimmingCharacters(in: .whitespacesAndNewlines) }
         #expect(line == "sym: vmlinux \(otherPath) does not match dump \(dumpPath): linux_banner \"\(trimmed(other))\" != \"\(trimmed(banner))\" (--ignore-mismatch to use it anyway)")
         let forced = try Session(dumpPath: dumpPath, vmlinuxPath: otherPath)
         forced.ignoreMismatch = true
-        #expect(Self.run(forced, "sym schedule") == .output("ffffffffb10114f0 (T) schedule\n"))
+        #expect(Harness.runCommand(forced, "sym schedule") == .output("ffffffffb10114f0 (T) schedule\n"))
         // Memory that cannot be read leaves the decision to the other checks.
         let kernel = try KernelImage(path: otherPath)
         let info = VMCoreInfo(raw: "OSRELEASE=6.1.0-56-cloud-amd64\nKERNELOFFSET=2f600000\n")
@@ -400,10 +385,10 @@ struct SymRdTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let session = try Self.session("dump.kdump", vmlinux: stripped)
         // .symtab survives --strip-debug; the source line needs DWARF and is left out, as crash does.
-        #expect(Self.run(session, "sym schedule") == .output("ffffffffb10114f0 (T) schedule\n"))
-        #expect(Self.run(session, "sym ffffffffb0ca8a05") == .output("ffffffffb0ca8a05 (t) sysrq_handle_crash+21\n"))
+        #expect(Harness.runCommand(session, "sym schedule") == .output("ffffffffb10114f0 (T) schedule\n"))
+        #expect(Harness.runCommand(session, "sym ffffffffb0ca8a05") == .output("ffffffffb0ca8a05 (t) sysrq_handle_crash+21\n"))
         let ref = try String(contentsOfFile: Harness.fixture("refs/crash-8.0.6/dump.kdump/rd_-64_linux_banner_8.txt"), encoding: .utf8)
-        #expect(Self.run(session, "rd -64 linux_banner 8") == .output(ref))
+        #expect(Harness.runCommand(session, "rd -64 linux_banner 8") == .output(ref))
     }
 
     @Test func fullyStrippedVmlinuxSaysSo() throws {
@@ -411,13 +396,13 @@ struct SymRdTests {
         let (dir, stripped) = try Self.makeVariant(.allStripped)
         defer { try? FileManager.default.removeItem(at: dir) }
         let session = try Self.session("dump.kdump", vmlinux: stripped)
-        guard case let .failure(line) = Self.run(session, "sym schedule") else {
+        guard case let .failure(line) = Harness.runCommand(session, "sym schedule") else {
             Issue.record("sym worked without a symbol table"); return
         }
         #expect(line == "sym: \(stripped): no symbol table (stripped vmlinux): use the vmlinux with debuginfo")
         // Every command that needs the vmlinux gets the same one line.
-        #expect(Self.run(session, "rd -64 linux_banner 8") == .failure("rd: \(stripped): no symbol table (stripped vmlinux): use the vmlinux with debuginfo"))
-        #expect(Self.run(session, "sym -q sysrq") == .failure("sym: \(stripped): no symbol table (stripped vmlinux): use the vmlinux with debuginfo"))
+        #expect(Harness.runCommand(session, "rd -64 linux_banner 8") == .failure("rd: \(stripped): no symbol table (stripped vmlinux): use the vmlinux with debuginfo"))
+        #expect(Harness.runCommand(session, "sym -q sysrq") == .failure("sym: \(stripped): no symbol table (stripped vmlinux): use the vmlinux with debuginfo"))
     }
 
     /// The same checks through the executable: one clear line on standard error, no trap.

@@ -10,22 +10,8 @@ struct TypeCommandTests {
     static let dumps = Harness.kdumpCrashDumps + Harness.qemuCrashDumps
     static let expectedRoot = Harness.packageRoot.appendingPathComponent("Tests/EndToEndTests/Expected/typecmds")
 
-    enum Outcome: Equatable {
-        case output(String)
-        case failure(String)
-    }
-
     static func session(_ dump: String) throws -> Session {
         try Session(dumpPath: Harness.fixture(dump), vmlinuxPath: Harness.fixture(Harness.vmlinuxName))
-    }
-
-    static func run(_ session: Session, _ line: String) -> Outcome {
-        let words = line.split(separator: " ").map(String.init)
-        switch session.execute(words) {
-        case let .output(text): return .output(text)
-        case let .failure(message): return .failure(message)
-        case .exit: return .failure("exit")
-        }
     }
 
     /// The file name crash's references use for a command.
@@ -46,7 +32,7 @@ struct TypeCommandTests {
                                 ("struct -o list_head", "struct_-o_list_head.txt"),
                                 ("struct task_struct.pid,comm init_task", "struct_task_struct_pid_comm_init_task.txt")] {
             let expected = try String(contentsOfFile: "\(refs)/\(file)", encoding: .utf8)
-            #expect(Self.run(session, command) == .output(expected), "\(dump): \(command)")
+            #expect(Harness.runCommand(session, command) == .output(expected), "\(dump): \(command)")
         }
     }
 
@@ -64,7 +50,7 @@ struct TypeCommandTests {
         let session = try Self.session(dump)
         for command in commands {
             let expected = try String(contentsOf: refDir.appendingPathComponent(Self.fileName(command)), encoding: .utf8)
-            let got = Self.run(session, command)
+            let got = Harness.runCommand(session, command)
             let name = command.split(separator: " ").first.map(String.init) ?? ""
             let lines = expected.split(separator: "\n")
             if expected.isEmpty || (lines.count == 1 && expected.hasPrefix(name + ": ")) {
@@ -99,12 +85,12 @@ struct TypeCommandTests {
             ("p $99", "p: History has not yet reached $99."),
         ]
         for (command, message) in cases {
-            #expect(Self.run(session, command) == .failure(message), "\(command)")
+            #expect(Harness.runCommand(session, command) == .failure(message), "\(command)")
         }
         // Unmapped and NULL addresses: one line naming the address, no trap.
         for (command, address) in [("struct list_head 0x1234", "0x1234"), ("p *init_task.mm", "0x0"),
                                    ("p *(struct list_head *)0xffff800000001000", "0xffff800000001000")] {
-            guard case let .failure(line) = Self.run(session, command) else {
+            guard case let .failure(line) = Harness.runCommand(session, command) else {
                 Issue.record("\(command) did not fail")
                 continue
             }
@@ -117,7 +103,7 @@ struct TypeCommandTests {
         let session = try Self.session("dump.kdump")
         session.jsonOutput = true
         func json(_ command: String) throws -> [String: Any] {
-            guard case let .output(text) = Self.run(session, command),
+            guard case let .output(text) = Harness.runCommand(session, command),
                   let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
                 throw HarnessError("\(command): no JSON object")
             }
