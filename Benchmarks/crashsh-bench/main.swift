@@ -42,15 +42,6 @@ struct StoredPages {
     var ranges: [(start: Int, count: Int, kind: PageCompression)] = []
 }
 
-/// How a page_desc's flags say its bytes are stored (the same rule the reader applies).
-func compression(of d: KdumpCompressedFile.PageDescriptor, pageSize: Int) -> PageCompression? {
-    if d.flags & KdumpCompressedFile.compressedZlib != 0 { return .zlib }
-    if d.flags & KdumpCompressedFile.compressedLZO != 0 { return .lzo }
-    if d.flags & KdumpCompressedFile.compressedSnappy != 0 { return .snappy }
-    if d.flags & KdumpCompressedFile.compressedZstd != 0 { return .zstd }
-    return Int(d.size) == pageSize ? PageCompression.none : nil
-}
-
 /// Pages that share stored bytes (makedumpfile and QEMU point every zero page at one copy) share
 /// them here too, so the decompressor sees the same memory-access pattern as the reader.
 func gatherStoredPages(_ kdump: KdumpCompressedFile, pfns: [UInt64]) throws -> StoredPages {
@@ -59,7 +50,7 @@ func gatherStoredPages(_ kdump: KdumpCompressedFile, pfns: [UInt64]) throws -> S
     var startOfOffset: [UInt64: Int] = [:]
     for pfn in pfns {
         let d = try kdump.pageDescriptor(pfn: pfn)
-        guard let kind = compression(of: d, pageSize: kdump.pageSize), d.size > 0,
+        guard let kind = d.compression(pageSize: kdump.pageSize), d.size > 0,
               Int(d.size) <= kdump.pageSize else { continue }
         if let start = startOfOffset[d.offset] {
             out.ranges.append((start, Int(d.size), kind))

@@ -355,6 +355,23 @@ public final class KdumpCompressedFile: DumpFile {
         public var size: UInt32
         public var flags: UInt32
         public var pageFlags: UInt64
+
+        /// How the page's bytes are stored: the compression its flags name, else raw when the
+        /// stored size is a whole page; nil for an uncompressed page of another size (corrupt).
+        public func compression(pageSize: Int) -> PageCompression? {
+            if let kind = KdumpCompressedFile.compression(flags: flags) { return kind }
+            return UInt64(size) == UInt64(pageSize) ? PageCompression.none : nil
+        }
+    }
+
+    /// The compression that page_desc or header status `flags` name (makedumpfile sets at most
+    /// one; zlib, lzo, snappy, zstd is the order they are tested in), nil when none is set.
+    static func compression(flags: UInt32) -> PageCompression? {
+        if flags & compressedZlib != 0 { return .zlib }
+        if flags & compressedLZO != 0 { return .lzo }
+        if flags & compressedSnappy != 0 { return .snappy }
+        if flags & compressedZstd != 0 { return .zstd }
+        return nil
     }
 
     /// The page_desc of `pfn`; throws `.excludedPage` / `.notInDump` when it has none.
@@ -387,13 +404,7 @@ public final class KdumpCompressedFile: DumpFile {
         let size = UInt64(d.size)
         guard size > 0 else { throw corrupt("stored size 0") }
         guard size <= UInt64(pageSize) else { throw corrupt("stored size \(size) larger than a page") }
-        let kind: PageCompression
-        if d.flags & KdumpCompressedFile.compressedZlib != 0 { kind = .zlib }
-        else if d.flags & KdumpCompressedFile.compressedLZO != 0 { kind = .lzo }
-        else if d.flags & KdumpCompressedFile.compressedSnappy != 0 { kind = .snappy }
-        else if d.flags & KdumpCompressedFile.compressedZstd != 0 { kind = .zstd }
-        else if size == UInt64(pageSize) { kind = .none }
-        else { throw corrupt("uncompressed page of \(size) bytes") }
+        guard let kind = d.compression(pageSize: pageSize) else { throw corrupt("uncompressed page of \(size) bytes") }
         let (end, overflow) = d.offset.addingReportingOverflow(size)
         guard !overflow, end <= reader.size else {
             throw reader.truncated("data of page \(hex(pfn)) (pfn)", at: d.offset, length: size)
@@ -414,12 +425,7 @@ public final class KdumpCompressedFile: DumpFile {
 
     /// The compression the header's status names ("zlib", "lzo", "snappy", "zstd", or "none").
     public var compressionName: String {
-        let st = header.status
-        if st & KdumpCompressedFile.compressedZlib != 0 { return "zlib" }
-        if st & KdumpCompressedFile.compressedLZO != 0 { return "lzo" }
-        if st & KdumpCompressedFile.compressedSnappy != 0 { return "snappy" }
-        if st & KdumpCompressedFile.compressedZstd != 0 { return "zstd" }
-        return "none"
+        (KdumpCompressedFile.compression(flags: header.status) ?? .none).rawValue
     }
 
     public func summary() -> DumpSummary {
