@@ -203,7 +203,8 @@ final class DwarfIndex {
         guard let unit = unit(containing: address) else { return nil }
         var byName: Dwarf_Die?
         var atAddress: Dwarf_Die?
-        name.withCString { key in
+        // The walk's result (the next unit's offset) is not needed: the DIEs found are.
+        _ = name.withCString { key in
             forEachTopLevelDIE(unitOffset: unit) { die in
                 guard dwarf_tag(&die) == Int32(DW_TAG_subprogram), let n = dwarf_diename(&die), strcmp(n, key) == 0,
                       !isDeclaration(&die) else { return true }
