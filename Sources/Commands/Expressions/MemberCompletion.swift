@@ -83,8 +83,12 @@ enum MemberCompletion {
     /// The named members of `record`, with those of anonymous struct/union members in place.
     static func memberNames(of record: CRecord, context: ExpressionContext) -> [String] {
         var names: [String] = []
+        // As in `TypeSource.findMember`: a record is listed once (a second visit adds only names
+        // already there), so damaged type information that shares anonymous members cannot make
+        // the walk exponential.
+        var visited = Set<CRecord>()
         func collect(_ r: CRecord, depth: Int) {
-            guard depth < maxAnonymousMemberDepth else { return }
+            guard depth < maxAnonymousMemberDepth, visited.insert(r).inserted else { return }
             for m in context.source.members(of: r) {
                 if let name = m.name { names.append(name) } else if let inner = m.type.record { collect(inner, depth: depth + 1) }
             }
