@@ -1,3 +1,4 @@
+import DumpModel
 import SymbolResolver
 
 /// `sym`: kernel symbols by name or address, all of them in address order (`-l`), or the ones
@@ -245,13 +246,7 @@ struct SymbolLookup {
             guard symbol.address > 0 else { return nil }
             return table.symbol(at: symbol.address - 1)?.symbol
         }
-        let all = table.allSymbolsByAddress()
-        var lo = 0, hi = all.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if all[mid].address <= symbol.address { lo = mid + 1 } else { hi = mid }
-        }
-        return lo < all.count ? all[lo] : nil
+        return table.firstSymbol(after: symbol.address)
     }
 
     /// The row for `symbol` at `offset`, with the source line of a text address if asked.
@@ -272,18 +267,15 @@ struct SymbolLookup {
 
     /// The run-time address of `symbol`. Absolute symbols whose value lies in the kernel image
     /// mapping (`init_per_cpu__*`, linker-script addresses) name places in the image and move
-    /// with it, as crash shows them; small absolute values (sizes, per-cpu offsets) stay.
+    /// with it, as crash shows them; small absolute values (sizes, per-cpu offsets) stay. The
+    /// image mapping starts at `__START_KERNEL_map` and is at most 1 GiB long.
     func runtimeAddress(_ symbol: Symbol) -> UInt64 {
         if !symbol.isRelocatable, symbol.typeLetter == "A" || symbol.typeLetter == "a",
-           symbol.address >= SymbolLookup.startKernelMap, symbol.address < SymbolLookup.startKernelMap &+ (1 << 30) {
+           symbol.address >= KernelAddressSpace.startKernelMap, symbol.address < KernelAddressSpace.startKernelMap &+ (1 << 30) {
             return symbol.address &+ slide
         }
         return symbol.address
     }
-
-    /// `__START_KERNEL_map`, where x86_64 maps the kernel image before the KASLR slide; the map
-    /// is at most 1 GiB long.
-    static let startKernelMap: UInt64 = 0xffff_ffff_8000_0000
 
     /// True for symbols in kernel text: crash shows source lines only for those.
     func isText(_ s: Symbol) -> Bool {

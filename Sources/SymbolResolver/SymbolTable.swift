@@ -507,6 +507,23 @@ public struct SymbolTable {
     /// symbols included: what `sym -l` lists.
     public func allSymbolsByAddress() -> [Symbol] { store.allByAddress.map { symbol(Int($0)) } }
 
+    /// The first symbol of `allSymbolsByAddress()` whose address is above `address` (bisected in
+    /// that order): the next symbol `sym -n` shows. Only that one `Symbol` is built.
+    public func firstSymbol(after address: UInt64) -> Symbol? {
+        let order = store.allByAddress
+        let raw = store.raw
+        func runtimeAddress(_ k: Int) -> UInt64 {
+            let r = raw[Int(order[k])]
+            return r.relocatable ? r.value &+ slide : r.value
+        }
+        var lo = 0, hi = order.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if runtimeAddress(mid) <= address { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < order.count ? symbol(Int(order[lo])) : nil
+    }
+
     /// The kernel symbols crash 8.0.6 lists with `sym -l`, in its order and at its addresses:
     /// every .symtab entry and section symbol sorted by link-time value, then by .symtab name
     /// (byte order); before the first `_text`/`_stext` only `__per_cpu_start` and, after it, the
