@@ -287,9 +287,12 @@ struct SymbolLookup {
     }
 
     /// File and line of a run-time text address, from the vmlinux's line table.
+    /// Nil when the vmlinux has no line info for it (no DWARF, as in a vmlinux stripped with
+    /// --strip-debug: `sym` then shows the symbol alone, as crash does).
     func sourceLine(runtimeAddress: UInt64, symbol: Symbol) -> (file: String, line: Int)? {
         // Line tables hold link-time addresses.
         let link = symbol.isRelocatable ? runtimeAddress &- slide : runtimeAddress
-        return KernelSourceLines.line(in: kernel, linkAddress: link)
+        guard let found = try? kernel.sourceLine(atLinkAddress: link) else { return nil }
+        return (found.file, found.line)
     }
 }
