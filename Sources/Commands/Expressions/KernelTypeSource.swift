@@ -11,6 +11,10 @@ public final class KernelTypeSource: TypeSource {
     /// A function's prototype (a `.function` type id); nil when unknown.
     let functionPrototype: (String) -> TypeID?
     private var cache: [TypeID: CType] = [:]
+    /// `members(of:)` answers so far, by record key: printing a value asks again for every
+    /// instance of a struct (each list_head of a task_struct), and each answer costs a pass over
+    /// the type's members with one String per name.
+    private var memberCache: [UInt64: [CMember]] = [:]
 
     /// - Parameter variableType: the DWARF type of a global variable by name (SymbolResolver's
     ///   variable lookup); globals without one can still be used through casts.
@@ -87,12 +91,15 @@ public final class KernelTypeSource: TypeSource {
     }
 
     public func members(of record: CRecord) -> [CMember] {
+        if let known = memberCache[record.key] { return known }
         guard record.key <= UInt64(UInt32.max),
               let c = types.composite(TypeID(rawValue: UInt32(record.key))) else { return [] }
-        return c.members.map {
+        let members = c.members.map {
             CMember(name: $0.name, type: ctype($0.type), bitOffset: Int(clamping: $0.bitOffset),
                     bitSize: $0.isBitField ? Int($0.bitSize) : nil)
         }
+        memberCache[record.key] = members
+        return members
     }
 
     public func global(named name: String) -> (address: UInt64, type: CType?)? {
