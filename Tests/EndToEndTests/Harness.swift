@@ -103,6 +103,15 @@ enum Harness {
         }
     }
 
+    /// The JSON object one command printed in `session` (which must be in JSON mode).
+    static func jsonObject(_ session: Session, _ command: String) throws -> [String: Any] {
+        guard case let .output(text) = runCommand(session, command),
+              let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+            throw HarnessError("\(command): no JSON object")
+        }
+        return object
+    }
+
     /// Dumps of the kdump crash (one VMCOREINFO) and of the QEMU crash (another).
     static let kdumpCrashDumps = ["vmcore", "dump.kdump", "dump-lzo.kdump", "dump-zstd.kdump", "dump.flat", "dump.elf"]
     static let qemuCrashDumps = ["qemu.elf", "qemu.kdump"]

@@ -80,13 +80,7 @@ struct PerCPUTests {
         guard Harness.fixturesAvailable else { return }
         let session = try TypeCommandTests.session("dump.kdump")
         session.jsonOutput = true
-        func json(_ command: String) throws -> [String: Any] {
-            guard case let .output(text) = Harness.runCommand(session, command),
-                  let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
-                throw HarnessError("\(command): no JSON object")
-            }
-            return object
-        }
+        func json(_ command: String) throws -> [String: Any] { try Harness.jsonObject(session, command) }
         let listing = try json("p runqueues")
         #expect(listing["type"] as? String == "struct rq")
         #expect(listing["declaration"] as? String == "struct rq runqueues;")

@@ -102,13 +102,7 @@ struct TypeCommandTests {
         guard Harness.fixturesAvailable else { return }
         let session = try Self.session("dump.kdump")
         session.jsonOutput = true
-        func json(_ command: String) throws -> [String: Any] {
-            guard case let .output(text) = Harness.runCommand(session, command),
-                  let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
-                throw HarnessError("\(command): no JSON object")
-            }
-            return object
-        }
+        func json(_ command: String) throws -> [String: Any] { try Harness.jsonObject(session, command) }
         let comm = try json("p init_task.comm")
         #expect(comm["value"] as? String == "swapper/0")
         #expect(comm["type"] as? String == "char [16]")
