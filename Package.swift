@@ -29,9 +29,11 @@ let package = Package(
         // Throughput measurements for the closing notes (scripts/bench.sh); not shipped.
         .executableTarget(name: "crashsh-bench", dependencies: ["DumpModel"], path: "Benchmarks/crashsh-bench"),
 
-        .testTarget(name: "DumpModelTests", dependencies: ["DumpModel"]),
-        .testTarget(name: "SymbolResolverTests", dependencies: ["SymbolResolver"], exclude: ["Expected"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["DumpModel", "SymbolResolver", "Commands"], exclude: ["Expected"]),
+        // What the test targets share: the fixture location, a tool runner, a seeded generator.
+        .target(name: "TestSupport", path: "Tests/Support"),
+        .testTarget(name: "DumpModelTests", dependencies: ["DumpModel", "TestSupport"]),
+        .testTarget(name: "SymbolResolverTests", dependencies: ["SymbolResolver", "TestSupport"], exclude: ["Expected"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["DumpModel", "SymbolResolver", "Commands", "TestSupport"], exclude: ["Expected"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,24 +1,12 @@
 import Foundation
 import Testing
 @testable import DumpModel
+import TestSupport
 
 /// The shared fixture dumps for the format tests: $CRASHSH_FIXTURES, else what
 /// ../shared/fixtures/prepare.sh prints; nil (tests skip) when neither is there.
 enum FormatFixtures {
-    static let root: String? = {
-        if let env = ProcessInfo.processInfo.environment["CRASHSH_FIXTURES"], !env.isEmpty { return env }
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/fixtures/prepare.sh").path
-        guard FileManager.default.isExecutableFile(atPath: script),
-              let out = try? run(script, []), out.status == 0 else { return nil }
-        return out.stdout.split(separator: "\n").last.map { String($0).trimmingCharacters(in: .whitespaces) }
-    }()
-
-    static var dir: String? {
-        guard let root else { return nil }
-        let d = root + "/debian-6.1-cloud"
-        return FileManager.default.fileExists(atPath: d + "/dump.kdump") ? d : nil
-    }
+    static var dir: String? { SharedFixtures.setDirectory }
     static var available: Bool { dir != nil }
 
     /// The dumps of the kdump crash, and of the QEMU crash.
@@ -43,20 +31,7 @@ enum FormatFixtures {
         return d
     }
 
-    struct Output { var status: Int32; var stdout: String }
-
-    static func run(_ tool: String, _ args: [String]) throws -> Output {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: tool.hasPrefix("/") ? tool : "/usr/bin/" + tool)
-        p.arguments = args
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Output(status: p.terminationStatus, stdout: String(decoding: data, as: UTF8.self))
-    }
+    static func run(_ tool: String, _ args: [String]) throws -> Tool.Output { try Tool.run(tool, args) }
 
     /// "name: value" lines of a crash `help -D` reference, in order (value trimmed).
     static func refFields(_ text: String) -> [(name: String, value: String)] {

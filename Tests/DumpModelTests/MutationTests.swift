@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import DumpModel
 #if canImport(Glibc)
 import Glibc
@@ -19,17 +20,8 @@ import Darwin
 /// Where each structure lies is computed from the fixture's own headers (block size, sub-header
 /// and bitmap block counts, note offsets, program headers, flattened records), never assumed.
 @Suite struct MutationTests {
-    /// SplitMix64: small, fast, and the same sequence on every machine for a given seed.
-    struct SeededGenerator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
+    /// SplitMix64 (TestSupport): the same sequence on every machine for a seed.
+    typealias SeededGenerator = SplitMix64
 
     /// A fixture mapped privately and writable: copy-on-write, so a case changes bytes in place
     /// (the file on disk never changes, only touched pages cost memory) and `restore()` puts them

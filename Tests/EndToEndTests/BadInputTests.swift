@@ -1,6 +1,7 @@
 import DumpModel
 import Foundation
 import Testing
+import TestSupport
 
 /// The built crashsh on files that are not good dumps: every run must end with exit code 0 or 1
 /// (never a signal, never a hang), and a failure must be one line on stderr that names the file
@@ -285,15 +286,6 @@ import Testing
         print("bad input: 200 mutations of the first 64 KiB, exit codes \(exits.sorted { $0.key < $1.key })")
     }
 
-    /// SplitMix64, the same sequence everywhere for a seed.
-    struct SeededGenerator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
+    /// SplitMix64 (TestSupport): the same sequence on every machine for a seed.
+    typealias SeededGenerator = SplitMix64
 }

@@ -1,5 +1,6 @@
 import Commands
 import Foundation
+import TestSupport
 import Testing
 
 /// Runs the built `crashsh` executable the way a user does and captures what it printed.
@@ -65,18 +66,7 @@ enum Harness {
 
     /// The fixture set directory (…/debian-6.1-cloud): from $CRASHSH_FIXTURES, else from
     /// ../shared/fixtures/prepare.sh; nil when neither is available (the tests then skip).
-    static let fixtures: URL? = {
-        if let root = ProcessInfo.processInfo.environment["CRASHSH_FIXTURES"], !root.isEmpty {
-            let set = URL(fileURLWithPath: root).appendingPathComponent("debian-6.1-cloud")
-            if FileManager.default.fileExists(atPath: set.appendingPathComponent("dump.kdump").path) { return set }
-        }
-        let prepare = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/fixtures/prepare.sh")
-        guard FileManager.default.fileExists(atPath: prepare.path),
-              let out = try? runTool("/bin/sh", [prepare.path], cwd: packageRoot) else { return nil }
-        let set = URL(fileURLWithPath: out.trimmingCharacters(in: .whitespacesAndNewlines))
-            .appendingPathComponent("debian-6.1-cloud")
-        return FileManager.default.fileExists(atPath: set.appendingPathComponent("dump.kdump").path) ? set : nil
-    }()
+    static let fixtures: URL? = SharedFixtures.setDirectory.map { URL(fileURLWithPath: $0) }
 
     static var fixturesAvailable: Bool { fixtures != nil }
 
@@ -173,18 +163,9 @@ enum Harness {
 
     /// Runs a helper tool and returns its standard output (standard error is discarded).
     static func runTool(_ path: String, _ arguments: [String], cwd: URL) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        process.currentDirectoryURL = cwd
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw HarnessError("\(path) \(arguments) failed") }
-        return String(decoding: data, as: UTF8.self)
+        let out = try Tool.run(path, arguments, cwd: cwd.path)
+        guard out.status == 0 else { throw HarnessError("\(path) \(arguments) failed") }
+        return out.stdout
     }
 
     /// The VMCOREINFO text crash 8.0.6 printed for `dump` in `help -D` (the indented KEY=VALUE

@@ -1,23 +1,14 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import SymbolResolver
 
 /// Seeded mutations of the fixture vmlinux's .BTF section, parsed in memory: every case must
 /// parse (or be refused) and answer the lookups `struct`, `p` and the kernel layout make, without
 /// trapping, hanging or recursing without bound.
 @Suite(.enabled(if: Fixture.available)) struct BTFMutationTests {
-    /// SplitMix64: a fixed sequence per seed, the same on every machine.
-    struct Random {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9e37_79b9_7f4a_7c15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { n <= 0 ? 0 : Int(next() % UInt64(n)) }
-    }
+    /// SplitMix64 (TestSupport): the same sequence on every machine for a seed.
+    typealias Random = SplitMix64
 
     /// The pristine section, and facts about it the mutations aim at.
     struct Pristine {
