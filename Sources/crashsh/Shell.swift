@@ -42,11 +42,11 @@ final class Shell {
             exitRequested = true
         case let .failure(line):
             fail(line)
-            // In JSON mode every command leaves one document on the output, so a reader of the
+            // In JSON mode every command leaves one line on the output, so a reader of the
             // stream can tell which command failed.
             if session.jsonOutput {
-                let error = JSONValue.object([("command", .string(invocation.name)), ("error", .string(line))])
-                deliver(error.rendered(pretty: true) + "\n", to: invocation.output)
+                deliver(JSONValue.errorLine(command: invocation.words.joined(separator: " "), message: line),
+                        to: invocation.output)
             }
         case let .output(text):
             deliver(text, to: invocation.output)

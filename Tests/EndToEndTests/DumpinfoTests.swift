@@ -139,8 +139,7 @@ import Testing
         let run = try Harness.run(["--json", "-c", "dumpinfo", Harness.fixture(dump)])
         #expect(run.exitCode == 0)
         #expect(run.stderr == "")
-        let object = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8))
-        let json = try #require(object as? [String: Any], "\(dump): not a JSON object")
+        let json = try Harness.jsonResult(run.stdout, command: "dumpinfo")
 
         // The summary keys hold the values the text prints.
         let (summary, blocks) = Self.splitSummary(text.stdout)

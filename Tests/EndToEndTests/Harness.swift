@@ -93,13 +93,29 @@ enum Harness {
         }
     }
 
-    /// The JSON object one command printed in `session` (which must be in JSON mode).
+    /// The result object of one command in `session` (which must be in JSON mode): the
+    /// `result` of the one JSON line `{"command": ..., "result": ...}` it printed.
     static func jsonObject(_ session: Session, _ command: String) throws -> [String: Any] {
-        guard case let .output(text) = runCommand(session, command),
-              let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
-            throw HarnessError("\(command): no JSON object")
+        guard case let .output(text) = runCommand(session, command) else {
+            throw HarnessError("\(command): failed")
         }
-        return object
+        return try jsonResult(text, command: command)
+    }
+
+    /// The `result` object of a JSON line, after checking the line's shape (one line, the
+    /// command named).
+    static func jsonResult(_ text: String, command: String? = nil) throws -> [String: Any] {
+        guard text.hasSuffix("\n"), text.dropLast().firstIndex(of: "\n") == nil,
+              let line = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+            throw HarnessError("\(command ?? "output"): not one JSON line")
+        }
+        if let command, line["command"] as? String != command {
+            throw HarnessError("\(command): the line names \(line["command"] ?? "no command")")
+        }
+        guard let result = line["result"] as? [String: Any] else {
+            throw HarnessError("\(command ?? "output"): no result object")
+        }
+        return result
     }
 
     /// Dumps of the kdump crash (one VMCOREINFO) and of the QEMU crash (another).

@@ -22,7 +22,10 @@ struct ShellTests {
     @Test func jsonOutputIsParseableAndHasTheKeys() throws {
         let run = try Harness.run(["--json", "-c", "vmcoreinfo", Harness.fixture("dump.kdump")])
         #expect(run.exitCode == 0)
-        let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        #expect(run.stdout.split(separator: "\n").count == 1, "one JSON line per command")
+        let line = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        #expect(line["command"] as? String == "vmcoreinfo")
+        let object = try #require(line["result"] as? [String: Any])
         let reference = try Harness.referenceVmcoreinfo("dump.kdump")
         #expect(object["OSRELEASE"] as? String == "6.1.0-56-cloud-amd64")
         #expect(object["BUILD-ID"] as? String == "3b43fad5034874490492495d552c0af6a5fab235")
@@ -30,18 +33,20 @@ struct ShellTests {
         #expect(Set(object.keys) == referenceKeys)
     }
 
-    /// In JSON mode a failing command leaves an error document in the stream (and its line on stderr).
+    /// In JSON mode a failing command leaves an error line in the stream (and its line on stderr).
     @Test func jsonModeReportsFailuresAsDocuments() throws {
         let run = try Harness.run(["--json", "-c", "vmcoreinfo extra; nosuch; set", Harness.fixture("dump.kdump")])
         #expect(run.exitCode == 1)
         #expect(run.stderrLines == ["vmcoreinfo: takes no arguments", "crashsh: command not found: nosuch"])
-        let documents = run.stdout.components(separatedBy: "\n}\n").dropLast().map { $0 + "\n}" }
+        let documents = run.stdout.split(separator: "\n")
         #expect(documents.count == 3)
         let parsed = try documents.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
-        #expect(parsed.first?["command"] as? String == "vmcoreinfo")
+        #expect(parsed.first?["command"] as? String == "vmcoreinfo extra")
         #expect(parsed.first?["error"] as? String == "vmcoreinfo: takes no arguments")
+        #expect(parsed.dropFirst().first?["command"] as? String == "nosuch")
         #expect(parsed.dropFirst().first?["error"] as? String == "crashsh: command not found: nosuch")
-        #expect(parsed.last?["json"] as? Bool == true)
+        #expect(parsed.last?["command"] as? String == "set")
+        #expect((parsed.last?["result"] as? [String: Any])?["json"] as? Bool == true)
     }
 
     @Test func setJsonSwitchesTheOutputMode() throws {
@@ -50,7 +55,8 @@ struct ShellTests {
         #expect(run.exitCode == 0)
         #expect(run.stderr == "")
         // set's own JSON, the vmcoreinfo object, then text again.
-        #expect(run.stdout.hasPrefix("{\n  \"json\": true\n}\n{\n  \"OSRELEASE\": \"6.1.0-56-cloud-amd64\","))
+        #expect(run.stdout.hasPrefix("{\"command\":\"set json on\",\"result\":{\"json\":true}}\n"
+                                     + "{\"command\":\"vmcoreinfo\",\"result\":{\"OSRELEASE\":\"6.1.0-56-cloud-amd64\","))
         #expect(run.stdout.hasSuffix("   json: off\nPAGESIZE=4096\n"))
     }
 
@@ -100,12 +106,13 @@ struct ShellTests {
         # a comment line
         vmcoreinfo | grep PAGESIZE
 
-        set json on; vmcoreinfo | grep '"BUILD-ID"'
+        set json on; vmcoreinfo | grep -o '"BUILD-ID":"[0-9a-f]*"'
         """.write(to: script, atomically: true, encoding: .utf8)
         let run = try Harness.run(["-i", script.path, Harness.fixture("dump.flat")])
         #expect(run.exitCode == 0)
         #expect(run.stderr == "")
-        #expect(run.stdout == "PAGESIZE=4096\n{\n  \"json\": true\n}\n  \"BUILD-ID\": \"3b43fad5034874490492495d552c0af6a5fab235\",\n")
+        #expect(run.stdout == "PAGESIZE=4096\n{\"command\":\"set json on\",\"result\":{\"json\":true}}\n"
+                + "\"BUILD-ID\":\"3b43fad5034874490492495d552c0af6a5fab235\"\n")
 
         let missing = try Harness.run(["-i", dir.appendingPathComponent("nope").path, Harness.fixture("dump.flat")])
         #expect(missing.exitCode == 1)

@@ -111,17 +111,17 @@ struct SymRdTests {
         guard case let .output(symText) = Harness.runCommand(session, "sym ffffffffb10114f5") else {
             Issue.record("sym failed"); return
         }
-        #expect(symText.contains("\"address\": \"0xffffffffb10114f5\""))
-        #expect(symText.contains("\"name\": \"schedule\""))
-        #expect(symText.contains("\"offset\": 5"))
-        #expect(symText.contains("\"type\": \"T\""))
-        #expect(symText.contains("\"line\": 15"))
+        #expect(symText.contains("\"address\":\"0xffffffffb10114f5\""))
+        #expect(symText.contains("\"name\":\"schedule\""))
+        #expect(symText.contains("\"offset\":5"))
+        #expect(symText.contains("\"type\":\"T\""))
+        #expect(symText.contains("\"line\":15"))
         guard case let .output(rdText) = Harness.runCommand(session, "rd -64 linux_banner 2") else {
             Issue.record("rd failed"); return
         }
         #expect(rdText.contains("\"0x65762078756e694c\""))
-        #expect(rdText.contains("\"ascii\": \"Linux version 6.\""))
-        #expect(rdText.contains("\"type\": \"KVADDR\""))
+        #expect(rdText.contains("\"ascii\":\"Linux version 6.\""))
+        #expect(rdText.contains("\"type\":\"KVADDR\""))
     }
 
     @Test func symUnknownNameAndAddress() throws {

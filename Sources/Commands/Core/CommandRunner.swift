@@ -25,7 +25,9 @@ extension Session {
             return .failure(Session.failureLine(command: name, error: error))
         }
         if result is ExitRequest { return .exit }
-        if jsonOutput { return .output(result.renderJSON().rendered(pretty: true) + "\n") }
+        if jsonOutput {
+            return .output(JSONValue.resultLine(command: words.joined(separator: " "), result: result.renderJSON()))
+        }
         return .output(result.renderText())
     }
 

@@ -29,8 +29,10 @@ public indirect enum JSONValue: Sendable, Equatable {
         switch self {
         case .null: out += "null"
         case let .bool(b): out += b ? "true" : "false"
-        case let .int(i): out += String(i)
-        case let .uint(u): out += String(u)
+        // JSON readers keep integers exactly only up to 2^53 (IEEE doubles): anything larger
+        // is written as a decimal string, never as a number that silently loses bits.
+        case let .int(i): out += i.magnitude <= JSONValue.exactIntegerLimit ? String(i) : "\"\(i)\""
+        case let .uint(u): out += u <= JSONValue.exactIntegerLimit ? String(u) : "\"\(u)\""
         case let .double(d): out += d.isFinite ? String(d) : "null"
         case let .string(s): JSONValue.quote(s, into: &out)
         case let .array(items):
@@ -81,6 +83,29 @@ public indirect enum JSONValue: Sendable, Equatable {
 }
 
 extension JSONValue {
+    /// The largest integer magnitude every JSON reader keeps exactly (2^53).
+    public static let exactIntegerLimit: UInt64 = 1 << 53
+
     /// Addresses are written as "0x..." strings in JSON: 64-bit values do not survive JavaScript numbers.
     public static func address(_ v: UInt64) -> JSONValue { .string("0x" + String(v, radix: 16)) }
+
+    /// An address that may be absent (null).
+    public static func address(_ v: UInt64?) -> JSONValue { v.map { .address($0) } ?? .null }
+
+    /// A value of a 64-bit kernel quantity whose range passes 2^53 (a C `unsigned long`, a
+    /// counter): always a decimal string, so its JSON type does not depend on its value.
+    public static func wide(_ v: UInt64) -> JSONValue { .string(String(v)) }
+
+    /// The same for a signed 64-bit quantity.
+    public static func wide(_ v: Int64) -> JSONValue { .string(String(v)) }
+
+    /// One line of crashsh's JSON Lines output: `{"command": LINE, "result": RESULT}`.
+    public static func resultLine(command: String, result: JSONValue) -> String {
+        JSONValue.object([("command", .string(command)), ("result", result)]).rendered() + "\n"
+    }
+
+    /// One line for a command that failed: `{"command": LINE, "error": MESSAGE}`.
+    public static func errorLine(command: String, message: String) -> String {
+        JSONValue.object([("command", .string(command)), ("error", .string(message))]).rendered() + "\n"
+    }
 }
