@@ -50,6 +50,9 @@ final class Shell {
             }
         case let .output(text):
             deliver(text, to: invocation.output)
+        case let .partial(text, line):
+            deliver(text, to: invocation.output)
+            fail(line)
         }
     }
 

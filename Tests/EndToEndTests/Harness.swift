@@ -89,6 +89,7 @@ enum Harness {
         switch session.execute(words) {
         case let .output(text): return .output(text)
         case let .failure(message): return .failure(message)
+        case let .partial(output, message): return .failure(output + message)
         case .exit: return .failure("exit")
         }
     }

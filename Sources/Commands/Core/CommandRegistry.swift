@@ -5,6 +5,7 @@ public enum CommandRegistry {
         DumpinfoCommand.self,
         HelpCommand.self,
         SetCommand.self,
+        PsCommand.self,
         SymCommand.self,
         RdCommand.self,
         VtopCommand.self,

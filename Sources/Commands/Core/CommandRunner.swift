@@ -6,6 +6,8 @@ public enum CommandOutcome: Equatable, Sendable {
     case output(String)
     /// The one line to print on standard error; the command failed.
     case failure(String)
+    /// Output that was produced before the command failed, then its one error line.
+    case partial(output: String, failure: String)
     /// `q`, `quit`, `exit`: end the session.
     case exit
 }
@@ -25,10 +27,13 @@ extension Session {
             return .failure(Session.failureLine(command: name, error: error))
         }
         if result is ExitRequest { return .exit }
-        if jsonOutput {
-            return .output(JSONValue.resultLine(command: words.joined(separator: " "), result: result.renderJSON()))
+        let output = jsonOutput
+            ? JSONValue.resultLine(command: words.joined(separator: " "), result: result.renderJSON())
+            : result.renderText()
+        if let failed = result as? PartialResult, let message = failed.failureMessage {
+            return .partial(output: output, failure: Session.failureLine(command: name, error: CommandError(message)))
         }
-        return .output(result.renderText())
+        return .output(output)
     }
 
     /// `<command>: <message>`, one line, for an error a command threw.
@@ -36,6 +41,7 @@ extension Session {
         let message: String
         switch error {
         case let e as CommandError: message = e.message
+        case is InterruptedByUser: message = CommandError.interrupted.message
         case let e as DumpError: message = e.description
         case let e as CustomStringConvertible: message = e.description
         default: message = String(describing: error)

@@ -41,3 +41,10 @@ extension CrashCommand {
     public static var aliases: [String] { [] }
     public static func completions(forArgument index: Int, prefix: String, in session: Session) -> [String] { [] }
 }
+
+/// A result that holds what could be shown before the command failed: the shell prints it, then
+/// the failure line on standard error, and the command counts as failed.
+public protocol PartialResult: CommandResult {
+    /// The error that ended the command part-way, or nil when it completed.
+    var failureMessage: String? { get }
+}

@@ -10,6 +10,9 @@ final class DebuginfoKernelLayout: KernelLayout {
     let symbols: SymbolTable
     let types: KernelTypes
     private var typeCache: [String: TypeID?] = [:]
+    /// Member answers by "type\u{0}path": kernel views ask the same few members for every task.
+    private var offsetCache: [String: Int?] = [:]
+    private var sizeCache: [String: Int?] = [:]
 
     init(symbols: SymbolTable, types: KernelTypes) {
         self.symbols = symbols
@@ -36,14 +39,35 @@ final class DebuginfoKernelLayout: KernelLayout {
     }
 
     func memberOffset(_ type: String, _ member: String) -> Int? {
-        guard let id = typeID(type), let m = try? types.member(member, in: id) else { return nil }
-        return Int(exactly: m.byteOffset)
+        let key = type + "\u{0}" + member
+        if let cached = offsetCache[key] { return cached }
+        var found: Int?
+        if let id = typeID(type), let m = try? types.member(member, in: id) { found = Int(exactly: m.byteOffset) }
+        offsetCache[key] = found
+        return found
     }
 
     func memberSize(_ type: String, _ member: String) -> Int? {
-        guard let id = typeID(type), let m = try? types.member(member, in: id),
-              let size = types.size(of: m.type) else { return nil }
-        return Int(exactly: size)
+        let key = type + "\u{0}" + member
+        if let cached = sizeCache[key] { return cached }
+        var found: Int?
+        if let id = typeID(type), let m = try? types.member(member, in: id), let size = types.size(of: m.type) {
+            found = Int(exactly: size)
+        }
+        sizeCache[key] = found
+        return found
+    }
+
+    /// An enumerator's value by name (VMCOREINFO's NUMBER() answers behind this).
+    func number(_ name: String) -> Int64? { types.enumerator(named: name) }
+
+    /// Element count of an array member ("zone.free_area"), from its type; nil for variables
+    /// (their types are DWARF's: ask the variable instead).
+    func length(_ name: String) -> Int? {
+        let parts = name.split(separator: ".", maxSplits: 1).map(String.init)
+        guard parts.count == 2, let id = typeID(parts[0]), let m = try? types.member(parts[1], in: id),
+              case let .array(_, count?) = types.type(types.resolved(m.type)) else { return nil }
+        return Int(exactly: count)
     }
 
     func enumerators(_ enumType: String) -> [(name: String, value: Int64)]? {
@@ -70,5 +94,16 @@ extension Session {
         }
         addressSpaceState = state
         return try state.get()
+    }
+}
+
+extension Session {
+    /// The crashed kernel the kernel views share (tasks, per-CPU areas, the current context),
+    /// built on first use over `addressSpace()` and kept for the session.
+    public func crashedKernel() throws -> CrashedKernel {
+        if let crashedKernelState { return crashedKernelState }
+        let k = CrashedKernel(space: try addressSpace(), interrupted: { [weak self] in self?.interruptRequested() ?? false })
+        crashedKernelState = k
+        return k
     }
 }

@@ -32,6 +32,8 @@ public final class Session {
     private var kernelError: Error?
     /// The kernel address space or why it cannot be built, once asked for (see `addressSpace()`).
     var addressSpaceState: Result<KernelAddressSpace, Error>?
+    /// The kernel views' shared state, once asked for (see `crashedKernel()`).
+    var crashedKernelState: CrashedKernel?
 
     public init(dump: any DumpFile, vmlinuxPath: String?) {
         self.dump = dump
