@@ -6,6 +6,7 @@ public enum CommandRegistry {
         HelpCommand.self,
         SetCommand.self,
         PsCommand.self,
+        RunqCommand.self,
         SymCommand.self,
         RdCommand.self,
         VtopCommand.self,
