@@ -464,27 +464,18 @@ struct MemoryAccess {
 }
 
 extension Session {
-    /// Physical address of the top-level page table of the current context's task, for `rd -u`
-    /// and user addresses. crashsh has no `set` yet; the context is crash's default, the task
-    /// that was running on the CPU that panicked: `panic_cpu`, then that CPU's `current_task`
-    /// (per-cpu, see `PerCPU`), then its `mm->pgd`.
+    /// Physical address of the top-level page table of the current context's task (`set`; by
+    /// default the task that was running on the CPU that panicked), for `rd -u` and user addresses.
     func currentUserPageTable(space: KernelAddressSpace) throws -> UInt64 {
-        let areas: PerCPU
-        let cpu: Int?
+        let kernel = try crashedKernel()
+        let task: KernelTask
         do {
-            areas = try PerCPU(space: space)
-            cpu = try areas.panicCPU()
+            task = try kernel.currentTask()
         } catch let DumpError.missing(what) {
             throw CommandError("no current user process: \(what) is unknown (needs the vmlinux)")
         }
-        guard let cpu else {
-            throw CommandError("no current user process: the kernel did not panic, no default task context")
-        }
-        let taskAddress = try areas.currentTask(cpu: cpu)
-        let lookup = try TaskLookup(space: space)
-        let task = try lookup.task(at: taskAddress)
-        guard let pgd = try lookup.pageTableRoot(of: task) else {
-            throw CommandError("no current user process: the panic task (PID \(task.pid)) is a kernel thread")
+        guard let pgd = try kernel.userPageTable(of: task) else {
+            throw CommandError("no current user process: the current context (PID \(task.pid)) is a kernel thread")
         }
         return pgd
     }

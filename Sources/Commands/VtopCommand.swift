@@ -68,7 +68,7 @@ public enum VtopCommand: CrashCommand {
         /// Why the struct page could not be shown, if it could not.
         public var pageError: String?
         /// The task whose page table was used (with -c).
-        public var task: TaskLookup.Task?
+        public var task: KernelTask?
         /// A user page that is the kernel's shared zero page (`empty_zero_page`), as crash marks it.
         public var isZeroPage = false
     }
@@ -239,14 +239,18 @@ public enum VtopCommand: CrashCommand {
         guard !words.isEmpty else { throw CommandError("an address is needed (usage: \(synopsis))") }
 
         let space = try session.addressSpace()
-        var task: TaskLookup.Task?
+        var task: KernelTask?
         var userPGD: UInt64?
-        if let contextWord {
-            let lookup = try TaskLookup(space: space)
-            task = try findTask(contextWord, lookup, space)
-            if let t = task {
-                userPGD = try lookup.pageTableRoot(of: t)
-            }
+        // A user address goes through the page table of the task -c names, or of the current
+        // context (`set`; the panic task by default), as in crash.
+        let needsTask = contextWord != nil || forceUser || words.contains { w in
+            (parseHexAddress(w).map { $0 < space.userAddressLimit }) ?? false
+        }
+        if needsTask {
+            let kernel = try session.crashedKernel()
+            let t = try contextWord.map { try session.task(named: $0) } ?? kernel.currentTask()
+            task = t
+            userPGD = try kernel.userPageTable(of: t)
         }
 
         var translations: [Translation] = []
@@ -277,7 +281,7 @@ public enum VtopCommand: CrashCommand {
         return Result(translations: translations)
     }
 
-    static func translate(_ vaddr: UInt64, isUser: Bool, userPGD: UInt64?, task: TaskLookup.Task?,
+    static func translate(_ vaddr: UInt64, isUser: Bool, userPGD: UInt64?, task: KernelTask?,
                           space: KernelAddressSpace) -> Entry {
         let walk = space.walk(vaddr, userPGD: isUser ? userPGD : nil)
         // Like crash: the kernel image and the direct map are linear (the kernel's own __pa()), the
@@ -293,16 +297,6 @@ public enum VtopCommand: CrashCommand {
             do { entry.page = try space.pageDescriptor(pfn: physical >> 12) } catch { entry.pageError = "\(error)" }
         }
         return entry
-    }
-
-    /// `-c` argument: a task_struct address (hex, in the kernel half) or a decimal PID.
-    static func findTask(_ word: String, _ lookup: TaskLookup, _ space: KernelAddressSpace) throws -> TaskLookup.Task {
-        if let v = parseHexAddress(word), v >= space.kernelHalfStart {
-            if let t = lookup.task(address: v) { return t }
-            throw CommandError("invalid task or pid value: \(word)")
-        }
-        if let pid = Int32(word), let t = lookup.task(pid: pid) { return t }
-        throw CommandError("invalid task or pid value: \(word)")
     }
 
     static func address(_ word: String, _ session: Session) throws -> UInt64 {

@@ -58,12 +58,9 @@ import Testing
     /// The same for the task list offsets.
     @Test func negativeTaskOffsetsAreRefused() throws {
         let (dump, _) = syntheticKernel()
-        var layout = TranslationTaskLookupTests.layout()
+        var layout = TaskIndexTests.layout()
         layout.offsets["task_struct.tasks"] = -16
-        #expect(throws: DumpError.self) { try TaskLookup(space: space(dump, layout: layout)) }
-        layout = TranslationTaskLookupTests.layout()
-        layout.offsets["task_struct.thread_group"] = -48
-        #expect(throws: DumpError.self) { try TaskLookup(space: space(dump, layout: layout)) }
+        #expect(throws: DumpError.self) { try TaskIndex(memory: KernelMemory(space: space(dump, layout: layout)), perCPU: nil) }
     }
 
     // MARK: sizes that only a flattened file's records claim

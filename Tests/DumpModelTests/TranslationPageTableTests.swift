@@ -127,7 +127,9 @@ struct DictionaryLayout: KernelLayout {
     var sizes: [String: Int] = [:]
     var offsets: [String: Int] = [:]
     var enums: [String: [(name: String, value: Int64)]] = [:]
+    var memberSizes: [String: Int] = [:]
     func symbolAddress(_ name: String) -> UInt64? { symbols[name] }
+    func memberSize(_ type: String, _ member: String) -> Int? { memberSizes["\(type).\(member)"] }
     func typeSize(_ type: String) -> Int? { sizes[type] }
     func memberOffset(_ type: String, _ member: String) -> Int? { offsets["\(type).\(member)"] }
     func enumerators(_ enumType: String) -> [(name: String, value: Int64)]? { enums[enumType] }

@@ -145,10 +145,10 @@ struct TranslationCommandTests {
         #expect(try Self.run("vtop -c ffff8a15411f8000 0x400000", session) == text)
         // The user page itself is excluded at dump level 31: reading it says so.
         let space = try session.addressSpace()
-        let lookup = try TaskLookup(space: space)
-        let task = try #require(lookup.task(pid: 1))
+        let kernel = try session.crashedKernel()
+        let task = try #require(try kernel.tasks().tasks(pid: 1).first)
         #expect(task.address == 0xffff_8a15_411f_8000)
-        let pgd = try #require(try lookup.pageTableRoot(of: task))
+        let pgd = try #require(try kernel.userPageTable(of: task))
         #expect(pgd == 0x10aa_0000)
         #expect(throws: DumpError.excludedPage(paddr: 0x367_0000)) { try space.load(UInt64.self, virtual: 0x40_0000, userPGD: pgd) }
     }
