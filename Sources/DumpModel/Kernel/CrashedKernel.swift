@@ -11,6 +11,8 @@ public final class CrashedKernel {
     private var perCPUState: Result<PerCPU, Error>?
     private var taskState: Result<TaskIndex, Error>?
     private var contextAddress: UInt64?
+    /// The kernel log once read (see `log()`).
+    var logState: Result<PrintkLog, Error>?
 
     public init(space: KernelAddressSpace, interrupted: @escaping () -> Bool = { false }) {
         memory = KernelMemory(space: space)
