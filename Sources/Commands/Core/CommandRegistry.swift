@@ -15,6 +15,7 @@ public enum CommandRegistry {
         PrintCommand.self,
         PrintHexCommand.self,
         PrintDecimalCommand.self,
+        LogCommand.self,
         ExitCommand.self,
     ]
 
