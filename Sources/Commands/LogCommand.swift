@@ -179,12 +179,13 @@ public enum LogCommand: CrashCommand {
                 throw CommandError("-T needs the kernel's clock: \(e)")
             }
         }
-        let log: PrintkLog
+        var log: PrintkLog
         do {
             log = try PrintkLog.read(space: space, interrupted: session.interruptRequested)
         } catch is PrintkLogInterrupted {
             throw CommandError.interrupted
         }
+        if options.caller { log.pidMax = PrintkLog.pidMax(space: space) }
         return Result(log: log, options: options, bootSeconds: bootSeconds)
     }
 }

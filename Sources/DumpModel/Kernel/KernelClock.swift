@@ -2,7 +2,7 @@
 /// timekeeper), `jiffies_64` and HZ, and from them the boot time the way crash derives it for
 /// `log -T` and `sys` (the wall clock minus the whole seconds of jiffies since boot).
 ///
-/// Everything comes from the debuginfo: VMCOREINFO has none of these symbols or offsets.
+/// The debuginfo has everything; without it, kdump's VMCOREINFO (CRASHTIME, kallsyms) may do.
 public struct KernelClock: Sendable, Equatable {
     /// Seconds since the epoch on the kernel's wall clock (`timekeeper.xtime_sec`).
     public let wallClockSeconds: Int64
@@ -21,24 +21,36 @@ public struct KernelClock: Sendable, Equatable {
     ///
     /// - The wall clock: `xtime_sec` of the variable `timekeeper` (kernels before 3.17), else of
     ///   `shadow_timekeeper`, the copy the kernel updates first and mirrors into `tk_core`.
-    /// - HZ: from `tick_nsec`, the length of a tick in nanoseconds (NTP may move it by a few
-    ///   hundred parts per million, so it is rounded to the nearest whole HZ).
-    /// - Throws: `.missing` naming what the layout lacks.
+    ///   Without the debuginfo, VMCOREINFO's CRASHTIME: the same clock's seconds, written by kdump
+    ///   when the kernel crashed (absent from dumps not taken by kdump).
+    /// - `jiffies_64` and `tick_nsec` (the length of a tick in nanoseconds, which gives HZ; NTP may
+    ///   move it by a few hundred parts per million, so HZ is rounded): their addresses from the
+    ///   layout, else from the kernel's kallsyms table.
+    /// - Throws: `.missing` naming what is not known.
     public init(space: KernelAddressSpace) throws {
         let l = space.layout
-        guard let xtimeOffset = l.memberOffset("timekeeper", "xtime_sec"), xtimeOffset >= 0 else {
-            throw DumpError.missing(what: "timekeeper.xtime_sec (needs the vmlinux's debuginfo)")
+        let wall: Int64
+        if let xtimeOffset = l.memberOffset("timekeeper", "xtime_sec"), xtimeOffset >= 0,
+           let keeper = l.symbolAddress("timekeeper") ?? l.symbolAddress("shadow_timekeeper") {
+            wall = try space.load(Int64.self, virtual: keeper &+ UInt64(xtimeOffset))
+        } else if let crashTime = space.vmcoreinfo?.crashTime {
+            wall = crashTime
+        } else {
+            throw DumpError.missing(what: "the wall clock: shadow_timekeeper.xtime_sec (needs the vmlinux's debuginfo) or VMCOREINFO CRASHTIME (written by kdump)")
         }
-        guard let keeper = l.symbolAddress("timekeeper") ?? l.symbolAddress("shadow_timekeeper") else {
-            throw DumpError.missing(what: "symbol shadow_timekeeper (needs the vmlinux's debuginfo)")
+        var jiffiesAt = l.symbolAddress("jiffies_64") ?? l.symbolAddress("jiffies")
+        var tickAt = l.symbolAddress("tick_nsec")
+        if jiffiesAt == nil || tickAt == nil, let table = try? Kallsyms(space: space),
+           let found = try? table.addresses(of: ["jiffies_64", "tick_nsec"]) {
+            jiffiesAt = jiffiesAt ?? found["jiffies_64"]
+            tickAt = tickAt ?? found["tick_nsec"]
         }
-        guard let jiffiesAt = l.symbolAddress("jiffies_64") ?? l.symbolAddress("jiffies") else {
-            throw DumpError.missing(what: "symbol jiffies_64 (needs the vmlinux's debuginfo)")
+        guard let jiffiesAt else {
+            throw DumpError.missing(what: "symbol jiffies_64 (needs the vmlinux, or kallsyms in VMCOREINFO)")
         }
-        guard let tickAt = l.symbolAddress("tick_nsec") else {
-            throw DumpError.missing(what: "symbol tick_nsec, to tell HZ (needs the vmlinux's debuginfo)")
+        guard let tickAt else {
+            throw DumpError.missing(what: "symbol tick_nsec, to tell HZ (needs the vmlinux, or kallsyms in VMCOREINFO)")
         }
-        let wall = try space.load(Int64.self, virtual: keeper &+ UInt64(xtimeOffset))
         let jiffies = try space.load(UInt64.self, virtual: jiffiesAt)
         let tick = try space.load(UInt64.self, virtual: tickAt)
         guard let hz = Self.hz(tickNanoseconds: tick) else {

@@ -104,7 +104,7 @@ extension PrintkLog {
     ///   `PrintkLogInterrupted`.
     public static func read(space: KernelAddressSpace, interrupted: () -> Bool = { false }) throws -> PrintkLog {
         let layout = space.layout
-        var log: PrintkLog
+        let log: PrintkLog
         if layout.symbolAddress("prb") != nil {
             log = try PrintkRingBuffer(space: space).read(interrupted: interrupted)
         } else if layout.symbolAddress("log_first_idx") != nil, layout.symbolAddress("log_next_idx") != nil {
@@ -112,10 +112,15 @@ extension PrintkLog {
         } else {
             throw DumpError.missing(what: "the kernel log: no SYMBOL(prb) (Linux 5.10+) nor SYMBOL(log_first_idx) (Linux 3.5-5.9)")
         }
-        if let at = layout.symbolAddress("pid_max"), let v = try? space.load(Int32.self, virtual: at), v > 0 {
-            log.pidMax = v
-        }
         return log
+    }
+
+    /// The kernel's `pid_max` (crash sizes the caller column by it): its address from the layout,
+    /// else from the kernel's kallsyms table when VMCOREINFO describes one. Nil when unknown.
+    public static func pidMax(space: KernelAddressSpace) -> Int32? {
+        guard let at = space.symbolAddressWithKallsyms("pid_max"),
+              let v = try? space.load(Int32.self, virtual: at), v > 0 else { return nil }
+        return v
     }
 }
 
@@ -133,6 +138,8 @@ final class LazyVirtualRegion {
     let length: Int
     private var pages: [UInt64: [UInt8]] = [:]
     private var failures: [UInt64: String] = [:]
+    /// The page `byte(at:)` read last, for byte-at-a-time scans.
+    private var lastPage: (start: UInt64, bytes: [UInt8])?
 
     init(space: KernelAddressSpace, base: UInt64, length: Int) {
         self.space = space
@@ -160,6 +167,19 @@ final class LazyVirtualRegion {
             done += n
         }
         return out
+    }
+
+    /// The byte at `offset` into the region.
+    func byte(at offset: Int) throws -> UInt8 {
+        guard offset >= 0, offset < length else {
+            throw RegionReadError(message: "byte \(offset) is outside the \(length)-byte area")
+        }
+        let address = base &+ UInt64(offset)
+        let start = address & ~(KernelAddressSpace.pageSize - 1)
+        if let lastPage, lastPage.start == start { return lastPage.bytes[Int(address - start)] }
+        let p = try page(start)
+        lastPage = (start, p)
+        return p[Int(address - start)]
     }
 
     private func page(_ start: UInt64) throws -> [UInt8] {
