@@ -18,6 +18,7 @@ public enum CommandRegistry {
         PrintCommand.self,
         PrintHexCommand.self,
         PrintDecimalCommand.self,
+        LogCommand.self,
         ExitCommand.self,
     ]
 
