@@ -62,20 +62,31 @@ public enum SysCommand: CrashCommand {
 
         public func renderJSON() -> JSONValue {
             let f = facts
-            return .object([
-                ("kernel", kernelPath.map { .string($0) } ?? .null), ("dumpfile", .string(dumpPath)),
-                ("partial_dump", .bool(partialDump)),
-                ("cpus", f.cpusPresent.map { .int(Int64($0)) } ?? .null),
-                ("cpus_online", f.cpusOnline.map { .int(Int64($0)) } ?? .null),
-                ("date", f.date.map { .int($0) } ?? .null),
-                ("uptime_seconds", f.uptimeJiffies.flatMap { j in f.hz.map { .uint(j / $0) } } ?? .null),
-                ("load_average", f.loadAverage.map { .array($0.map { .double(Double($0) / 2048) }) } ?? .null),
-                ("tasks", f.taskCount.map { .int(Int64($0)) } ?? .null),
-                ("nodename", f.nodename.map { .string($0) } ?? .null), ("release", f.release.map { .string($0) } ?? .null),
-                ("version", f.version.map { .string($0) } ?? .null), ("machine", f.machine.map { .string($0) } ?? .null),
-                ("mhz", f.mhz.map { .uint($0) } ?? .null), ("memory_bytes", f.memoryBytes.map { .wide($0) } ?? .null),
-                ("tainted", f.tainted.map { .bool($0) } ?? .null), ("panic", f.panicMessage.map { .string($0) } ?? .null),
-            ])
+            func int(_ v: Int?) -> JSONValue { v.map { JSONValue.int(Int64($0)) } ?? .null }
+            func str(_ v: String?) -> JSONValue { v.map { JSONValue.string($0) } ?? .null }
+            var uptime = JSONValue.null
+            if let j = f.uptimeJiffies, let hz = f.hz { uptime = .uint(j / hz) }
+            var load = JSONValue.null
+            if let a = f.loadAverage { load = .array(a.map { JSONValue.double(Double($0) / 2048) }) }
+            var pairs: [(String, JSONValue)] = []
+            pairs.append(("kernel", str(kernelPath)))
+            pairs.append(("dumpfile", .string(dumpPath)))
+            pairs.append(("partial_dump", .bool(partialDump)))
+            pairs.append(("cpus", int(f.cpusPresent)))
+            pairs.append(("cpus_online", int(f.cpusOnline)))
+            pairs.append(("date", f.date.map { JSONValue.int($0) } ?? .null))
+            pairs.append(("uptime_seconds", uptime))
+            pairs.append(("load_average", load))
+            pairs.append(("tasks", int(f.taskCount)))
+            pairs.append(("nodename", str(f.nodename)))
+            pairs.append(("release", str(f.release)))
+            pairs.append(("version", str(f.version)))
+            pairs.append(("machine", str(f.machine)))
+            pairs.append(("mhz", f.mhz.map { JSONValue.uint($0) } ?? .null))
+            pairs.append(("memory_bytes", f.memoryBytes.map { JSONValue.wide($0) } ?? .null))
+            pairs.append(("tainted", f.tainted.map { JSONValue.bool($0) } ?? .null))
+            pairs.append(("panic", str(f.panicMessage)))
+            return .object(pairs)
         }
     }
 
