@@ -12,6 +12,7 @@ public enum CommandRegistry {
         StructCommand.self,
         UnionCommand.self,
         WhatisCommand.self,
+        KmemCommand.self,
         PrintCommand.self,
         PrintHexCommand.self,
         PrintDecimalCommand.self,
