@@ -118,8 +118,7 @@ public struct MemoryStatistics: Sendable {
             : Result { () throws(DumpError) in try reader.swapTotals() }
         let commit: Result<Commit, DumpError>? = space.layout.symbolAddress("sysctl_overcommit_memory") == nil ? nil
             : Result { () throws(DumpError) in
-                try reader.commit(totalRAM: try total.get(), huge: try huge.get(),
-                                  swapTotal: (try swap?.get())?.total ?? 0)
+                try reader.commit(totalRAM: total, huge: huge, swapTotal: (try swap?.get())?.total ?? 0)
             }
         return MemoryStatistics(pageSize: KernelAddressSpace.pageSize, totalRAM: total, free: free, census: census,
                                 buffers: buffers, cached: cached, cachedWentNegative: negative, slab: slab,
@@ -575,7 +574,9 @@ private struct Reader {
         return .init(total: total, used: used)
     }
 
-    func commit(totalRAM: UInt64, huge: MemoryStatistics.HugePages, swapTotal: UInt64) throws(DumpError) -> MemoryStatistics.Commit {
+    /// The RAM and huge-page figures are needed only for a ratio (no overcommit kbytes).
+    func commit(totalRAM: MemoryStatistics.Pages, huge: Result<MemoryStatistics.HugePages, DumpError>,
+                swapTotal: UInt64) throws(DumpError) -> MemoryStatistics.Commit {
         var kbytes: UInt64 = 0
         if let at = layout.symbolAddress("sysctl_overcommit_kbytes") { kbytes = try space.readWord(at: at) }
         var allowed: UInt64
@@ -583,7 +584,7 @@ private struct Reader {
             allowed = kbytes >> UInt64(KernelAddressSpace.pageSize.trailingZeroBitCount - 10)
         } else {
             let ratio = try space.readInteger(at: try space.requireSymbol("sysctl_overcommit_ratio"), width: 4, signed: true)
-            allowed = (totalRAM &- huge.total) &* UInt64(bitPattern: ratio) / 100
+            allowed = (try totalRAM.get() &- huge.get().total) &* UInt64(bitPattern: ratio) / 100
         }
         var committed: Int64
         if let counter = layout.symbolAddress("vm_committed_as") {
