@@ -15,6 +15,7 @@ public enum CommandRegistry {
         StructCommand.self,
         UnionCommand.self,
         WhatisCommand.self,
+        KmemCommand.self,
         PrintCommand.self,
         PrintHexCommand.self,
         PrintDecimalCommand.self,

@@ -9,14 +9,17 @@ import SymbolResolver
 final class DebuginfoKernelLayout: KernelLayout {
     let symbols: SymbolTable
     let types: KernelTypes
+    /// The type of a global variable by name (the vmlinux's BTF or DWARF), for `length`.
+    let variableType: (String) -> TypeID?
     private var typeCache: [String: TypeID?] = [:]
     /// Member answers by "type\u{0}path": kernel views ask the same few members for every task.
     private var offsetCache: [String: Int?] = [:]
     private var sizeCache: [String: Int?] = [:]
 
-    init(symbols: SymbolTable, types: KernelTypes) {
+    init(symbols: SymbolTable, types: KernelTypes, variableType: @escaping (String) -> TypeID? = { _ in nil }) {
         self.symbols = symbols
         self.types = types
+        self.variableType = variableType
     }
 
     func symbolAddress(_ name: String) -> UInt64? { symbols.symbol(named: name)?.address }
@@ -70,6 +73,21 @@ final class DebuginfoKernelLayout: KernelLayout {
         return Int(exactly: count)
     }
 
+    /// Element count of an array variable ("dmi_ident") or of an array member ("zone.free_area").
+    func length(_ name: String) -> Int? {
+        let id: TypeID
+        if let dot = name.firstIndex(of: ".") {
+            guard let outer = typeID(String(name[..<dot])),
+                  let m = try? types.member(String(name[name.index(after: dot)...]), in: outer) else { return nil }
+            id = m.type
+        } else {
+            guard let v = variableType(name) else { return nil }
+            id = v
+        }
+        guard case let .array(_, count?) = types.type(types.resolved(id)) else { return nil }
+        return Int(exactly: count)
+    }
+
     func enumerators(_ enumType: String) -> [(name: String, value: Int64)]? {
         guard let id = types.type(named: enumType, in: .enumeration),
               case let .enumeration(_, _, _, values) = types.type(id) else { return nil }
@@ -87,7 +105,8 @@ extension Session {
             var layout: (any KernelLayout)?
             if vmlinuxPath != nil {
                 let kernel = try kernel()
-                layout = DebuginfoKernelLayout(symbols: try kernelSymbols(), types: try kernel.types())
+                layout = DebuginfoKernelLayout(symbols: try kernelSymbols(), types: try kernel.types(),
+                                               variableType: { try? kernel.variable(named: $0).type })
             }
             return try KernelAddressSpace(memory: memory, vmcoreinfo: vmcoreinfo, layout: layout,
                                           physBase: dump.headerPhysBase)

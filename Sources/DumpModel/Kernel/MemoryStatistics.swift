@@ -1,0 +1,601 @@
+/// The system-wide memory figures crash's `kmem -i` shows, read from the crashed kernel's own
+/// counters the way crash 8.0.6 reads them (its `dump_kmeminfo`):
+///
+/// - TOTAL MEM: `_totalram_pages` (an `atomic_long_t` since Linux 5.0), else the older plain
+///   `totalram_pages`.
+/// - FREE: the sum over every online node's zones of `zone.vm_stat[NR_FREE_PAGES]` (older
+///   kernels: `zone.free_pages`).
+/// - SHARED: a walk of every present memory section's `struct page` array counting pages that are
+///   not `PG_reserved` and whose `_refcount` is above 1 (crash's definition, not the kernel's).
+/// - BUFFERS: the page-cache pages of block devices, as the kernel's `nr_blockdev_pages()` counts
+///   them: the inodes of the block-device pseudo filesystem (`blockdev_superblock->s_inodes`),
+///   or the older `all_bdevs` list.
+/// - CACHED: `NR_FILE_PAGES` minus the swap cache (`NR_SWAPCACHE`, or the swapper address
+///   spaces of older kernels) minus BUFFERS.
+/// - SLAB: `NR_SLAB_RECLAIMABLE(_B)` + `NR_SLAB_UNRECLAIMABLE(_B)` (or the single `NR_SLAB`).
+/// - Huge pages: every `hstates[]` entry's `nr_huge_pages` and `free_huge_pages` in base pages.
+/// - Swap: every used `swap_info[]` device's `pages` and `inuse_pages`.
+/// - Commit: `sysctl_overcommit_kbytes`, else `sysctl_overcommit_ratio` percent of the RAM
+///   outside huge pages, plus swap; committed is `vm_committed_as.count`.
+///
+/// The vm_stat counters are the global arrays `vm_zone_stat[]` / `vm_node_stat[]` (Linux 4.8+;
+/// one `vm_stat[]` before), indexed by the enumerators of `enum zone_stat_item` /
+/// `enum node_stat_item` looked up by name, since their values change between kernels.
+///
+/// Each figure is read on its own: one that cannot be read carries its error, the others stand.
+public struct MemoryStatistics: Sendable {
+    public typealias Pages = Result<UInt64, DumpError>
+
+    /// What the walk of the `struct page` arrays counted.
+    public struct PageCensus: Sendable, Equatable {
+        /// Pages not `PG_reserved` with `_refcount` above 1.
+        public var shared: UInt64 = 0
+        /// Pages with `PG_reserved`.
+        public var reserved: UInt64 = 0
+        /// Every `struct page` of a present section.
+        public var examined: UInt64 = 0
+        /// `struct page`s whose memory could not be read (counted as neither; crash reads them as zeros).
+        public var unreadable: UInt64 = 0
+    }
+
+    public struct HugePages: Sendable, Equatable {
+        /// Huge pages of every size, counted in base pages.
+        public var total: UInt64
+        public var free: UInt64
+    }
+
+    public struct Swap: Sendable, Equatable {
+        /// Pages of all swap devices in use.
+        public var total: UInt64
+        public var used: UInt64
+        public var free: UInt64 { total &- used }
+    }
+
+    public struct Commit: Sendable, Equatable {
+        /// CommitLimit in pages (overcommit kbytes, or ratio of RAM outside huge pages, plus swap).
+        public var limit: UInt64
+        /// Committed_AS in pages (never negative: a per-CPU counter's sum can dip below 0).
+        public var committed: Int64
+    }
+
+    /// Bytes in a page.
+    public let pageSize: UInt64
+    public let totalRAM: Pages
+    public let free: Pages
+    public let census: Result<PageCensus, DumpError>
+    public let buffers: Pages
+    /// The page cache without swap cache and buffers; 0 when that difference is negative
+    /// (`cachedWentNegative` then holds it).
+    public let cached: Pages
+    public let cachedWentNegative: Int64?
+    public let slab: Pages
+    public let hugePages: Result<HugePages, DumpError>
+    /// nil: the kernel has no `swap_info` (crash then prints no swap rows).
+    public let swap: Result<Swap, DumpError>?
+    /// nil: the kernel has no `sysctl_overcommit_memory` (no commit rows).
+    public let commit: Result<Commit, DumpError>?
+
+    /// TOTAL MEM minus FREE.
+    public var used: Pages {
+        totalRAM.flatMap { total in free.map { total &- $0 } }
+    }
+
+    /// SHARED, from the page census.
+    public var shared: Pages { census.map(\.shared) }
+
+    /// Reads every figure through `space`. Only the page census is long (one `struct page` per
+    /// page of RAM); it asks `interrupted` between blocks and throws `WalkInterrupted`.
+    public static func read(from space: KernelAddressSpace,
+                            interrupted: () -> Bool = { false }) throws(WalkInterrupted) -> MemoryStatistics {
+        let reader = Reader(space: space)
+        let stats = Result { () throws(DumpError) in try VMStatCounters(space: space) }
+        let total = Result { () throws(DumpError) in try reader.totalRAM() }
+        let free = Result { () throws(DumpError) in try reader.freePages() }
+        let census: Result<PageCensus, DumpError>
+        do {
+            census = .success(try reader.pageCensus(interrupted: interrupted))
+        } catch let e as WalkInterrupted {
+            throw e
+        } catch {
+            census = .failure(KernelAddressSpace.dumpError(error))
+        }
+        let buffers = Result { () throws(DumpError) in try reader.blockDevicePages() }
+        var negative: Int64?
+        let cached = Result { () throws(DumpError) -> UInt64 in
+            let vm = try stats.get()
+            guard let file = try vm.counter("NR_FILE_PAGES") else {
+                throw .missing(what: "enumerator NR_FILE_PAGES")
+            }
+            let swapCache = try reader.swapCachePages(vm)
+            let b = try buffers.get()
+            let pages = file &- swapCache &- Int64(bitPattern: b)
+            if pages < 0 { negative = pages; return 0 }
+            return UInt64(pages)
+        }
+        let slab = Result { () throws(DumpError) in try reader.slabPages(try stats.get()) }
+        let huge = Result { () throws(DumpError) in try reader.hugePages() }
+        let swap: Result<Swap, DumpError>? = space.layout.symbolAddress("swap_info") == nil ? nil
+            : Result { () throws(DumpError) in try reader.swapTotals() }
+        let commit: Result<Commit, DumpError>? = space.layout.symbolAddress("sysctl_overcommit_memory") == nil ? nil
+            : Result { () throws(DumpError) in
+                try reader.commit(totalRAM: total, huge: huge, swapTotal: (try swap?.get())?.total ?? 0)
+            }
+        return MemoryStatistics(pageSize: KernelAddressSpace.pageSize, totalRAM: total, free: free, census: census,
+                                buffers: buffers, cached: cached, cachedWentNegative: negative, slab: slab,
+                                hugePages: huge, swap: swap, commit: commit)
+    }
+
+    public init(pageSize: UInt64, totalRAM: Pages, free: Pages, census: Result<PageCensus, DumpError>,
+                buffers: Pages, cached: Pages, cachedWentNegative: Int64?, slab: Pages,
+                hugePages: Result<HugePages, DumpError>, swap: Result<Swap, DumpError>?,
+                commit: Result<Commit, DumpError>?) {
+        self.pageSize = pageSize
+        self.totalRAM = totalRAM
+        self.free = free
+        self.census = census
+        self.buffers = buffers
+        self.cached = cached
+        self.cachedWentNegative = cachedWentNegative
+        self.slab = slab
+        self.hugePages = hugePages
+        self.swap = swap
+        self.commit = commit
+    }
+}
+
+/// The kernel's global vm_stat counters, looked up by enumerator name.
+struct VMStatCounters {
+    /// One array of counters and the enum that indexes it.
+    struct Table {
+        var address: UInt64
+        var enumerators: [String: Int64]
+        /// Entries in the array (the enum's NR_VM_*_STAT_ITEMS, or the array's length).
+        var count: Int64
+    }
+
+    let space: KernelAddressSpace
+    /// Searched in order, as crash lists zone items before node items.
+    let tables: [Table]
+    /// `sizeof(atomic_long_t)`.
+    let elementSize: Int
+
+    init(space: KernelAddressSpace) throws(DumpError) {
+        self.space = space
+        let layout = space.layout
+        guard let size = layout.typeSize("atomic_long_t"), size == 4 || size == 8 else {
+            throw .missing(what: "SIZE(atomic_long_t)")
+        }
+        elementSize = size
+        func table(_ symbol: String, _ enumType: String, _ countName: String) -> Table? {
+            guard let at = layout.symbolAddress(symbol), let values = layout.enumerators(enumType) else { return nil }
+            var named: [String: Int64] = [:]
+            for (name, value) in values where named[name] == nil { named[name] = value }
+            var count = named[countName] ?? Int64(layout.length(symbol) ?? 0)
+            if let length = layout.length(symbol) { count = min(count, Int64(length)) }
+            return Table(address: at, enumerators: named, count: count)
+        }
+        var found: [Table] = []
+        if layout.symbolAddress("vm_zone_stat") != nil {
+            if let t = table("vm_zone_stat", "zone_stat_item", "NR_VM_ZONE_STAT_ITEMS") { found.append(t) }
+            if let t = table("vm_node_stat", "node_stat_item", "NR_VM_NODE_STAT_ITEMS") { found.append(t) }
+        } else if let t = table("vm_stat", "zone_stat_item", "NR_VM_ZONE_STAT_ITEMS") {
+            found.append(t)
+        }
+        guard !found.isEmpty else {
+            throw .missing(what: "vm_zone_stat/vm_node_stat or vm_stat with enum zone_stat_item")
+        }
+        tables = found
+    }
+
+    /// The counter named `item` (an enumerator of zone_stat_item or node_stat_item), or nil
+    /// when this kernel has no such enumerator.
+    func counter(_ item: String) throws(DumpError) -> Int64? {
+        for t in tables {
+            guard let index = t.enumerators[item] else { continue }
+            guard index >= 0, index < t.count else {
+                throw .missing(what: "\(item) = \(index) is outside the counter array of \(t.count)")
+            }
+            let at = t.address &+ UInt64(index) &* UInt64(elementSize)
+            return try space.readInteger(at: at, width: elementSize, signed: true)
+        }
+        return nil
+    }
+
+    /// The index of `item` in the zone counters (for `zone.vm_stat[]`).
+    func zoneIndex(_ item: String) -> Int64? { tables.first?.enumerators[item] }
+}
+
+/// The individual reads behind `MemoryStatistics`.
+private struct Reader {
+    let space: KernelAddressSpace
+    var layout: any KernelLayout { space.layout }
+
+    /// Most entries any kernel list walked here may have: a corrupt list ends there.
+    static let listLimit = 1 << 22
+
+    func totalRAM() throws(DumpError) -> UInt64 {
+        if layout.symbolAddress("_totalram_pages") != nil {
+            return UInt64(bitPattern: try space.readCounterVariable("_totalram_pages", type: "atomic_long_t"))
+        }
+        guard let plain = layout.symbolAddress("totalram_pages") else {
+            throw .missing(what: "symbol _totalram_pages or totalram_pages")
+        }
+        return try space.readWord(at: plain)
+    }
+
+    // MARK: Nodes and zones
+
+    /// The `pglist_data` of every online memory node.
+    func onlineNodes() throws(DumpError) -> [UInt64] {
+        if let table = layout.symbolAddress("node_data") {
+            let capacity = layout.length("node_data") ?? 1 << 10
+            var count = capacity
+            if let at = layout.symbolAddress("nr_node_ids") {
+                let n = try space.readInteger(at: at, width: 4, signed: true)
+                count = Int(max(1, min(Int64(capacity), n)))
+            }
+            let online = onlineNodeMask(count: count)
+            var nodes: [UInt64] = []
+            for n in 0..<count {
+                if let online, !online(n) { continue }
+                let pgdat = try space.readWord(at: table &+ UInt64(n * 8))
+                if pgdat != 0 { nodes.append(pgdat) }
+            }
+            guard !nodes.isEmpty else { throw .missing(what: "an online node in node_data[]") }
+            return nodes
+        }
+        return [try space.requireSymbol("contig_page_data")]
+    }
+
+    /// Whether node `n` is online, from `node_states[N_ONLINE]`; nil when that is not known.
+    private func onlineNodeMask(count: Int) -> ((Int) -> Bool)? {
+        guard let states = layout.symbolAddress("node_states"),
+              let online = layout.enumerators("node_states")?.first(where: { $0.name == "N_ONLINE" })?.value,
+              let maskSize = layout.typeSize("nodemask_t"), maskSize > 0, online >= 0, online < 64 else { return nil }
+        let words = min(maskSize / 8, (count + 63) / 64)
+        guard words > 0, let raw = try? space.bytes(virtual: states &+ UInt64(Int(online) * maskSize), count: words * 8) else {
+            return nil
+        }
+        return { n in
+            let word = n / 64
+            guard word < words else { return false }
+            var v: UInt64 = 0
+            for b in 0..<8 { v |= UInt64(raw[word * 8 + b]) << UInt64(b * 8) }
+            return v & (1 << UInt64(n % 64)) != 0
+        }
+    }
+
+    /// Free pages of all zones of all online nodes.
+    func freePages() throws(DumpError) -> UInt64 {
+        let zoneSize = try space.requireSize("zone")
+        let zonesOffset = try space.requireOffset("pglist_data", "node_zones")
+        let zoneCount: Int
+        if let n = layout.length("pglist_data.node_zones") {
+            zoneCount = n
+        } else if let bytes = layout.memberSize("pglist_data", "node_zones") {
+            zoneCount = bytes / zoneSize
+        } else {
+            throw .missing(what: "the length of pglist_data.node_zones")
+        }
+        guard zoneCount > 0, zoneCount <= 64 else { throw .missing(what: "a sane count of zones (\(zoneCount))") }
+        // Per zone: `free_pages` (before Linux 2.6.21) or the zone's vm_stat[NR_FREE_PAGES].
+        let freeOffset: UInt64
+        let width: Int
+        if let old = layout.memberOffset("zone", "free_pages"), let o = UInt64(exactly: old) {
+            freeOffset = o
+            width = layout.memberSize("zone", "free_pages") ?? 8
+        } else {
+            let statOffset = try space.requireOffset("zone", "vm_stat")
+            guard let index = layout.enumerators("zone_stat_item")?.first(where: { $0.name == "NR_FREE_PAGES" })?.value,
+                  index >= 0 else {
+                throw .missing(what: "enumerator NR_FREE_PAGES")
+            }
+            guard let size = layout.typeSize("atomic_long_t"), size == 4 || size == 8 else {
+                throw .missing(what: "SIZE(atomic_long_t)")
+            }
+            freeOffset = statOffset &+ UInt64(index) &* UInt64(size)
+            width = size
+        }
+        var sum: UInt64 = 0
+        for pgdat in try onlineNodes() {
+            for z in 0..<zoneCount {
+                let zone = pgdat &+ zonesOffset &+ UInt64(z * zoneSize)
+                sum &+= UInt64(bitPattern: try space.readInteger(at: zone &+ freeOffset, width: width, signed: true))
+            }
+        }
+        return sum
+    }
+
+    // MARK: The struct page census
+
+    func pageCensus(interrupted: () -> Bool) throws -> MemoryStatistics.PageCensus {
+        let pageSize = KernelAddressSpace.pageSize
+        guard let roots = space.vmcoreinfo?.symbol("mem_section") else {
+            throw DumpError.missing(what: "VMCOREINFO SYMBOL(mem_section) (the memory section table)")
+        }
+        guard let sectionBits = layout.number("SECTION_SIZE_BITS"), sectionBits >= 12, sectionBits < 48 else {
+            throw DumpError.missing(what: "NUMBER(SECTION_SIZE_BITS)")
+        }
+        let sectionSize = try space.requireSize("mem_section")
+        let mapOffset = try space.requireOffset("mem_section", "section_mem_map")
+        let pageStructSize = try space.requireSize("page")
+        let flagsOffset = try space.requireOffset("page", "flags")
+        let countOffset: UInt64
+        if let o = layout.memberOffset("page", "_refcount") ?? layout.memberOffset("page", "_count"),
+           let u = UInt64(exactly: o) {
+            countOffset = u
+        } else {
+            throw DumpError.missing(what: "page._refcount")
+        }
+        guard Int(flagsOffset) + 8 <= pageStructSize, Int(countOffset) + 4 <= pageStructSize,
+              Int(mapOffset) + 8 <= sectionSize, sectionSize <= Int(pageSize) else {
+            throw DumpError.missing(what: "a struct page / mem_section layout that fits its size")
+        }
+        let reservedBit: Int64
+        if let n = layout.number("PG_reserved") {
+            reservedBit = n
+        } else if let n = layout.enumerators("pageflags")?.first(where: { $0.name == "PG_reserved" })?.value {
+            reservedBit = n
+        } else {
+            throw DumpError.missing(what: "enumerator PG_reserved")
+        }
+        guard reservedBit >= 0, reservedBit < 64 else { throw DumpError.missing(what: "a sane PG_reserved (\(reservedBit))") }
+        let reservedMask: UInt64 = 1 << UInt64(reservedBit)
+        let flagsWidth = layout.memberSize("page", "flags") ?? 8
+
+        let pagesPerSection = UInt64(1) << UInt64(sectionBits - 12)
+        let sectionsPerRoot = Int(pageSize) / sectionSize
+        guard let rootCount = layout.length("mem_section"), rootCount > 0, rootCount <= 1 << 20 else {
+            throw DumpError.missing(what: "LENGTH(mem_section)")
+        }
+        // SECTION_MARKED_PRESENT: the section has memory (crash's valid_section()).
+        let markedPresent: UInt64 = 1
+        var census = MemoryStatistics.PageCensus()
+        // One block of struct pages at a time: big enough to read fast, small enough to stop soon.
+        let pagesPerBlock = 4096
+        for r in 0..<rootCount {
+            guard let root = try? space.load(UInt64.self, virtual: roots &+ UInt64(r * 8)), root != 0 else { continue }
+            guard let table = try? space.bytes(virtual: root, count: sectionsPerRoot * sectionSize) else { continue }
+            for s in 0..<sectionsPerRoot {
+                let at = s * sectionSize + Int(mapOffset)
+                var coded: UInt64 = 0
+                for b in 0..<8 { coded |= UInt64(table[at + b]) << UInt64(b * 8) }
+                guard coded & markedPresent != 0 else { continue }
+                let sectionNumber = UInt64(r * sectionsPerRoot + s)
+                // section_mem_map holds mem_map minus the section's first pfn times
+                // sizeof(struct page), with flag bits below: mem_map is page aligned and a
+                // section's first pfn a multiple of 2^(SECTION_SIZE_BITS-12), so the flags sit in
+                // bits the pointer never uses.
+                let firstPFN = sectionNumber &* pagesPerSection
+                let memMap = (coded & ~(pageSize - 1)) &+ firstPFN &* UInt64(pageStructSize)
+                var done: UInt64 = 0
+                while done < pagesPerSection {
+                    if interrupted() { throw WalkInterrupted() }
+                    let n = Int(min(UInt64(pagesPerBlock), pagesPerSection - done))
+                    let start = memMap &+ done &* UInt64(pageStructSize)
+                    let (bytes, readable) = readBlock(at: start, count: n * pageStructSize)
+                    for i in 0..<n {
+                        let base = i * pageStructSize
+                        census.examined += 1
+                        guard readable(base, pageStructSize) else { census.unreadable += 1; continue }
+                        var flags: UInt64 = 0
+                        for b in 0..<min(8, flagsWidth) { flags |= UInt64(bytes[base + Int(flagsOffset) + b]) << UInt64(b * 8) }
+                        var raw: UInt32 = 0
+                        for b in 0..<4 { raw |= UInt32(bytes[base + Int(countOffset) + b]) << UInt32(b * 8) }
+                        if flags & reservedMask != 0 {
+                            census.reserved += 1
+                        } else if Int32(bitPattern: raw) > 1 {
+                            census.shared += 1
+                        }
+                    }
+                    done += UInt64(n)
+                }
+            }
+        }
+        return census
+    }
+
+    /// `count` bytes at `vaddr`, read whole when possible, else page by page; the closure says
+    /// whether bytes `offset ..< offset+length` were read (unreadable pages stay zero).
+    private func readBlock(at vaddr: UInt64, count: Int) -> ([UInt8], (Int, Int) -> Bool) {
+        if let all = try? space.bytes(virtual: vaddr, count: count) { return (all, { _, _ in true }) }
+        let pageSize = Int(KernelAddressSpace.pageSize)
+        var out = [UInt8](repeating: 0, count: count)
+        var missing: [Range<Int>] = []
+        var offset = 0
+        while offset < count {
+            let addr = vaddr &+ UInt64(offset)
+            let n = min(pageSize - Int(addr & UInt64(pageSize - 1)), count - offset)
+            if let chunk = try? space.bytes(virtual: addr, count: n) {
+                out.replaceSubrange(offset..<offset + n, with: chunk)
+            } else {
+                missing.append(offset..<offset + n)
+            }
+            offset += n
+        }
+        return (out, { start, length in !missing.contains { $0.overlaps(start..<start + length) } })
+    }
+
+    // MARK: Buffers, cache, slab
+
+    /// `nr_blockdev_pages()`: the page-cache pages of every block device's inode.
+    func blockDevicePages() throws(DumpError) -> UInt64 {
+        guard layout.symbolAddress("nr_blockdev_pages") != nil else { return 0 }
+        let mappingOffset = try space.requireOffset("inode", "i_mapping")
+        let nrpagesOffset = try space.requireOffset("address_space", "nrpages")
+        func pages(ofInode inode: UInt64) throws(DumpError) -> UInt64 {
+            let mapping = try space.readWord(at: inode &+ mappingOffset)
+            return try space.readWord(at: mapping &+ nrpagesOffset)
+        }
+        var total: UInt64 = 0
+        if let head = layout.symbolAddress("all_bdevs") {
+            // Before Linux 5.9: every block_device on all_bdevs, through bd_inode.
+            let listOffset = try space.requireOffset("block_device", "bd_list")
+            let inodeOffset = try space.requireOffset("block_device", "bd_inode")
+            for node in try listNodes(head: head) {
+                let inode = try space.readWord(at: node &- listOffset &+ inodeOffset)
+                total &+= try pages(ofInode: inode)
+            }
+        } else {
+            let superblock = try space.readWord(at: try space.requireSymbol("blockdev_superblock"))
+            let head = superblock &+ (try space.requireOffset("super_block", "s_inodes"))
+            let listOffset = try space.requireOffset("inode", "i_sb_list")
+            for node in try listNodes(head: head) {
+                total &+= try pages(ofInode: node &- listOffset)
+            }
+        }
+        return total
+    }
+
+    /// The `list_head`s on the circular list at `head` (not counting the head), bounded and
+    /// cycle-safe.
+    private func listNodes(head: UInt64) throws(DumpError) -> [UInt64] {
+        var nodes: [UInt64] = []
+        var seen: Set<UInt64> = [head]
+        var cur = try space.readWord(at: head)
+        while cur != head {
+            guard cur != 0 else { throw .missing(what: "a list entry (NULL next pointer after \(nodes.count) entries)") }
+            guard seen.insert(cur).inserted else {
+                throw .missing(what: "the end of the list at \(hex(head)) (it loops)")
+            }
+            guard nodes.count < Self.listLimit else {
+                throw .missing(what: "the end of the list at \(hex(head)) (over \(Self.listLimit) entries)")
+            }
+            nodes.append(cur)
+            cur = try space.readWord(at: cur)
+        }
+        return nodes
+    }
+
+    /// The swap cache: `NR_SWAPCACHE` (Linux 5.12+), else the swapper address spaces' pages.
+    func swapCachePages(_ vm: VMStatCounters) throws(DumpError) -> Int64 {
+        if let n = try vm.counter("NR_SWAPCACHE") { return n }
+        let nrpagesOffset = try space.requireOffset("address_space", "nrpages")
+        if let counts = layout.symbolAddress("nr_swapper_spaces"), let count = layout.length("nr_swapper_spaces"),
+           count > 0, count <= 1 << 10 {
+            // Linux 4.9+: swapper_spaces[type] points to nr_swapper_spaces[type] address spaces.
+            let spaces = try space.requireSymbol("swapper_spaces")
+            let size = try space.requireSize("address_space")
+            var sum: Int64 = 0
+            for i in 0..<count {
+                let banks = try space.readInteger(at: counts &+ UInt64(i * 4), width: 4, signed: false)
+                guard banks > 0 else { continue }
+                let array = try space.readWord(at: spaces &+ UInt64(i * 8))
+                guard array != 0 else { continue }
+                for j in 0..<min(banks, 1 << 20) {
+                    sum &+= Int64(bitPattern: try space.readWord(at: array &+ UInt64(j) &* UInt64(size) &+ nrpagesOffset))
+                }
+            }
+            return sum
+        }
+        if let spaces = layout.symbolAddress("swapper_spaces"), let count = layout.length("swapper_spaces"),
+           count > 0, count <= 1 << 10 {
+            let size = try space.requireSize("address_space")
+            var sum: Int64 = 0
+            for i in 0..<count {
+                sum &+= Int64(bitPattern: try space.readWord(at: spaces &+ UInt64(i * size) &+ nrpagesOffset))
+            }
+            return sum
+        }
+        if let single = layout.symbolAddress("swapper_space") {
+            return Int64(bitPattern: try space.readWord(at: single &+ nrpagesOffset))
+        }
+        return 0
+    }
+
+    func slabPages(_ vm: VMStatCounters) throws(DumpError) -> UInt64 {
+        if let n = try vm.counter("NR_SLAB") { return UInt64(bitPattern: n) }
+        // Split counters (2.6.19+); in bytes per memory cgroup since 5.9 (the _B names), but
+        // the global node counters stay in pages.
+        for (reclaimable, unreclaimable) in [("NR_SLAB_RECLAIMABLE", "NR_SLAB_UNRECLAIMABLE"),
+                                             ("NR_SLAB_RECLAIMABLE_B", "NR_SLAB_UNRECLAIMABLE_B")] {
+            if let r = try vm.counter(reclaimable) {
+                return UInt64(bitPattern: r &+ (try vm.counter(unreclaimable) ?? 0))
+            }
+        }
+        throw .missing(what: "a slab counter (NR_SLAB, NR_SLAB_RECLAIMABLE or NR_SLAB_RECLAIMABLE_B)")
+    }
+
+    // MARK: Huge pages, swap, commit
+
+    func hugePages() throws(DumpError) -> MemoryStatistics.HugePages {
+        if let hstates = layout.symbolAddress("hstates") {
+            let size = try space.requireSize("hstate")
+            let orderOffset = try space.requireOffset("hstate", "order")
+            let totalOffset = try space.requireOffset("hstate", "nr_huge_pages")
+            let freeOffset = try space.requireOffset("hstate", "free_huge_pages")
+            guard let count = layout.length("hstates"), count > 0, count <= 64 else {
+                throw .missing(what: "the length of hstates[]")
+            }
+            var total: UInt64 = 0, free: UInt64 = 0
+            for i in 0..<count {
+                let h = hstates &+ UInt64(i * size)
+                let order = try space.readInteger(at: h &+ orderOffset, width: 4, signed: false)
+                // Unused slots have order 0; no huge page size is one base page.
+                guard order > 0 else { continue }
+                guard order < 64 else { throw .missing(what: "a sane hstates[\(i)].order (\(order))") }
+                total &+= try space.readWord(at: h &+ totalOffset) &<< UInt64(order)
+                free &+= try space.readWord(at: h &+ freeOffset) &<< UInt64(order)
+            }
+            return .init(total: total, free: free)
+        }
+        if let nr = layout.symbolAddress("nr_huge_pages") {
+            // Before hstates (2.6.27) x86_64 had one huge page size: a 2 MiB PMD page.
+            let perHuge = UInt64(1 << 21) / KernelAddressSpace.pageSize
+            let total = try space.readWord(at: nr)
+            let free = try space.readWord(at: try space.requireSymbol("free_huge_pages"))
+            return .init(total: total &* perHuge, free: free &* perHuge)
+        }
+        return .init(total: 0, free: 0)
+    }
+
+    func swapTotals() throws(DumpError) -> MemoryStatistics.Swap {
+        let table = try space.requireSymbol("swap_info")
+        let files = try space.readInteger(at: try space.requireSymbol("nr_swapfiles"), width: 4, signed: false)
+        let limit = Int64(layout.length("swap_info") ?? 64)
+        let flagsOffset = try space.requireOffset("swap_info_struct", "flags")
+        let flagsWidth = layout.memberSize("swap_info_struct", "flags") ?? 8
+        let pagesOffset = try space.requireOffset("swap_info_struct", "pages")
+        let inuseOffset = layout.memberOffset("swap_info_struct", "inuse_pages").flatMap { UInt64(exactly: $0) }
+        let inuseWidth = layout.memberSize("swap_info_struct", "inuse_pages") ?? 4
+        // SWP_USED: the kernel's first swap flag bit, "is slot in swap_info[] used?".
+        let swpUsed: Int64 = 1
+        var total: UInt64 = 0, used: UInt64 = 0
+        // swap_info[] holds pointers since Linux 2.6.33 (an array of structs before).
+        for i in 0..<min(files, limit) {
+            guard let si = try? space.readWord(at: table &+ UInt64(i) * 8), si != 0 else { continue }
+            let flags = try space.readInteger(at: si &+ flagsOffset, width: flagsWidth, signed: false)
+            guard flags & swpUsed != 0 else { continue }
+            total &+= UInt64(bitPattern: try space.readInteger(at: si &+ pagesOffset, width: 4, signed: true))
+            if let inuseOffset {
+                used &+= UInt64(bitPattern: try space.readInteger(at: si &+ inuseOffset, width: inuseWidth, signed: false))
+            }
+        }
+        return .init(total: total, used: used)
+    }
+
+    /// The RAM and huge-page figures are needed only for a ratio (no overcommit kbytes).
+    func commit(totalRAM: MemoryStatistics.Pages, huge: Result<MemoryStatistics.HugePages, DumpError>,
+                swapTotal: UInt64) throws(DumpError) -> MemoryStatistics.Commit {
+        var kbytes: UInt64 = 0
+        if let at = layout.symbolAddress("sysctl_overcommit_kbytes") { kbytes = try space.readWord(at: at) }
+        var allowed: UInt64
+        if kbytes != 0 {
+            allowed = kbytes >> UInt64(KernelAddressSpace.pageSize.trailingZeroBitCount - 10)
+        } else {
+            let ratio = try space.readInteger(at: try space.requireSymbol("sysctl_overcommit_ratio"), width: 4, signed: true)
+            allowed = (try totalRAM.get() &- huge.get().total) &* UInt64(bitPattern: ratio) / 100
+        }
+        var committed: Int64
+        if let counter = layout.symbolAddress("vm_committed_as") {
+            let offset = try space.requireOffset("percpu_counter", "count")
+            let width = layout.memberSize("percpu_counter", "count") ?? 8
+            committed = try space.readInteger(at: counter &+ offset, width: width, signed: true)
+        } else {
+            committed = try space.readCounterVariable("vm_committed_space", type: "atomic_t")
+        }
+        committed = max(0, committed)
+        allowed &+= swapTotal
+        return .init(limit: allowed, committed: committed)
+    }
+}
