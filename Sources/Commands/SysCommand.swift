@@ -129,6 +129,7 @@ public enum SysCommand: CrashCommand {
     }
 
     public static func run(_ arguments: [String], in session: Session) throws -> any CommandResult {
+        if arguments == ["-i"] { return try SysDMICommandPart.dmiResult(session: session) }
         guard arguments.isEmpty else {
             throw CommandError("invalid arguments: \(arguments.joined(separator: " ")) (usage: sys [-i])")
         }

@@ -64,15 +64,6 @@ final class DebuginfoKernelLayout: KernelLayout {
     /// An enumerator's value by name (VMCOREINFO's NUMBER() answers behind this).
     func number(_ name: String) -> Int64? { types.enumerator(named: name) }
 
-    /// Element count of an array member ("zone.free_area"), from its type; nil for variables
-    /// (their types are DWARF's: ask the variable instead).
-    func length(_ name: String) -> Int? {
-        let parts = name.split(separator: ".", maxSplits: 1).map(String.init)
-        guard parts.count == 2, let id = typeID(parts[0]), let m = try? types.member(parts[1], in: id),
-              case let .array(_, count?) = types.type(types.resolved(m.type)) else { return nil }
-        return Int(exactly: count)
-    }
-
     /// Element count of an array variable ("dmi_ident") or of an array member ("zone.free_area").
     func length(_ name: String) -> Int? {
         let id: TypeID
