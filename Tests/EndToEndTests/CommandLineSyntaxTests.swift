@@ -78,8 +78,9 @@ struct CommandRunnerTests {
 
     @Test func rendersTextOrJSON() {
         #expect(session.execute(["vmcoreinfo"]) == .output("OSRELEASE=1.2.3\nPAGESIZE=4096\n"))
-        #expect(session.execute(["set", "json", "on"]) == .output("{\n  \"json\": true\n}\n"))
-        #expect(session.execute(["vmcoreinfo"]) == .output("{\n  \"OSRELEASE\": \"1.2.3\",\n  \"PAGESIZE\": \"4096\"\n}\n"))
+        #expect(session.execute(["set", "json", "on"]) == .output("{\"command\":\"set json on\",\"result\":{\"json\":true}}\n"))
+        #expect(session.execute(["vmcoreinfo"])
+                == .output("{\"command\":\"vmcoreinfo\",\"result\":{\"OSRELEASE\":\"1.2.3\",\"PAGESIZE\":\"4096\"}}\n"))
         #expect(session.execute(["set", "json", "off"]) == .output("   json: off\n"))
         #expect(session.execute([]) == .output(""))
     }

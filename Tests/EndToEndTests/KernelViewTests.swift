@@ -1,0 +1,108 @@
+import Foundation
+import Testing
+@testable import Commands
+import DumpModel
+
+/// ps, runq, sys and set on every fixture dump against what crash 8.0.6 printed
+/// (refs/crash-8.0.6/<dump>/), byte for byte; their JSON values; the task context.
+@Suite(.enabled(if: Harness.fixturesAvailable, "fixtures unavailable: ../shared/fixtures/prepare.sh not found"))
+struct KernelViewTests {
+    static let allDumps = Harness.kdumpCrashDumps + Harness.qemuCrashDumps
+
+    static func session(_ dump: String) throws -> Session {
+        try Session(dumpPath: Harness.fixture(dump), vmlinuxPath: Harness.fixture(Harness.vmlinuxName))
+    }
+
+    static func reference(_ dump: String, _ file: String) throws -> String {
+        try String(contentsOfFile: Harness.fixture("refs/crash-8.0.6/\(dump)/\(file)"), encoding: .utf8)
+    }
+
+    /// Runs crashsh on `dump` from the fixture folder (so the paths sys prints are crash's).
+    static func crashsh(_ command: String, _ dump: String) throws -> Harness.Run {
+        try Harness.run(["-c", command, dump, Harness.vmlinuxName], cwd: URL(fileURLWithPath: Harness.fixture(".")))
+    }
+
+    @Test(arguments: allDumps)
+    func psEqualsCrash(_ dump: String) throws {
+        for (command, file) in [("ps", "ps.txt"), ("ps -t", "ps_-t.txt"), ("ps -S", "ps_-S.txt")] {
+            let run = try Self.crashsh(command, dump)
+            #expect(run.stderr == "", "\(dump): \(command)")
+            #expect(run.stdout == (try Self.reference(dump, file)), "\(dump): \(command)")
+        }
+    }
+
+    /// crash prints `ps -a` errors into its output; crashsh prints them on standard error.
+    @Test(arguments: allDumps)
+    func psArgumentsEqualCrash(_ dump: String) throws {
+        let run = try Self.crashsh("ps -a 1", dump)
+        let reference = try Self.reference(dump, "ps_-a_1.txt")
+        if run.exitCode == 0 {
+            #expect(run.stdout == reference, "\(dump)")
+        } else {
+            let lines = reference.split(separator: "\n", omittingEmptySubsequences: false)
+            #expect(run.stdout == lines[0] + "\n", "\(dump)")
+            #expect(run.stderrLines == [lines[1]], "\(dump)")
+        }
+    }
+
+    @Test(arguments: allDumps)
+    func runqSysSetEqualCrash(_ dump: String) throws {
+        for (command, file) in [("runq", "runq.txt"), ("sys", "sys.txt"), ("set", "set.txt"), ("sys -i", "sys_-i.txt")] {
+            let run = try Self.crashsh(command, dump)
+            #expect(run.stderr == "", "\(dump): \(command)")
+            #expect(run.stdout == (try Self.reference(dump, file)), "\(dump): \(command)")
+        }
+    }
+
+    /// The JSON of ps carries the values the text shows, per the JSON Lines contract.
+    @Test func psAndRunqJSON() throws {
+        let session = try Self.session("dump.kdump")
+        session.jsonOutput = true
+        let ps = try Harness.jsonObject(session, "ps")
+        let tasks = try #require(ps["tasks"] as? [[String: Any]])
+        #expect(tasks.count == 63)
+        let initTask = try #require(tasks.first { ($0["pid"] as? Int) == 1 })
+        #expect(initTask["task"] as? String == "0xffff8a15411f8000")
+        #expect(initTask["state"] as? String == "RU")
+        #expect(initTask["active"] as? Bool == true)
+        #expect(initTask["rss_kb"] as? Int == 1796)
+        #expect(initTask["vsz_kb"] as? Int == 2260)
+        let runq = try Harness.jsonObject(session, "runq")
+        let cpus = try #require(runq["cpus"] as? [[String: Any]])
+        #expect(cpus.map { $0["runqueue"] as? String } == ["0xffff8a155f031980", "0xffff8a155f131980"])
+        #expect(((cpus[1]["cfs"] as? [[String: Any]])?.first?["pid"] as? Int) == 115)
+        let sys = try Harness.jsonObject(session, "sys")
+        #expect(sys["panic"] as? String == "Kernel panic - not syncing: sysrq triggered crash")
+        #expect(sys["tasks"] as? Int == 63)
+    }
+
+    /// `set PID` changes the context that vtop and rd -u use; `set -p` goes back to the panic task.
+    @Test func contextFollowsSet() throws {
+        let session = try Self.session("qemu.elf")
+        guard case let .output(text) = Harness.runCommand(session, "set 117") else { Issue.record("set 117 failed"); return }
+        #expect(text.hasPrefix("    PID: 117\nCOMMAND: \"md5sum\"\n"))
+        #expect(text.hasSuffix("  STATE: TASK_RUNNING (ACTIVE)\n"))
+        #expect(try session.crashedKernel().currentTask().pid == 117)
+        guard case let .output(back) = Harness.runCommand(session, "set -p") else { Issue.record("set -p failed"); return }
+        #expect(back == (try Self.reference("qemu.elf", "set.txt")))
+        #expect(Harness.runCommand(session, "set 99999") == .failure("set: invalid task or pid value: 99999"))
+    }
+
+    /// Filters by PID, task address, command name and regex select what crash selects.
+    @Test func psFilters() throws {
+        let session = try Self.session("dump.kdump")
+        guard case let .output(all) = Harness.runCommand(session, "ps") else { Issue.record("ps failed"); return }
+        let rows = all.split(separator: "\n").dropFirst()
+        func rowsOf(_ command: String) -> [Substring] {
+            guard case let .output(t) = Harness.runCommand(session, command) else { return [] }
+            return Array(t.split(separator: "\n").dropFirst())
+        }
+        #expect(rowsOf("ps 1") == rows.filter { $0.contains(" ffff8a15411f8000 ") })
+        #expect(rowsOf("ps ffff8a15411f8000") == rowsOf("ps 1"))
+        #expect(rowsOf("ps sleep").count == 3)
+        #expect(rowsOf("ps kworker.*") == rows.filter { $0.contains("[kworker/") })
+        // crash brackets kernel threads' names: -k keeps those rows of its ps, -u the others.
+        #expect(rowsOf("ps -u") == rows.filter { !$0.hasSuffix("]") })
+        #expect(rowsOf("ps -k") == rows.filter { $0.hasSuffix("]") })
+    }
+}
