@@ -68,31 +68,57 @@ public struct Kallsyms {
         guard let stext = space.vmcoreinfo?.symbol("_stext") else {
             throw DumpError.missing(what: "SYMBOL(_stext) in VMCOREINFO, to check kallsyms against")
         }
-        let targets = Set(wanted.map { Array($0.utf8) } + [Array("_stext".utf8)])
-        var found: [[UInt8]: Int32] = [:]
+        let targets = Array(Set(wanted.map { Array($0.utf8) } + [Array("_stext".utf8)]))
+        var found = [Int32?](repeating: nil, count: targets.count)
+        var foundCount = 0
+        // Names are matched while they are expanded, token by token, so that the usual symbol is
+        // given up at its first token and skipped by its length, without building its name.
+        var alive = [Bool](repeating: false, count: targets.count)
+        var matched = [Int](repeating: 0, count: targets.count)
         var at = 0
-        var name: [UInt8] = []
-        name.reserveCapacity(128)
-        for symbol in 0..<count {
+        scan: for symbol in 0..<count {
             var length = Int(try names.byte(at: at))
             at += 1
             if length & 0x80 != 0 {
                 length = (length & 0x7f) | Int(try names.byte(at: at)) << 7
                 at += 1
             }
-            name.removeAll(keepingCapacity: true)
-            for _ in 0..<length {
-                name.append(contentsOf: tokens[Int(try names.byte(at: at))])
-                at += 1
+            let end = at + length
+            for t in targets.indices {
+                alive[t] = found[t] == nil
+                matched[t] = 0
             }
-            guard name.count > 1 else { continue }
-            let bare = Array(name.dropFirst())
-            if targets.contains(bare), found[bare] == nil {
-                found[bare] = Int32(bitPattern: try offsets.bytes(at: symbol * 4, count: 4).littleEndian(UInt32.self, at: 0) ?? 0)
-                if found.count == targets.count { break }
+            var typeLetter = true
+            var anyAlive = true
+            while at < end, anyAlive {
+                let token = tokens[Int(try names.byte(at: at))]
+                at += 1
+                anyAlive = false
+                for t in targets.indices where alive[t] {
+                    let target = targets[t]
+                    var m = matched[t]
+                    for (k, b) in token.enumerated() {
+                        // The first byte of the first token is the symbol's type letter.
+                        if typeLetter && k == 0 { continue }
+                        if m >= target.count || target[m] != b { alive[t] = false; break }
+                        m += 1
+                    }
+                    matched[t] = m
+                    if alive[t] { anyAlive = true }
+                }
+                typeLetter = false
+            }
+            at = end
+            for t in targets.indices where alive[t] && matched[t] == targets[t].count {
+                found[t] = Int32(bitPattern: try offsets.bytes(at: symbol * 4, count: 4).littleEndian(UInt32.self, at: 0) ?? 0)
+                foundCount += 1
+                if foundCount == targets.count { break scan }
             }
         }
-        guard let stextOffset = found[Array("_stext".utf8)] else {
+        func offset(_ name: String) -> Int32? {
+            targets.firstIndex(of: Array(name.utf8)).flatMap { found[$0] }
+        }
+        guard let stextOffset = offset("_stext") else {
             throw DumpError.missing(what: "_stext in kallsyms")
         }
         let absolutePerCPU: Bool
@@ -105,7 +131,7 @@ public struct Kallsyms {
         }
         var out: [String: UInt64] = [:]
         for w in wanted {
-            if let off = found[Array(w.utf8)] { out[w] = resolve(off, absolutePerCPU: absolutePerCPU) }
+            if let off = offset(w) { out[w] = resolve(off, absolutePerCPU: absolutePerCPU) }
         }
         return out
     }
