@@ -9,11 +9,28 @@ import SymbolResolver
 final class DebuginfoKernelLayout: KernelLayout {
     let symbols: SymbolTable
     let types: KernelTypes
+    /// The declared type of a global variable (DWARF or BTF), for `length` of array variables.
+    let variableType: (String) -> TypeID?
     private var typeCache: [String: TypeID?] = [:]
 
-    init(symbols: SymbolTable, types: KernelTypes) {
+    init(symbols: SymbolTable, types: KernelTypes, variableType: @escaping (String) -> TypeID? = { _ in nil }) {
         self.symbols = symbols
         self.types = types
+        self.variableType = variableType
+    }
+
+    /// Element count of an array variable ("taint_flags") or of an array member ("zone.free_area").
+    func length(_ name: String) -> Int? {
+        var id: TypeID?
+        if let dot = name.firstIndex(of: ".") {
+            guard let owner = typeID(String(name[..<dot])),
+                  let m = try? types.member(String(name[name.index(after: dot)...]), in: owner) else { return nil }
+            id = m.type
+        } else {
+            id = variableType(name)
+        }
+        guard let id, case let .array(_, count?) = types.type(types.resolved(id)) else { return nil }
+        return Int(exactly: count)
     }
 
     func symbolAddress(_ name: String) -> UInt64? { symbols.symbol(named: name)?.address }
@@ -63,7 +80,8 @@ extension Session {
             var layout: (any KernelLayout)?
             if vmlinuxPath != nil {
                 let kernel = try kernel()
-                layout = DebuginfoKernelLayout(symbols: try kernelSymbols(), types: try kernel.types())
+                layout = DebuginfoKernelLayout(symbols: try kernelSymbols(), types: try kernel.types(),
+                                               variableType: { name in (try? kernel.variable(named: name))?.type })
             }
             return try KernelAddressSpace(memory: memory, vmcoreinfo: vmcoreinfo, layout: layout,
                                           physBase: dump.headerPhysBase)

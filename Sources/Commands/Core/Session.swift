@@ -32,6 +32,8 @@ public final class Session {
     private var kernelError: Error?
     /// The kernel address space or why it cannot be built, once asked for (see `addressSpace()`).
     var addressSpaceState: Result<KernelAddressSpace, Error>?
+    /// The loaded modules and their symbols, once read (see `moduleSymbols()`).
+    var moduleIndexCache: ModuleSymbolIndex?
 
     public init(dump: any DumpFile, vmlinuxPath: String?) {
         self.dump = dump
