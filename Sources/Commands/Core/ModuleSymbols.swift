@@ -258,6 +258,9 @@ public final class ModuleSymbolIndex {
 }
 
 extension Session {
+    /// True once the module list has been read (lookups the vmlinux answers never read it).
+    public var hasReadModules: Bool { moduleIndexCache != nil }
+
     /// The loaded modules and their symbols, read from the dump on first use and kept for the
     /// session. Never throws: when the list cannot be read (no debuginfo, no page tables), the
     /// index is empty and `loadError` says why. Ctrl-C during the read gives an empty index that

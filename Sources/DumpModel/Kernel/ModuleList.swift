@@ -66,16 +66,21 @@ public struct ModuleListReader {
                 break
             }
             let moduleAddress = link &- shape.list
+            var readable = true
             do {
                 records.append(.module(try module(at: moduleAddress, shape: shape)))
             } catch {
                 records.append(.unreadable(address: moduleAddress, reason: String(describing: error)))
+                readable = false
             }
             do {
                 link = try load64(link)
             } catch {
-                records.append(.unreadable(address: moduleAddress,
-                                           reason: "cannot follow module.list.next: \(error)"))
+                // An unreadable module already has its row; a readable one whose link is not is odd
+                // enough to say so. Either way the rest of the list is out of reach.
+                if readable {
+                    records.append(.unreadable(address: moduleAddress, reason: "cannot follow module.list.next: \(error)"))
+                }
                 break
             }
         }
