@@ -19,8 +19,11 @@ public enum SymCommand: CrashCommand {
       where TYPE is the nm(1) letter of the symbol, OFFSET is decimal, and FILE: LINE is the
       source line of a kernel text address (from the vmlinux's DWARF line table). Addresses are
       run-time addresses: the vmlinux's link-time addresses moved by the dump's KASLR offset.
+      Symbols of loaded modules come from each module's own symbol table in the dump and are
+      shown with their module, "ADDRESS (TYPE) NAME[+OFFSET] [MODULE]", TYPE as crash shows it
+      ('t'/'T' for functions, '?' for the rest); a name the vmlinux also defines is the vmlinux's.
 
-        -l         list every kernel symbol, in address order.
+        -l         list every kernel symbol, in address order, then each module's.
         -q string  list the symbols whose name contains string, in address order.
         -n         also show the symbol that follows.
         -p         also show the symbol that precedes.

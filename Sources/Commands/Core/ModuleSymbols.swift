@@ -104,10 +104,11 @@ public final class ModuleSymbolIndex {
             textEnd = core.textSize.map { min(core.end, core.base &+ $0) } ?? core.end
             if let i = m.initRegion { initBase = i.base; initEnd = i.end }
         } else {
+            // Per-type regions (6.4+) are separate allocations: the module spans from its text to
+            // the end of its last non-init region.
             let text = m.regions.first { $0.kind == "MOD_TEXT" }
             base = text?.base ?? m.regions.first?.base ?? 0
-            let (e, o) = base.addingReportingOverflow(m.coreSize)
-            end = o ? UInt64.max : e
+            end = max(base, m.regions.filter { !$0.isInit && $0.size > 0 }.map(\.end).max() ?? base)
             textEnd = text?.end ?? base
         }
         func inModule(_ v: UInt64) -> Bool {
