@@ -288,9 +288,10 @@ public enum RdCommand: CrashCommand {
         if let a = parseHexAddress(target) {
             start = a
         } else {
-            let table = try session.kernelSymbols()
-            guard let s = table.symbol(named: target) else { throw CommandError("symbol not found: \(target)") }
-            start = s.address
+            guard let a = try SymbolLookup(session: session).address(ofName: target) else {
+                throw CommandError("symbol not found: \(target)")
+            }
+            start = a
         }
         start = start &+ o.offset
 
@@ -310,8 +311,8 @@ public enum RdCommand: CrashCommand {
         let memory = try MemoryAccess(session: session, requested: o.kind, address: start)
         let typeName = o.ascii ? "ascii" : "\(width * 8)-bit \(memory.kind.rawValue)"
 
-        var symbolTable: SymbolTable?
-        if o.symbolic { symbolTable = try session.kernelSymbols() }
+        var symbols: SymbolLookup?
+        if o.symbolic { symbols = try SymbolLookup(session: session) }
 
         var items: [Item] = []
         var failure: String?
@@ -354,12 +355,8 @@ public enum RdCommand: CrashCommand {
         }
         if items.isEmpty, let failure { throw CommandError(failure) }
 
-        if let table = symbolTable {
-            for i in items.indices {
-                if let loc = table.symbol(at: items[i].value) {
-                    items[i].symbol = loc.offset == 0 ? loc.symbol.name : "\(loc.symbol.name)+\(loc.offset)"
-                }
-            }
+        if let symbols {
+            for i in items.indices { items[i].symbol = symbols.label(for: items[i].value) }
         }
         let asciiColumn = o.radix == .hex && !o.symbolic && !o.noASCII && !o.ascii
         return Result(kind: memory.kind, width: width, radix: o.radix, ascii: o.ascii, symbolic: o.symbolic,

@@ -19,8 +19,11 @@ public enum SymCommand: CrashCommand {
       where TYPE is the nm(1) letter of the symbol, OFFSET is decimal, and FILE: LINE is the
       source line of a kernel text address (from the vmlinux's DWARF line table). Addresses are
       run-time addresses: the vmlinux's link-time addresses moved by the dump's KASLR offset.
+      Symbols of loaded modules come from each module's own symbol table in the dump and are
+      shown with their module, "ADDRESS (TYPE) NAME[+OFFSET] [MODULE]", TYPE as crash shows it
+      ('t'/'T' for functions, '?' for the rest); a name the vmlinux also defines is the vmlinux's.
 
-        -l         list every kernel symbol, in address order.
+        -l         list every kernel symbol, in address order, then each module's.
         -q string  list the symbols whose name contains string, in address order.
         -n         also show the symbol that follows.
         -p         also show the symbol that precedes.
@@ -41,6 +44,8 @@ public enum SymCommand: CrashCommand {
     /// One line of output: a symbol (with the offset into it), or an argument that named nothing.
     public enum Entry: Sendable {
         case symbol(SymbolRow)
+        /// A line of `sym -l` that is not a symbol: "ffffffffc025d000 MODULE START: virtio_ring".
+        case marker(address: UInt64, text: String)
         case failure(String)
     }
 
@@ -93,6 +98,7 @@ public enum SymCommand: CrashCommand {
             for e in entries {
                 switch e {
                 case let .symbol(row): out += row.text + "\n"
+                case let .marker(address, text): out += String(address, radix: 16) + " " + text + "\n"
                 case let .failure(message): out += "sym: " + message + "\n"
                 }
             }
@@ -104,6 +110,8 @@ public enum SymCommand: CrashCommand {
             for e in entries {
                 switch e {
                 case let .symbol(row): symbols.append(row.json)
+                case let .marker(address, text):
+                    symbols.append(.object([("address", .address(address)), ("marker", .string(text))]))
                 case let .failure(message): errors.append(.string(message))
                 }
             }
@@ -162,18 +170,28 @@ public enum SymCommand: CrashCommand {
         var entries: [Entry] = []
         let showSection = options.section
         if options.list {
-            // crash's list, addresses and order (see `SymbolTable.crashListing`).
+            // crash's list, addresses and order (see `SymbolTable.crashListing`), then the modules'.
             for s in resolver.table.crashListing() {
                 entries.append(.symbol(SymbolRow(address: s.address, type: s.typeLetter, name: s.name, offset: 0)))
+            }
+            for line in resolver.modules.listing() {
+                switch line {
+                case let .marker(address, text): entries.append(.marker(address: address, text: text))
+                case let .symbol(e):
+                    // The listing names the module in its MODULE START line, not on each symbol.
+                    entries.append(.symbol(SymbolRow(address: e.address, type: e.type, name: e.name, offset: 0)))
+                }
             }
         }
         for q in options.queries {
             let hits = resolver.table.symbols(containing: q)
-            if hits.isEmpty { entries.append(.failure("no symbol contains \"\(q)\"")) }
+            let moduleHits = resolver.modules.symbols(containing: q)
+            if hits.isEmpty && moduleHits.isEmpty { entries.append(.failure("no symbol contains \"\(q)\"")) }
             for s in hits { entries.append(.symbol(resolver.row(s, offset: 0, withSource: false, section: false))) }
+            for e in moduleHits { entries.append(.symbol(resolver.row(.module(e), offset: 0, withSource: false, section: false))) }
         }
         for target in options.targets {
-            let found: [(symbol: Symbol, offset: UInt64)]
+            let found: [(symbol: FoundSymbol, offset: UInt64)]
             do { found = try resolver.resolve(target) } catch let e as CommandError {
                 entries.append(.failure(e.message)); continue
             }
@@ -200,99 +218,3 @@ public enum SymCommand: CrashCommand {
     }
 }
 
-/// Looks up what `sym`, `rd -s` and friends show for names and addresses: the relocated symbol
-/// table of the session's vmlinux, and the vmlinux itself for source lines.
-struct SymbolLookup {
-    let kernel: KernelImage
-    let table: SymbolTable
-    let slide: UInt64
-
-    init(session: Session) throws {
-        table = try session.kernelSymbols()
-        kernel = try session.kernel()
-        slide = table.slide
-    }
-
-    /// The symbols `word` means: every symbol of that name; else, for a hexadecimal word, the
-    /// symbol the address lies in. Throws crash's messages.
-    func resolve(_ word: String) throws -> [(symbol: Symbol, offset: UInt64)] {
-        let named = table.symbols(named: word)
-        if !named.isEmpty {
-            return named.sorted { $0.address < $1.address }.map { ($0, 0) }
-        }
-        if let address = parseHexAddress(word) {
-            guard let loc = table.symbol(at: address) else { throw CommandError("invalid address: \(word)") }
-            return [(loc.symbol, loc.offset)]
-        }
-        throw CommandError("symbol not found: \(word)" + alternatives(word))
-    }
-
-    /// ", possible alternatives: a, b, c" for names containing `word`, or "".
-    private func alternatives(_ word: String) -> String {
-        guard word.count >= 3 else { return "" }
-        let hits = table.symbols(containing: word)
-        guard !hits.isEmpty else { return "" }
-        var names: [String] = []
-        for s in hits where !names.contains(s.name) {
-            names.append(s.name)
-            if names.count == 8 { break }
-        }
-        return " (possible alternatives: " + names.joined(separator: ", ") + (hits.count > names.count ? ", ..." : "") + ")"
-    }
-
-    /// The next (or previous) symbol in address order at another address than `symbol`.
-    func neighbour(of symbol: Symbol, after: Bool) -> Symbol? {
-        if !after {
-            guard symbol.address > 0 else { return nil }
-            return table.symbol(at: symbol.address - 1)?.symbol
-        }
-        return table.firstSymbol(after: symbol.address)
-    }
-
-    /// The row for `symbol` at `offset`, with the source line of a text address if asked.
-    func row(_ symbol: Symbol, offset: UInt64, withSource: Bool, section: Bool) -> SymCommand.SymbolRow {
-        let address = runtimeAddress(symbol) &+ offset
-        var row = SymCommand.SymbolRow(address: address, type: symbol.typeLetter, name: symbol.name, offset: offset)
-        if section { row.section = symbol.section }
-        if withSource && isText(symbol) {
-            if let src = sourceLine(runtimeAddress: address, symbol: symbol) {
-                row.file = src.file
-                row.line = src.line
-            } else {
-                row.lineNotFound = kernel.hasDWARF
-            }
-        }
-        return row
-    }
-
-    /// The run-time address of `symbol`. Absolute symbols whose value lies in the kernel image
-    /// mapping (`init_per_cpu__*`, linker-script addresses) name places in the image and move
-    /// with it, as crash shows them; small absolute values (sizes, per-cpu offsets) stay. The
-    /// image mapping starts at `__START_KERNEL_map` and is at most 1 GiB long.
-    func runtimeAddress(_ symbol: Symbol) -> UInt64 {
-        if !symbol.isRelocatable, symbol.typeLetter == "A" || symbol.typeLetter == "a",
-           symbol.address >= KernelAddressSpace.startKernelMap, symbol.address < KernelAddressSpace.startKernelMap &+ (1 << 30) {
-            return symbol.address &+ slide
-        }
-        return symbol.address
-    }
-
-    /// True for symbols in kernel text: crash shows source lines only for those.
-    func isText(_ s: Symbol) -> Bool {
-        switch s.typeLetter {
-        case "t", "T": return true
-        case "w", "W": return s.kind == .function || s.section.hasPrefix(".text")
-        default: return s.section.hasPrefix(".text")
-        }
-    }
-
-    /// File and line of a run-time text address, from the vmlinux's line table.
-    /// Nil when the vmlinux has no line info for it (no DWARF, as in a vmlinux stripped with
-    /// --strip-debug: `sym` then shows the symbol alone, as crash does).
-    func sourceLine(runtimeAddress: UInt64, symbol: Symbol) -> (file: String, line: Int)? {
-        // Line tables hold link-time addresses.
-        let link = symbol.isRelocatable ? runtimeAddress &- slide : runtimeAddress
-        guard let found = try? kernel.sourceLine(atLinkAddress: link) else { return nil }
-        return (found.file, found.line)
-    }
-}

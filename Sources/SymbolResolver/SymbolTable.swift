@@ -638,12 +638,21 @@ public struct SymbolTable {
         return out.sorted()
     }
 
+    /// `hits` in crash's symbol-table order: by address, then by .symtab name (byte order), as
+    /// `sym -q` walks it.
     private func sorted(_ hits: [Int]) -> [Symbol] {
         let s = store
         return hits.sorted { a, b in
             let x = s.raw[a], y = s.raw[b]
             let ax = x.relocatable ? x.value &+ slide : x.value, bx = y.relocatable ? y.value &+ slide : y.value
-            return ax != bx ? ax < bx : (s.rank(x), a) < (s.rank(y), b)
+            if ax != bx { return ax < bx }
+            let na = s.nameBytes(a), nb = s.nameBytes(b)
+            let common = min(na.count, nb.count)
+            if common > 0, let pa = na.baseAddress, let pb = nb.baseAddress {
+                let c = memcmp(pa, pb, common)
+                if c != 0 { return c < 0 }
+            }
+            return na.count != nb.count ? na.count < nb.count : a < b
         }.map(symbol)
     }
 }

@@ -34,6 +34,8 @@ public final class Session {
     var addressSpaceState: Result<KernelAddressSpace, Error>?
     /// The kernel views' shared state, once asked for (see `crashedKernel()`).
     var crashedKernelState: CrashedKernel?
+    /// The loaded modules and their symbols, once read (see `moduleSymbols()`).
+    var moduleIndexCache: ModuleSymbolIndex?
 
     public init(dump: any DumpFile, vmlinuxPath: String?) {
         self.dump = dump

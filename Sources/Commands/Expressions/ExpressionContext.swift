@@ -18,6 +18,7 @@ struct ExpressionContext {
         }, functionType: { name in
             (try? kernel.functionType(named: name)) ?? nil
         })
+        source.moduleSymbol = { [session] address in SymbolLookup.moduleLabel(session: session, address: address) }
     }
 
     /// The declared type of a global variable from the debuginfo. Per-cpu variables get theirs

@@ -10,6 +10,9 @@ public final class KernelTypeSource: TypeSource {
     let variableType: (String) -> TypeID?
     /// A function's prototype (a `.function` type id); nil when unknown.
     let functionPrototype: (String) -> TypeID?
+    /// The module symbol an address outside the kernel image lies in (name and offset), for
+    /// `<sym+off>` labels; nil when the session has no modules to ask.
+    var moduleSymbol: ((UInt64) -> (name: String, offset: UInt64)?)?
     private var cache: [TypeID: CType] = [:]
     /// `members(of:)` answers so far, by record key: printing a value asks again for every
     /// instance of a struct (each list_head of a task_struct), and each answer costs a pass over
@@ -148,7 +151,7 @@ public final class KernelTypeSource: TypeSource {
     /// gdb's rule for `<sym+off>` after a pointer: the symbol whose extent contains the
     /// address, or a size-0 text label before it; data labels without a size do not count.
     public func symbolName(for address: UInt64) -> (name: String, offset: UInt64)? {
-        guard let loc = symbols.gdbSymbol(at: address) else { return nil }
+        guard let loc = symbols.gdbSymbol(at: address) else { return moduleSymbol?(address) }
         if loc.isInside || (loc.symbol.size == 0 && loc.symbol.kind == .function) || (loc.offset == 0 && loc.symbol.kind == .function) {
             return (loc.symbol.name, loc.offset)
         }
