@@ -142,12 +142,17 @@ public enum PsCommand: CrashCommand {
     }
 
     public static func run(_ arguments: [String], in session: Session) throws -> any CommandResult {
+        try run(arguments, in: session, among: nil)
+    }
+
+    /// `ps` over the tasks `among` (all tasks when nil): `foreach ... ps` chooses them.
+    static func run(_ arguments: [String], in session: Session, among: [KernelTask]?) throws -> Result {
         let o = try parse(arguments)
         let kernel = try session.crashedKernel()
         let index = try kernel.tasks()
         let bits = index.stateBits
 
-        var selected = index.tasks.filter { t in
+        var selected = (among ?? index.tasks).filter { t in
             if o.kernelOnly && !t.isKernelThread { return false }
             if o.userOnly && t.isKernelThread { return false }
             if o.leadersOnly && t.pid != t.tgid { return false }
@@ -263,9 +268,12 @@ public enum PsCommand: CrashCommand {
             let o = kernel.memory.object(t.address, "task_struct")
             return (try? o.unsigned("sched_info.last_arrival")) ?? (try? o.unsigned("last_run")) ?? 0
         }
-        // The width of the first task's stamp, as crash does, for every line.
-        let width = String(index.tasks.first.map(stamp) ?? 0).count
-        return tasks.map { t in
+        // The most recent first; every stamp as wide as the most recent of all tasks, as crash does.
+        let width = String(index.tasks.map(stamp).max() ?? 0).count
+        let ordered = tasks.map { ($0, stamp($0)) }.enumerated().sorted { a, b in
+            a.element.1 != b.element.1 ? a.element.1 > b.element.1 : a.offset < b.offset
+        }.map(\.element.0)
+        return ordered.map { t in
             let s = stamp(t)
             let state = index.stateBits.code(t.state)
             return ("[\(rjust(String(s), width))] [\(state)]  " + taskHeader(t) + "\n",

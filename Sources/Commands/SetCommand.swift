@@ -34,8 +34,10 @@ public enum SetCommand: CrashCommand {
     public struct Result: CommandResult {
         public var json: Bool
         var context: ContextBlock?
+        /// Nothing to say (`set -c` of the CPU of the current context).
+        var quiet = false
 
-        public func renderText() -> String { context?.text ?? "   json: \(json ? "on" : "off")\n" }
+        public func renderText() -> String { quiet ? "" : context?.text ?? "   json: \(json ? "on" : "off")\n" }
         public func renderJSON() -> JSONValue {
             var pairs: [(String, JSONValue)] = [("json", .bool(json))]
             if let context { pairs.append(("context", context.json)) }
@@ -52,7 +54,7 @@ public enum SetCommand: CrashCommand {
 
         var text: String {
             "    PID: \(task.pid)\nCOMMAND: \"\(task.comm)\"\n   TASK: \(hexDigits(task.address))  [THREAD_INFO: \(hexDigits(threadInfo))]\n"
-                + "    CPU: \(task.cpu)\n  STATE: \(state)" + (activeNote.map { " (\($0))" } ?? "") + "\n"
+                + "    CPU: \(task.cpu)\n  STATE: \(state) " + (activeNote.map { "(\($0))" } ?? "") + "\n"
         }
         var json: JSONValue {
             taskJSON(task, state: state, extra: [("thread_info", .address(threadInfo)),
@@ -115,6 +117,10 @@ public enum SetCommand: CrashCommand {
             guard let cpu = Int(arguments[1]), cpu >= 0, cpu < index.activeTasks.count,
                   let a = index.activeTasks[cpu], let t = index.task(address: a) else {
                 throw CommandError("invalid cpu number: \(arguments[1])")
+            }
+            // Already the context: crash says nothing.
+            if let current = try? kernel.currentTask(), current.address == t.address {
+                return Result(json: session.jsonOutput, context: nil, quiet: true)
             }
             task = t
         } else if arguments.count == 1, !arguments[0].hasPrefix("-") {

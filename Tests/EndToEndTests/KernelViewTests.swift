@@ -106,3 +106,31 @@ struct KernelViewTests {
         #expect(rowsOf("ps -k") == rows.filter { $0.hasSuffix("]") })
     }
 }
+
+/// task, foreach, the ps options, runq -t and set, run in one session in the order crash ran
+/// them (Expected/tasks/commands.txt: `set` changes what later commands see), against crash
+/// 8.0.6's output on dump.kdump and qemu.elf (Expected/tasks/generate.sh).
+@Suite(.enabled(if: Harness.fixturesAvailable, "fixtures unavailable: ../shared/fixtures/prepare.sh not found"))
+struct TaskCommandTests {
+    static let expected = Harness.packageRoot.appendingPathComponent("Tests/EndToEndTests/Expected/tasks")
+
+    @Test(arguments: ["dump.kdump", "qemu.elf"])
+    func sessionEqualsCrash(_ dump: String) throws {
+        let session = try KernelViewTests.session(dump)
+        let commands = try String(contentsOf: Self.expected.appendingPathComponent("commands.txt"), encoding: .utf8)
+            .split(separator: "\n").map(String.init).filter { !$0.isEmpty }
+        #expect(commands.count == 23)
+        for command in commands {
+            let name = String(command.map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" ? $0 : "_" })
+            let reference = try String(contentsOf: Self.expected.appendingPathComponent("\(dump)/\(name).txt"), encoding: .utf8)
+            switch Harness.runCommand(session, command) {
+            case let .output(text):
+                #expect(text == reference, "\(dump): \(command)")
+            case let .failure(line):
+                // crash writes its error into the redirected output; crashsh on standard error.
+                let message = line.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? line
+                #expect(reference.contains(message), "\(dump): \(command): \(line)")
+            }
+        }
+    }
+}

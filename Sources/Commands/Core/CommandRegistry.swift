@@ -8,6 +8,8 @@ public enum CommandRegistry {
         PsCommand.self,
         RunqCommand.self,
         SysCommand.self,
+        TaskCommand.self,
+        ForeachCommand.self,
         SymCommand.self,
         RdCommand.self,
         VtopCommand.self,
