@@ -140,3 +140,16 @@ public enum SysCommand: CrashCommand {
                       facts: SystemFacts(kernel: kernel))
     }
 }
+
+extension Session {
+    /// What crash prints when an interactive session starts: the `sys` block, then the current
+    /// context (the panic task) indented under it. Nil when the kernel cannot be read (no
+    /// vmlinux): the shell then shows its own short banner.
+    public func startupBanner() -> String? {
+        guard let sys = try? SysCommand.run([], in: self), let kernel = try? crashedKernel(),
+              let index = try? kernel.tasks(), let task = try? kernel.currentTask() else { return nil }
+        let context = SetCommand.contextBlock(task, kernel: kernel, index: index).text
+            .split(separator: "\n").map { "     " + $0 + "\n" }.joined()
+        return "\n" + sys.renderText() + context + "\n"
+    }
+}

@@ -82,7 +82,7 @@ struct Crashsh: ParsableCommand {
         } else if crashsh_le_isatty(0) == 0 {
             shell.run(lines: StandardInputLines())
         } else {
-            Terminal.write(InputFiles.banner(session), to: Terminal.standardOutput)
+            Terminal.write(session.startupBanner() ?? InputFiles.banner(session), to: Terminal.standardOutput)
             LineEditor(shell: shell).run()
             return
         }
