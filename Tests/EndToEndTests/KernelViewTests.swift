@@ -134,3 +134,20 @@ struct TaskCommandTests {
         }
     }
 }
+
+/// The interactive start, at a terminal (util-linux `script` gives crashsh a pseudo-terminal).
+@Suite(.enabled(if: Harness.fixturesAvailable && FileManager.default.isExecutableFile(atPath: "/usr/bin/script"),
+                "needs the fixtures and /usr/bin/script"))
+struct StartupBannerTests {
+    @Test func bannerIsSysThenTheContext() throws {
+        // The launcher gets crashsh's path as $0 and the files as $1 $2.
+        let launcher = ["/bin/sh", "-c", "exec /usr/bin/script -qec \"exec $0 $1 $2\" /dev/null"]
+        let run = try Harness.run(["dump.kdump", Harness.vmlinuxName], stdin: "q\n",
+                                  cwd: URL(fileURLWithPath: Harness.fixture(".")), launcher: launcher)
+        let screen = run.stdout.replacingOccurrences(of: "\r\n", with: "\n")
+        let sys = try KernelViewTests.reference("dump.kdump", "sys.txt")
+        let set = try KernelViewTests.reference("dump.kdump", "set.txt")
+        let context = set.split(separator: "\n").map { "     " + $0 + "\n" }.joined()
+        #expect(screen.contains("\n" + sys + context + "\n"), "\(screen)")
+    }
+}
