@@ -3,7 +3,7 @@
 # the same fixture files, in one run. Wall time from hyperfine (cold process each run, warm
 # page cache), peak RSS from /usr/bin/time -v. Not a test: numbers depend on the machine.
 #
-#   scripts/bench.sh [vmcoreinfo|pages|symbols|all]
+#   scripts/bench.sh [vmcoreinfo|pages|symbols|views|all]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -81,4 +81,61 @@ PY
   for a in sym struct jiffies; do
     printf '%-34s peak %s\n' "crash -s $a" "$(peak sh -c "$CRASH -s $V $D < /tmp/crashsh-bench-$a.in")"
   done
+fi
+
+if [ "$what" = views ] || [ "$what" = all ]; then
+  # Issue 9's kernel views, cold process each, next to drgn 0.3.0's helpers and crash -s doing
+  # the same on dump.kdump; `log` also with no vmlinux anywhere (empty HOME, so none is found).
+  CRASH=$(sh ../shared/tools/install-crash-8.0.6.sh 2>/dev/null)
+  D=$F/dump.kdump
+  NOHOME=$(mktemp -d /tmp/crashsh-bench-home.XXXXXX)
+  cat > /tmp/crashsh-bench-views.py <<'PY'
+import sys, drgn
+from drgn.helpers.linux.pid import for_each_task
+from drgn.helpers.linux.printk import get_printk_records
+from drgn.helpers.linux.module import for_each_module
+prog = drgn.Program()
+prog.set_core_dump(sys.argv[1])
+prog.load_debug_info([sys.argv[2]])
+what = sys.argv[3]
+if what == "ps":
+    for t in for_each_task(prog):
+        print(int(t.pid), hex(t.value_()), t.comm.string_().decode())
+elif what == "log":
+    for r in get_printk_records(prog):
+        print(r.text.decode(errors="replace"))
+elif what == "mod":
+    for m in for_each_module(prog):
+        print(m.name.string_().decode())
+PY
+  echo "## cold process: kernel views on dump.kdump (crashsh; drgn 0.3.0 helpers; crash -s)"
+  args=()
+  for c in log ps sys mod "kmem -i" runq; do
+    args+=(-n "crashsh -c '$c'" "$C -c '$c' $D $V")
+  done
+  args+=(-n "crashsh -c log (no vmlinux)" "HOME=$NOHOME XDG_CACHE_HOME=$NOHOME $C -c log $D")
+  hyperfine -N -w 2 -m 10 --style basic "${args[@]}" 2>&1 | grep -E 'Time|^Benchmark'
+  for c in log ps sys mod "kmem -i" runq; do
+    printf '%-34s peak %s\n' "crashsh -c '$c'" "$(peak "$C" -c "$c" "$D" "$V")"
+  done
+  printf '%-34s peak %s\n' "crashsh -c log (no vmlinux)" "$(HOME=$NOHOME XDG_CACHE_HOME=$NOHOME peak "$C" -c log "$D")"
+  if python3 -c 'import drgn' 2>/dev/null; then
+    hyperfine -w 1 -m 3 --style basic \
+      -n "drgn ps" "python3 /tmp/crashsh-bench-views.py $D $V ps" \
+      -n "drgn log" "python3 /tmp/crashsh-bench-views.py $D $V log" \
+      -n "drgn mod" "python3 /tmp/crashsh-bench-views.py $D $V mod" 2>&1 | grep -E 'Time|^Benchmark'
+    for a in ps log mod; do
+      printf '%-34s peak %s\n' "drgn $a" "$(peak python3 /tmp/crashsh-bench-views.py "$D" "$V" $a)"
+    done
+  else
+    echo "drgn: not installed (pip install drgn==0.3.0)"
+  fi
+  for c in log ps sys mod "kmem -i" runq; do
+    printf '%s\nq\n' "$c" > /tmp/crashsh-bench-crash.in
+    start=$(date +%s.%N)
+    r=$(peak sh -c "$CRASH -s $V $D < /tmp/crashsh-bench-crash.in")
+    end=$(date +%s.%N)
+    printf '%-34s %6.2f s  peak %s\n' "crash -s '$c'" "$(echo "$end - $start" | bc)" "$r"
+  done
+  rm -rf "$NOHOME"
 fi

@@ -95,6 +95,30 @@ final class BTFTable {
         return UnsafeRawBufferPointer(start: strings.base + off, count: n)
     }
 
+    /// The value of the first enumerator called `name` in any ENUM or ENUM64 record: one pass
+    /// over the records comparing name bytes in place (nothing is decoded or allocated).
+    func enumeratorValue(named name: String) -> Int64? {
+        var found: Int64?
+        name.withBytes { key in
+            guard key.count > 0 else { return }
+            for id in 1..<max(1, offsets.count) {
+                let k = kind(id)
+                guard k == BTFTable.kindEnum || k == BTFTable.kindEnum64 else { continue }
+                let stride = k == BTFTable.kindEnum ? 8 : 12
+                for i in 0..<vlen(id) where strings.cStringEquals(at: Int(u32(id, i * stride)), key) {
+                    if k == BTFTable.kindEnum {
+                        let v = u32(id, i * 8 + 4)
+                        found = kindFlag(id) ? Int64(Int32(bitPattern: v)) : Int64(v)
+                    } else {
+                        found = Int64(bitPattern: UInt64(u32(id, i * 12 + 8)) << 32 | UInt64(u32(id, i * 12 + 4)))
+                    }
+                    return
+                }
+            }
+        }
+        return found
+    }
+
     /// Ids of records called `name` (any kind).
     func ids(named name: String) -> [Int] {
         var out: [Int] = []

@@ -9,8 +9,8 @@ public final class KernelTypes {
     /// from `firstExtraID`.
     private var extra: [KType] = []
     private var extraIndex: [KType: TypeID] = [:]
-    /// Every enumerator of the BTF enums by name, built on the first `enumerator(named:)`.
-    private var enumeratorIndex: [String: Int64]?
+    /// `enumerator(named:)` answers so far.
+    private var enumeratorCache: [String: Int64?] = [:]
     /// Named struct/union/enum/typedef/base types that came from DWARF (no BTF, or missing there).
     private var extraNames: [String: [TypeID]] = [:]
     let firstExtraID: UInt32
@@ -282,25 +282,20 @@ public final class KernelTypes {
 
     /// The value of the enumerator `name` of any enum (named or anonymous: the kernel keeps
     /// many constants such as MM_FILEPAGES in anonymous enums). The first enum declaring it wins.
+    /// Each name is looked up once (a pass over the BTF records) and remembered.
     public func enumerator(named name: String) -> Int64? {
-        if enumeratorIndex == nil {
-            var index: [String: Int64] = [:]
-            if let btf {
-                for id in 1..<max(1, btf.count) {
-                    let k = btf.kind(id)
-                    guard k == BTFTable.kindEnum || k == BTFTable.kindEnum64,
-                          case let .enumeration(_, _, _, values) = type(TypeID(rawValue: UInt32(id))) else { continue }
-                    for v in values where index[v.name] == nil { index[v.name] = v.value }
-                }
-            }
+        if let known = enumeratorCache[name] { return known }
+        var value = btf?.enumeratorValue(named: name)
+        if value == nil {
             for t in extra {
-                if case let .enumeration(_, _, _, values) = t {
-                    for v in values where index[v.name] == nil { index[v.name] = v.value }
+                if case let .enumeration(_, _, _, values) = t, let v = values.first(where: { $0.name == name }) {
+                    value = v.value
+                    break
                 }
             }
-            enumeratorIndex = index
         }
-        return enumeratorIndex?[name]
+        enumeratorCache[name] = value
+        return value
     }
 
     /// A pointer to `target` (BTF usually has it; otherwise one is built).

@@ -83,9 +83,11 @@ public final class KernelAddressSpace {
             throw DumpError.missing(what: "phys_base (no VMCOREINFO NUMBER(phys_base) and none in the dump header)")
         }
         kernelOffset = vmcoreinfo?.kernelOffset
-        fiveLevel = (combined.number("pgtable_l5_enabled") ?? 0) != 0
-        smeMask = UInt64(bitPattern: combined.number("sme_mask") ?? 0)
-        if let size = combined.number("KERNEL_IMAGE_SIZE"), size > 0, size <= 1 << 31 {
+        // VMCOREINFO's NUMBER()s first: the kernel wrote them, and they cost a dictionary read.
+        func number(_ name: String) -> Int64? { vmcoreinfo?.number(name) ?? combined.number(name) }
+        fiveLevel = (number("pgtable_l5_enabled") ?? 0) != 0
+        smeMask = UInt64(bitPattern: number("sme_mask") ?? 0)
+        if let size = number("KERNEL_IMAGE_SIZE"), size > 0, size <= 1 << 31 {
             kernelImageSize = UInt64(size)
         } else {
             // The smaller of the two sizes x86_64 uses (512 MiB without KASLR): never claims module space.
