@@ -113,7 +113,7 @@ PY
   for c in log ps sys mod "kmem -i" runq; do
     args+=(-n "crashsh -c '$c'" "$C -c '$c' $D $V")
   done
-  args+=(-n "crashsh -c log (no vmlinux)" "HOME=$NOHOME XDG_CACHE_HOME=$NOHOME $C -c log $D")
+  args+=(-n "crashsh -c log (no vmlinux)" "env HOME=$NOHOME XDG_CACHE_HOME=$NOHOME $C -c log $D")
   hyperfine -N -w 2 -m 10 --style basic "${args[@]}" 2>&1 | grep -E 'Time|^Benchmark'
   for c in log ps sys mod "kmem -i" runq; do
     printf '%-34s peak %s\n' "crashsh -c '$c'" "$(peak "$C" -c "$c" "$D" "$V")"

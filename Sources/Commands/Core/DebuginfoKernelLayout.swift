@@ -22,7 +22,15 @@ final class DebuginfoKernelLayout: KernelLayout {
         self.variableType = variableType
     }
 
-    func symbolAddress(_ name: String) -> UInt64? { symbols.symbol(named: name)?.address }
+    /// Symbol answers so far: views ask the same few names many times (runqueues per CPU...).
+    private var symbolCache: [String: UInt64?] = [:]
+
+    func symbolAddress(_ name: String) -> UInt64? {
+        if let cached = symbolCache[name] { return cached }
+        let a = symbols.symbol(named: name)?.address
+        symbolCache[name] = a
+        return a
+    }
 
     /// The type a bare name means in kernel layout questions: a struct first (SIZE(page) is
     /// `struct page`), then a union, a typedef, a base type.
