@@ -1,3 +1,4 @@
+import DumpModel
 /// `p`: evaluates a C expression over the kernel's variables and types and prints it the way
 /// crash (gdb) does, numbering each result `$n`.
 public enum PrintCommand: CrashCommand {
@@ -181,8 +182,8 @@ public enum PrintCommand: CrashCommand {
                 bytes = try evaluator.bytes(of: value)
             } catch let e as EvaluationError {
                 throw CommandError(e.message)
-            } catch let e as MemoryReadError {
-                throw CommandError(perCPUHint(e.description, expression: expression, source: context.source))
+            } catch let e as MemoryFault {
+                throw CommandError(perCPUHint(faultMessage(e), expression: expression, source: context.source))
             }
         }
         let rendered = printer.topLevel(value.type, bytes: bytes, address: value.address)

@@ -390,19 +390,17 @@ public enum RdCommand: CrashCommand {
         let a = hexDigits(address)
         let tail = "\(kind.words) address: \(a)  type: \"\(type)\""
         switch error {
-        case let e as DumpError:
-            switch e {
+        case let f as MemoryFault:
+            switch f.reason {
             case .excludedPage:
                 return "page excluded: \(tail)"
             case let .notInDump(paddr):
                 if kind == .physical { return "not in dump: \(tail)" }
                 return "not in dump: \(tail) (physical address \(hexDigits(paddr)))"
-            case let .translationFailed(_, level, reason):
+            case let .notMapped(level, reason):
                 return "invalid \(kind.words) address: \(a)  type: \"\(type)\" (\(level): \(reason))"
-            case .corruptPage:
-                return "read error: \(tail) (\(e.description))"
-            default:
-                return "read error: \(tail) (\(e.description))"
+            case .corrupt, .refused:
+                return "read error: \(tail) (\(faultReason(f)))"
             }
         case let e as CommandError:
             return e.message
@@ -422,41 +420,57 @@ private func parseNumber(_ word: String) -> UInt64? {
     return UInt64(word)
 }
 
-/// Where `rd` reads: physical memory, the kernel's address space, or a task's user space.
+/// Where `rd` reads: physical memory, the kernel's address space, or the current context's
+/// user space, all through the session's `KernelMemory`.
 struct MemoryAccess {
     let kind: RdCommand.AddressKind
-    private let read: (UInt64, UnsafeMutableRawBufferPointer) throws -> Void
+    private let memory: KernelMemory?
+    private let physical: PhysicalMemory
+    private let space: AddressSpaceKind
+    private let userPGD: UInt64?
 
     /// `requested` is -p/-u; without either, the address decides, as crash does: kernel half ->
     /// kernel virtual, user half -> user virtual of the current context.
     init(session: Session, requested: RdCommand.AddressKind?, address: UInt64) throws {
         if requested == .physical {
             kind = .physical
-            let memory = session.memory
-            read = { a, b in try memory.read(physical: a, into: b) }
+            // Physical reads need no page tables: VMCOREINFO alone may not build an address space.
+            memory = nil
+            physical = session.memory
+            space = .physical
+            userPGD = nil
             return
         }
-        let space = try session.addressSpace()
-        let isKernel = address >= space.kernelHalfStart
+        let kernel = try session.crashedKernel()
+        memory = kernel.memory
+        physical = session.memory
+        let isKernel = address >= kernel.space.kernelHalfStart
         let k: RdCommand.AddressKind = requested ?? (isKernel ? .kernelVirtual : .userVirtual)
         kind = k
         switch k {
         case .userVirtual:
-            guard address < space.userAddressLimit else {
+            guard address < kernel.space.userAddressLimit else {
                 throw CommandError("invalid user virtual address: \(hexDigits(address))  type: \"64-bit UVADDR\"")
             }
-            let pgd = try session.currentUserPageTable(space: space)
-            read = { a, b in try space.read(virtual: a, into: b, userPGD: pgd) }
+            space = .user
+            userPGD = try session.currentUserPageTable(space: kernel.space)
         default:
             guard isKernel else {
                 throw CommandError("invalid kernel virtual address: \(hexDigits(address))  type: \"64-bit KVADDR\"")
             }
-            read = { a, b in try space.read(virtual: a, into: b) }
+            space = .kernel
+            userPGD = nil
         }
     }
 
-    func read(_ address: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {
-        try read(address, buffer)
+    func read(_ address: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(MemoryFault) {
+        guard let memory else {
+            do { try physical.read(physical: address, into: buffer) } catch {
+                throw MemoryFault(address: address, space: .physical, error: error)
+            }
+            return
+        }
+        try memory.read(address, into: buffer, in: space, userPGD: userPGD)
     }
 }
 

@@ -1,3 +1,4 @@
+import DumpModel
 /// `struct` and `union`: a structure's definition or offsets, or its contents at an address,
 /// with crash's syntax and output.
 public enum StructCommand: CrashCommand {
@@ -295,8 +296,8 @@ enum RecordCommand {
     static func read(_ v: TypedValue, evaluator: ExpressionEvaluator, command: String) throws -> [UInt8] {
         do {
             return try evaluator.bytes(of: v)
-        } catch let e as MemoryReadError {
-            throw CommandError("invalid kernel virtual address: 0x\(String(e.address, radix: 16)) (\(e.reason))")
+        } catch let e as MemoryFault {
+            throw CommandError("invalid kernel virtual address: 0x\(String(e.address, radix: 16)) (\(faultReason(e)))")
         } catch let e as EvaluationError {
             throw CommandError(e.message)
         }

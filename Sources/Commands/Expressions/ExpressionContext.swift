@@ -31,7 +31,7 @@ struct ExpressionContext {
 
     /// Kernel virtual memory; throws why it cannot be read at all (no page tables found...).
     func memory() throws -> KernelMemoryReader {
-        KernelMemoryReader(space: try session.addressSpace())
+        KernelMemoryReader(memory: try session.crashedKernel().memory)
     }
 
     var formatter: DeclarationFormatter { DeclarationFormatter(source: source) }
@@ -59,7 +59,9 @@ final class LazyMemory: MemoryReader {
     init(context: ExpressionContext) { self.context = context }
     func read(_ address: UInt64, count: Int) throws -> [UInt8] {
         if reader == nil { reader = try context.memory() }
-        guard let reader else { throw MemoryReadError(address: address, reason: "no address space") }
+        guard let reader else {
+            throw MemoryFault(address: address, space: .kernel, reason: .refused(detail: "no address space"))
+        }
         return try reader.read(address, count: count)
     }
 }

@@ -159,24 +159,30 @@ public final class KernelTypeSource: TypeSource {
     }
 }
 
-/// Kernel virtual memory through the dump's address space, with failures that name the address.
+/// Kernel virtual memory for the evaluator and printer: the session's `KernelMemory`, whose
+/// failures are typed `MemoryFault`s (address, space, reason).
 public final class KernelMemoryReader: MemoryReader {
-    public let space: KernelAddressSpace
-    public init(space: KernelAddressSpace) { self.space = space }
+    public let memory: KernelMemory
+    public init(memory: KernelMemory) { self.memory = memory }
 
     public func read(_ address: UInt64, count: Int) throws -> [UInt8] {
-        guard count >= 0, count <= 1 << 26 else { throw MemoryReadError(address: address, reason: "read of \(count) bytes refused") }
-        do {
-            return try space.bytes(virtual: address, count: count)
-        } catch {
-            throw MemoryReadError(address: address, reason: String(describing: error))
-        }
+        try memory.bytes(address, count: count)
     }
 }
 
-/// A kernel virtual address that could not be read, and why (unmapped, excluded page...).
-public struct MemoryReadError: Error, Sendable, CustomStringConvertible {
-    public var address: UInt64
-    public var reason: String
-    public var description: String { "cannot read kernel memory at 0x\(String(address, radix: 16)): \(reason)" }
+/// The text of a memory fault for commands that print gdb-like messages: "cannot read kernel
+/// memory at 0x...: <why>".
+func faultMessage(_ fault: MemoryFault) -> String {
+    "cannot read kernel memory at 0x\(String(fault.address, radix: 16)): \(faultReason(fault))"
+}
+
+/// Why a read failed, in words.
+func faultReason(_ fault: MemoryFault) -> String {
+    switch fault.reason {
+    case let .excludedPage(p): return "page excluded from the dump (physical address 0x\(String(p, radix: 16)))"
+    case let .notInDump(p): return "not in the dump (physical address 0x\(String(p, radix: 16)))"
+    case let .notMapped(level, detail): return "\(level): \(detail)"
+    case let .corrupt(detail): return detail
+    case let .refused(detail): return detail
+    }
 }

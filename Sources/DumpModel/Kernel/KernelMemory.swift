@@ -44,8 +44,13 @@ public struct MemoryFault: Error, Sendable, Equatable, CustomStringConvertible {
             reason = .notInDump(physical: paddr)
         case let DumpError.translationFailed(_, level, detail):
             reason = .notMapped(level: level, detail: detail)
-        case let DumpError.corruptPage(_, _, _, detail):
-            reason = .corrupt(detail: detail)
+        case let e as DumpError:
+            if case .corruptPage = e {
+                // The whole line: it names the dump file, the page and the file offset.
+                reason = .corrupt(detail: e.description)
+            } else {
+                reason = .refused(detail: e.description)
+            }
         default:
             reason = .refused(detail: String(describing: error))
         }
@@ -61,7 +66,7 @@ public struct MemoryFault: Error, Sendable, Equatable, CustomStringConvertible {
         case let .notMapped(level, detail):
             return "\(a): not mapped (\(level): \(detail))"
         case let .corrupt(detail):
-            return "\(a): corrupt page in the dump: \(detail)"
+            return "\(a): \(detail)"
         case let .refused(detail):
             return "\(a): \(detail)"
         }
@@ -70,11 +75,14 @@ public struct MemoryFault: Error, Sendable, Equatable, CustomStringConvertible {
 
 /// The one way kernel views read the crashed machine's memory: kernel virtual addresses, user
 /// addresses through a page table, and physical addresses, each failing with a `MemoryFault`.
-/// Integer loads are little-endian (x86_64), decided here once.
+/// Integer loads are little-endian (x86_64), decided here once. (`rd -p` on a dump whose
+/// kernel page tables cannot be found reads `PhysicalMemory` itself, with the same faults.)
 public struct KernelMemory {
-    public let space: KernelAddressSpace
     /// The most bytes one read may ask for: a damaged length never allocates gigabytes.
     public static let maxReadSize = 1 << 26
+
+    /// The kernel's address space (page tables, KASLR): every virtual read goes through it.
+    public let space: KernelAddressSpace
 
     public init(space: KernelAddressSpace) { self.space = space }
 
