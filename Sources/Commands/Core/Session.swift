@@ -34,6 +34,8 @@ public final class Session {
     var addressSpaceState: Result<KernelAddressSpace, Error>?
     /// The kernel views' shared state, once asked for (see `crashedKernel()`).
     var crashedKernelState: CrashedKernel?
+    /// The stack unwinder (ORC tables read from the vmlinux) once built (see `BtCommand`).
+    var stackUnwinderState: Result<StackUnwinder, Error>?
 
     public init(dump: any DumpFile, vmlinuxPath: String?) {
         self.dump = dump
