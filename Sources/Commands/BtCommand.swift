@@ -75,6 +75,8 @@ public enum BtCommand: CrashCommand {
         public var textSymbols: [(slot: UInt64, value: UInt64, symbol: String)]
         /// `-r`: the raw stack (start address, words).
         public var rawWords: (start: UInt64, values: [UInt64])?
+        /// `-r`: "symbol+offset" for the raw words that are text addresses, by index.
+        public var rawSymbols: [Int: String] = [:]
 
         public func renderText() -> String {
             var out = taskHeader(task) + "\n"
@@ -85,10 +87,20 @@ public enum BtCommand: CrashCommand {
                 for t in textSymbols {
                     out += "  [\(hexDigits(t.slot))] \(t.symbol) at \(hexDigits(t.value))\n"
                 }
+                if let e = frames.last?.frame.exception, e.isUserMode { out += BtCommand.registerBlock(e.registers) }
                 return out
             }
             if options.raw, let raw = rawWords {
-                out += BtCommand.wordLines(start: raw.start, values: raw.values, indent: "", perLine: 2)
+                // crash's raw stack: two words a line, text addresses as symbol+offset.
+                var k = 0
+                while k < raw.values.count {
+                    out += hexDigits(raw.start &+ UInt64(k * 8), width: 16) + ":  "
+                    for j in k..<min(raw.values.count, k + 2) {
+                        out += ljust(rawSymbols[j] ?? hexDigits(raw.values[j], width: 16), 16) + " "
+                    }
+                    out += "\n"
+                    k += 2
+                }
                 return out
             }
             for (i, f) in frames.enumerated() {
@@ -272,11 +284,18 @@ public enum BtCommand: CrashCommand {
             let from = options.raw ? stack.base : (trace.frames.first.map { $0.slot } ?? stack.base)
             let start = stack.contains(from) ? from : stack.base
             let w = tracer.unwinder.words(at: start, count: Int((stack.top - start) / 8))
-            if options.raw { result.rawWords = (start, w.words) }
+            if options.raw {
+                result.rawWords = (start, w.words)
+                if let symbols {
+                    for (k, v) in w.words.enumerated() {
+                        guard let loc = symbols.symbol(at: v) else { continue }
+                        result.rawSymbols[k] = loc.offset == 0 ? loc.symbol.name : "\(loc.symbol.name)+\(loc.offset)"
+                    }
+                }
+            }
             if options.textSymbols, let symbols {
                 for (k, v) in w.words.enumerated() {
-                    guard let loc = symbols.symbol(at: v), loc.symbol.kind == .function || "tTwW".contains(loc.symbol.typeLetter) else { continue }
-                    guard loc.symbol.typeLetter == "t" || loc.symbol.typeLetter == "T" else { continue }
+                    guard let loc = symbols.symbol(at: v), loc.symbol.typeLetter == "t" || loc.symbol.typeLetter == "T" else { continue }
                     result.textSymbols.append((start &+ UInt64(k * 8), v, loc.symbol.name))
                 }
             }
