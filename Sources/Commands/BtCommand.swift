@@ -59,6 +59,8 @@ public enum BtCommand: CrashCommand {
         public var module: String?
         public var file: String?
         public var line: Int?
+        /// With -l: the functions inlined at the frame's code, innermost first.
+        public var inlined: [String] = []
         /// Stack words shown by -f: (address, values).
         public var words: (start: UInt64, values: [UInt64])?
         /// The symbol of the interrupted instruction of the frame's exception registers.
@@ -112,6 +114,7 @@ public enum BtCommand: CrashCommand {
                 if let m = f.module { out += " [\(m)]" }
                 out += "\n"
                 if options.lines, let file = f.file, let line = f.line { out += "    \(file): \(line)\n" }
+                if options.lines, !f.inlined.isEmpty { out += "    inlined: \(f.inlined.joined(separator: " <- "))\n" }
                 if options.frameWords, let w = f.words, !w.values.isEmpty {
                     out += BtCommand.wordLines(start: w.start, values: w.values, indent: "    ", perLine: 2)
                 }
@@ -140,6 +143,7 @@ public enum BtCommand: CrashCommand {
                     ("file", f.file.map { .string($0) } ?? .null),
                     ("line", f.line.map { .int(Int64($0)) } ?? .null),
                     ("inline", .bool(false)),
+                    ("inlined", .array(f.inlined.map { .string($0) })),
                     ("origin", .string(f.frame.origin.rawValue)),
                     ("unwinder", f.frame.rule.map { .string($0.rawValue) } ?? .null),
                     ("stack", f.frame.stack.map { .string($0.label) } ?? .null),
@@ -265,6 +269,9 @@ public enum BtCommand: CrashCommand {
             if options.lines, let line = try? session.kernel().sourceLine(atLinkAddress: f.lookupPC &- slide) {
                 r.file = line.file
                 r.line = line.line
+            }
+            if options.lines, let k = try? session.kernel() {
+                r.inlined = k.inlinedFunctions(atLinkAddress: f.lookupPC &- slide)
             }
             if let e = f.exception, !e.isUserMode, let s = btSymbol(session: session, symbols: symbols, address: e.registers.rip) {
                 let off = e.registers.rip &- s.address

@@ -69,3 +69,31 @@ extension KernelImage {
         return rule
     }
 }
+
+extension KernelImage {
+    /// The functions inlined at the link-time `address`, innermost first (the code at the address
+    /// belongs to the first; the last is inlined into the containing real function), from the
+    /// DWARF scopes of its unit. Empty when nothing is inlined there or there is no DWARF.
+    public func inlinedFunctions(atLinkAddress address: UInt64, limit: Int = 32) -> [String] {
+        guard let d = dwarfIndex(), let unit = d.unit(containing: address), var cu = d.unitDIE(at: unit)?.die else { return [] }
+        var scopes: UnsafeMutablePointer<Dwarf_Die>?
+        let n = dwarf_getscopes(&cu, Dwarf_Addr(address), &scopes)
+        guard n > 0, let list = scopes else { return [] }
+        defer { free(list) }
+        var names: [String] = []
+        for i in 0..<Int(min(n, Int32(limit))) {
+            var die = list[i]
+            guard dwarf_tag(&die) == DW_TAG_inlined_subroutine else {
+                if dwarf_tag(&die) == DW_TAG_subprogram { break }
+                continue
+            }
+            var attr = Dwarf_Attribute()
+            if dwarf_attr_integrate(&die, UInt32(DW_AT_name), &attr) != nil, let s = dwarf_formstring(&attr) {
+                names.append(String(cString: s))
+            } else {
+                names.append("??")
+            }
+        }
+        return names
+    }
+}

@@ -143,4 +143,15 @@ struct BtTests {
         #expect((exception["registers"] as? [String: Any])?["rip"] as? String == "0x47b7a0")
         #expect((r["end"] as? [String: Any])?["reason"] as? String == "user-mode")
     }
+
+    /// `bt -l`: file:line at the call (pc - 1), and the inlined functions drgn 0.3.0 shows as
+    /// frames of their own (crash_setup_regs, pde_write, do_syscall_x64; native_halt on QEMU CPU 0).
+    @Test func linesNameTheInlinedFunctions() throws {
+        let kdump = try Self.output(try TypeCommandTests.session("dump.kdump"), "bt -l")
+        #expect(kdump.contains(" #1 [ffffcf3c00013d58] panic at ffffffffb0fcd06e\n    debian/build/build_amd64_none_cloud-amd64/kernel/panic.c: 358\n"))
+        let inlined = kdump.split(separator: "\n").filter { $0.hasPrefix("    inlined: ") }
+        #expect(inlined == ["    inlined: crash_setup_regs", "    inlined: pde_write", "    inlined: do_syscall_x64"])
+        let qemu = try Self.output(try TypeCommandTests.session("qemu.elf"), "bt -l -c 0")
+        #expect(qemu.contains(" #0 [ffffcfad8044bf08] stop_this_cpu at ffffffff8ba3d023\n    debian/build/build_amd64_none_cloud-amd64/arch/x86/include/asm/irqflags.h: 58\n    inlined: native_halt\n"))
+    }
 }
