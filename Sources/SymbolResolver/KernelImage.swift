@@ -101,6 +101,16 @@ public final class KernelImage {
         return banner.dropFirst("Linux version ".count).split(separator: " ", maxSplits: 1).first.map(String.init)
     }
 
+    /// The bytes of section `name` as stored in the file, with its link-time address: what the
+    /// stack unwinder reads the kernel's ORC tables from (`.orc_unwind_ip`, `.orc_unwind`,
+    /// `.orc_header`). Nil when the section is absent, has no file bytes, or is larger than
+    /// `maxSize` (a damaged header never allocates gigabytes).
+    public func sectionContents(named name: String, maxSize: Int = 1 << 28) -> (address: UInt64, bytes: [UInt8])? {
+        guard let s = image.section(named: name), s.size <= UInt64(maxSize), let b = image.bytes(of: s) else { return nil }
+        let bytes = [UInt8](UnsafeRawBufferPointer(start: b.base, count: b.count))
+        return (s.address, bytes)
+    }
+
     /// Whether the file has DWARF (.debug_info): line numbers and what BTF lacks.
     public var hasDWARF: Bool { image.section(named: ".debug_info") != nil }
 }

@@ -7,6 +7,7 @@ public enum CommandRegistry {
         SetCommand.self,
         PsCommand.self,
         RunqCommand.self,
+        BtCommand.self,
         SysCommand.self,
         TaskCommand.self,
         ForeachCommand.self,

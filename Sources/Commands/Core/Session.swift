@@ -36,6 +36,8 @@ public final class Session {
     var crashedKernelState: CrashedKernel?
     /// The loaded modules and their symbols, once read (see `moduleSymbols()`).
     var moduleIndexCache: ModuleSymbolIndex?
+    /// The stack unwinder (ORC tables read from the vmlinux) once built (see `BtCommand`).
+    var stackUnwinderState: Result<StackUnwinder, Error>?
 
     public init(dump: any DumpFile, vmlinuxPath: String?) {
         self.dump = dump

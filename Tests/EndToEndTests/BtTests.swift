@@ -1,0 +1,157 @@
+import Commands
+import Foundation
+import Testing
+
+/// `bt` against crash 8.0.6's `foreach bt`, `bt -a` and `bt -f` on the eight fixture dumps.
+/// crash differs where it guesses: frame #0 of the panic task (crash shows machine_kexec, the
+/// function the CPU went on to call after crash_setup_regs saved the registers in __crash_kexec:
+/// crashsh starts from those registers), the panic task of the QEMU crash (crash prints only
+/// `panic`: the CPU was in delay_tsc, called by panic) and CPU 0 of the QEMU crash (crash fails
+/// to read its stack).
+@Suite(.enabled(if: Harness.fixturesAvailable), .serialized)
+struct BtTests {
+    static let dumps = Harness.kdumpCrashDumps + Harness.qemuCrashDumps
+
+    static func reference(_ dump: String, _ file: String) throws -> String {
+        let url = (Harness.fixtures ?? URL(fileURLWithPath: "/nonexistent"))
+            .appendingPathComponent("refs/crash-8.0.6").appendingPathComponent(dump).appendingPathComponent(file)
+        return try String(contentsOf: url, encoding: .utf8)
+    }
+
+    /// Blocks of a trace listing, one per task (each starts with "PID: "), without blank lines.
+    static func blocks(_ text: String) -> [String] {
+        var out: [String] = []
+        for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
+            if line.hasPrefix("PID: ") { out.append("") }
+            guard !out.isEmpty else { continue }
+            out[out.count - 1] += line + "\n"
+        }
+        return out
+    }
+
+    /// The function of each frame line (" #3 [addr] name at pc").
+    static func functions(_ block: String) -> [String] {
+        block.split(separator: "\n").compactMap { line in
+            let words = line.split(separator: " ")
+            guard let first = words.first, first.hasPrefix("#"), words.count >= 5 else { return nil }
+            return String(words[2])
+        }
+    }
+
+    static func output(_ session: Session, _ command: String) throws -> String {
+        guard case let .output(text) = Harness.runCommand(session, command) else {
+            throw HarnessError("\(command) failed")
+        }
+        return text
+    }
+
+    static let qemuPanicFunctions = ["delay_tsc", "panic", "sysrq_handle_crash", "__handle_sysrq.cold",
+                                     "write_sysrq_trigger", "proc_reg_write", "vfs_write", "ksys_write",
+                                     "do_syscall_64", "entry_SYSCALL_64_after_hwframe"]
+    static let qemuRebootFunctions = ["stop_this_cpu", "__sysvec_reboot", "sysvec_reboot", "asm_sysvec_reboot"]
+
+    /// Every task of crash's `foreach bt`, traced by `bt TASK...` in the same order: the same
+    /// functions in the same order, and the same text for every task crash traced from its
+    /// saved switch frame (all but the running ones).
+    @Test(arguments: dumps)
+    func everyTaskAgreesWithCrashForeachBt(dump: String) throws {
+        let expected = Self.blocks(try Self.reference(dump, "foreach_bt.txt"))
+        let tasks = expected.compactMap { b -> String? in
+            guard let r = b.range(of: "TASK: ") else { return nil }
+            return String(b[r.upperBound...].prefix(16))
+        }
+        #expect(tasks.count == expected.count && tasks.count > 40)
+        let session = try TypeCommandTests.session(dump)
+        let mine = Self.blocks(try Self.output(session, "bt " + tasks.joined(separator: " ")))
+        #expect(mine.count == expected.count)
+        var exact = 0
+        for (theirs, ours) in zip(expected, mine) {
+            let header = String(theirs.prefix(while: { $0 != "\n" }))
+            #expect(ours.hasPrefix(header + "\n"))
+            let crashFunctions = Self.functions(theirs)
+            let ourFunctions = Self.functions(ours)
+            if theirs.contains("bt: read of stack") {
+                // QEMU CPU 0: crash could not read the stack; the reboot IPI from user mode.
+                #expect(ourFunctions == Self.qemuRebootFunctions)
+                #expect(ours.contains("    RIP: 0000000000579ffc  RSP: "))
+                #expect(ours.hasSuffix("CS: 0033  SS: 002b\n"))
+            } else if crashFunctions.first == "machine_kexec" {
+                #expect(ourFunctions == ["__crash_kexec"] + crashFunctions.dropFirst(2))
+                #expect(ours.hasSuffix(theirs.split(separator: "\n").suffix(7).joined(separator: "\n") + "\n"))
+            } else if crashFunctions == ["panic"] {
+                #expect(ourFunctions == Self.qemuPanicFunctions)
+                #expect(ours.hasSuffix(theirs.split(separator: "\n").suffix(7).joined(separator: "\n") + "\n"))
+            } else {
+                #expect(ours == theirs, "\(header)")
+                if ours == theirs { exact += 1 }
+            }
+        }
+        // All but the two running tasks match byte for byte.
+        #expect(exact >= expected.count - 2)
+    }
+
+    /// `bt -a`: on the kdump crash, CPU 1's task (stopped by the crash NMI in user mode) is traced
+    /// through the NMI handler's frames exactly as crash shows them.
+    @Test(arguments: Harness.kdumpCrashDumps)
+    func activeTasksAgreeWithCrash(dump: String) throws {
+        let expected = Self.blocks(try Self.reference(dump, "bt_-a.txt"))
+        let session = try TypeCommandTests.session(dump)
+        let mine = Self.blocks(try Self.output(session, "bt -a"))
+        #expect(mine.count == 2 && expected.count == 2)
+        guard mine.count == 2, expected.count == 2 else { return }
+        #expect(mine[1] == expected[1])
+        #expect(Self.functions(mine[1]) == ["crash_nmi_callback", "default_do_nmi", "exc_nmi", "asm_exc_nmi"])
+        #expect(Self.functions(mine[0]) == ["__crash_kexec"] + Self.functions(expected[0]).dropFirst(2))
+    }
+
+    /// `bt -f`: the words of every frame crash shows after machine_kexec, and `bt -s`, `-sx`.
+    @Test(arguments: Harness.kdumpCrashDumps)
+    func frameWordsAgreeWithCrash(dump: String) throws {
+        let session = try TypeCommandTests.session(dump)
+        let crash = try Self.reference(dump, "bt_-f.txt")
+        let mine = try Self.output(session, "bt -f")
+        func words(_ text: String, after marker: String) -> [Substring] {
+            guard let r = text.range(of: marker) else { return [] }
+            return text[r.upperBound...].split(separator: "\n").filter { $0.hasPrefix("    ffff") }
+        }
+        // From __crash_kexec's return address slot on, crash and crashsh show the same words.
+        let theirs = words(crash, after: "__crash_kexec at ffffffffb07646b7\n")
+        let ours = words(mine, after: "__crash_kexec at ffffffffb076475a\n")
+        #expect(!theirs.isEmpty && theirs == ours)
+        let s = try Self.output(session, "bt -s")
+        #expect(s.contains(" #1 [ffffcf3c00013d58] panic+317 at ffffffffb0fcd06e\n"))
+        let sx = try Self.output(session, "bt -sx")
+        #expect(sx.contains(" #1 [ffffcf3c00013d58] panic+0x13d at ffffffffb0fcd06e\n"))
+    }
+
+    /// JSON: frames with their values, the unwinder that found each, the exception frame's
+    /// registers, and the reason the trace ended.
+    @Test func jsonFramesCarryValues() throws {
+        let session = try TypeCommandTests.session("dump.kdump")
+        session.jsonOutput = true
+        let r = try Harness.jsonObject(session, "bt")
+        let frames = r["frames"] as? [[String: Any]] ?? []
+        #expect(frames.count == 10)
+        #expect(frames.first?["symbol"] as? String == "__crash_kexec")
+        #expect(frames.first?["pc"] as? String == "0xffffffffb076475a")
+        #expect(frames.first?["unwinder"] as? String == "dwarf-cfi")
+        #expect(frames.dropFirst().first?["unwinder"] as? String == "orc")
+        #expect(frames[1]["symbol"] as? String == "panic" && frames[1]["offset"] as? Int == 317)
+        let last = frames.last ?? [:]
+        let exception = last["exception"] as? [String: Any] ?? [:]
+        #expect(exception["user_mode"] as? Bool == true)
+        #expect((exception["registers"] as? [String: Any])?["rip"] as? String == "0x47b7a0")
+        #expect((r["end"] as? [String: Any])?["reason"] as? String == "user-mode")
+    }
+
+    /// `bt -l`: file:line at the call (pc - 1), and the inlined functions drgn 0.3.0 shows as
+    /// frames of their own (crash_setup_regs, pde_write, do_syscall_x64; native_halt on QEMU CPU 0).
+    @Test func linesNameTheInlinedFunctions() throws {
+        let kdump = try Self.output(try TypeCommandTests.session("dump.kdump"), "bt -l")
+        #expect(kdump.contains(" #1 [ffffcf3c00013d58] panic at ffffffffb0fcd06e\n    debian/build/build_amd64_none_cloud-amd64/kernel/panic.c: 358\n"))
+        let inlined = kdump.split(separator: "\n").filter { $0.hasPrefix("    inlined: ") }
+        #expect(inlined == ["    inlined: crash_setup_regs", "    inlined: pde_write", "    inlined: do_syscall_x64"])
+        let qemu = try Self.output(try TypeCommandTests.session("qemu.elf"), "bt -l -c 0")
+        #expect(qemu.contains(" #0 [ffffcfad8044bf08] stop_this_cpu at ffffffff8ba3d023\n    debian/build/build_amd64_none_cloud-amd64/arch/x86/include/asm/irqflags.h: 58\n    inlined: native_halt\n"))
+    }
+}
