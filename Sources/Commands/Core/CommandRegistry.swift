@@ -12,6 +12,7 @@ public enum CommandRegistry {
         RdCommand.self,
         VtopCommand.self,
         PtovCommand.self,
+        VmCommand.self,
         StructCommand.self,
         UnionCommand.self,
         WhatisCommand.self,
