@@ -17,7 +17,9 @@ public enum VtopCommand: CrashCommand {
       entries read at each level (PGD, P4D with 5-level paging, PUD, PMD, PTE: the physical address
       of the entry => its value), the page size (2MB and 1GB pages), the flags of the entry that
       maps the page, and the page's struct page (address, physical address, mapping, index,
-      reference count, flags).
+      reference count, flags). For a user address, the VMA that holds it (address, start, end,
+      vm_flags, mapped file) comes before the struct page; for a user page not in memory that a
+      file backs, the file and the offset in it.
 
         -c pid | taskp  translate a user address through the page table of that task (a PID, or
                         the hexadecimal address of its task_struct).
@@ -26,8 +28,9 @@ public enum VtopCommand: CrashCommand {
 
       Without -u or -k, an address in the user half is a user address and one at or above the
       direct map (page_offset_base) a kernel address. Kernel addresses use the kernel's page
-      table (init_top_pgt); user addresses need a task (-c). An address that no page table maps
-      is shown as "(not mapped)" with the entries read up to the one that is not present.
+      table (init_top_pgt); user addresses use the task of -c or the current context (`set`).
+      A user address that no VMA of the task holds is "(not accessible)"; an address that no page
+      table maps is shown as "(not mapped)" with the entries read up to the one that is not present.
 
     EXAMPLES
       crashsh> vtop ffffcf3c00000000
@@ -52,7 +55,8 @@ public enum VtopCommand: CrashCommand {
     public enum Translation {
         /// `-k` with an address below the kernel half.
         case notKernelAddress(UInt64)
-        /// `-u` with an address outside the user half.
+        /// A user address the task cannot reach: outside the user half (`-u`), in no VMA of
+        /// the task, or the task is a kernel thread (crash's "not accessible").
         case notUserAddress(UInt64)
         /// A page-table walk; `physical` is nil when the address is not mapped.
         case walk(Entry)
@@ -71,6 +75,10 @@ public enum VtopCommand: CrashCommand {
         public var task: KernelTask?
         /// A user page that is the kernel's shared zero page (`empty_zero_page`), as crash marks it.
         public var isZeroPage = false
+        /// The VMA that holds a user address.
+        public var vma: VirtualMemoryArea?
+        /// Why the task's VMAs could not be read, if they could not.
+        public var vmaError: String?
     }
 
     public struct Result: CommandResult {
@@ -128,6 +136,21 @@ public enum VtopCommand: CrashCommand {
                 out += "   \(level.rawValue): \(error)\n"
             }
             out += "\n"
+            if e.isUser {
+                // crash shows the VMA between the walk and the struct page; for a page that is
+                // not in memory, also where in the mapped file it would come from.
+                out += vmaHeader
+                if let vma = e.vma {
+                    out += vmaLine(.area(vma))
+                    if e.physical == nil, case let .success(path)? = vma.path, !path.isEmpty,
+                       let offset = vma.fileOffset(of: e.virtual) {
+                        out += "\nFILE: \(path)  OFFSET: \(hexDigits(offset))\n"
+                    }
+                } else if let why = e.vmaError {
+                    out += "(VMAs unreadable: \(why))\n"
+                }
+                out += "\n"
+            }
             if let p = e.page {
                 if !pageHeaderPrinted {
                     out += "      PAGE       PHYSICAL      MAPPING       INDEX CNT FLAGS\n"
@@ -165,7 +188,7 @@ public enum VtopCommand: CrashCommand {
                 case let .notKernelAddress(v):
                     return .object([("virtual", .address(v)), ("error", .string("not a kernel virtual address"))])
                 case let .notUserAddress(v):
-                    return .object([("virtual", .address(v)), ("error", .string("not a user virtual address"))])
+                    return .object([("virtual", .address(v)), ("error", .string("not accessible: no VMA of the task holds it"))])
                 case let .walk(e):
                     var o: [(String, JSONValue)] = [("virtual", .address(e.virtual)),
                                                     ("space", .string(e.isUser ? "user" : "kernel"))]
@@ -174,6 +197,14 @@ public enum VtopCommand: CrashCommand {
                     }
                     o.append(("physical", e.physical.map { .address($0) } ?? .null))
                     if e.isZeroPage { o.append(("zero_page", .bool(true))) }
+                    if let vma = e.vma {
+                        o.append(("vma", vmaJSON(.area(vma))))
+                        if e.physical == nil, let offset = vma.fileOffset(of: e.virtual), vma.file != 0 {
+                            o.append(("file_offset", .address(offset)))
+                        }
+                    } else if let why = e.vmaError {
+                        o.append(("vma_error", .string(why)))
+                    }
                     if let rv = e.walk.rootVirtual { o.append(("pgd_directory", .address(rv))) }
                     o.append(("pgd_physical", .address(e.walk.rootPhysical)))
                     o.append(("levels", .array(e.walk.steps.map { s in
@@ -241,6 +272,7 @@ public enum VtopCommand: CrashCommand {
         let space = try session.addressSpace()
         var task: KernelTask?
         var userPGD: UInt64?
+        var memoryMap: Swift.Result<VMAList, Error>?
         // A user address goes through the page table of the task -c names, or of the current
         // context (`set`; the panic task by default), as in crash.
         let needsTask = contextWord != nil || forceUser || words.contains { w in
@@ -251,6 +283,7 @@ public enum VtopCommand: CrashCommand {
             let t = try contextWord.map { try session.task(named: $0) } ?? kernel.currentTask()
             task = t
             userPGD = try kernel.userPageTable(of: t)
+            if t.mm != 0 { memoryMap = Swift.Result { try kernel.memoryMap(of: t) ?? VMAList(records: [], stop: .complete) } }
         }
 
         var translations: [Translation] = []
@@ -270,13 +303,28 @@ public enum VtopCommand: CrashCommand {
             } else {
                 throw CommandError("ambiguous address: \(hexDigits(vaddr))  (requires -u or -k)")
             }
-            if isUser && userPGD == nil {
-                if let task {
-                    throw CommandError("task \(hexDigits(task.address)) (PID \(task.pid)) has no user address space (a kernel thread)")
+            var vma: VirtualMemoryArea?
+            var vmaError: String?
+            if isUser {
+                // As crash: a user address no VMA of the task holds (or any user address of a
+                // kernel thread) is not accessible, whatever the page tables say.
+                switch memoryMap {
+                case nil:
+                    translations.append(.notUserAddress(vaddr))
+                    continue
+                case let .success(map)?:
+                    if map.stop == .interrupted { throw CommandError.interrupted }
+                    guard let area = map.area(containing: vaddr) else { translations.append(.notUserAddress(vaddr)); continue }
+                    vma = area
+                case let .failure(error)?:
+                    vmaError = "\(error)"
                 }
-                throw CommandError("user address \(hexDigits(vaddr)): no task context, give one with -c PID|TASK")
+                if userPGD == nil { translations.append(.notUserAddress(vaddr)); continue }
             }
-            translations.append(.walk(translate(vaddr, isUser: isUser, userPGD: userPGD, task: task, space: space)))
+            var entry = translate(vaddr, isUser: isUser, userPGD: userPGD, task: task, space: space)
+            entry.vma = vma
+            entry.vmaError = vmaError
+            translations.append(.walk(entry))
         }
         return Result(translations: translations)
     }

@@ -128,7 +128,10 @@ struct DictionaryLayout: KernelLayout {
     var offsets: [String: Int] = [:]
     var enums: [String: [(name: String, value: Int64)]] = [:]
     var memberSizes: [String: Int] = [:]
+    /// Array lengths by "type.member" or variable name.
+    var lengths: [String: Int] = [:]
     func symbolAddress(_ name: String) -> UInt64? { symbols[name] }
+    func length(_ name: String) -> Int? { lengths[name] }
     func memberSize(_ type: String, _ member: String) -> Int? { memberSizes["\(type).\(member)"] }
     func typeSize(_ type: String) -> Int? { sizes[type] }
     func memberOffset(_ type: String, _ member: String) -> Int? { offsets["\(type).\(member)"] }

@@ -97,7 +97,8 @@ struct CommandRunnerTests {
     }
 
     @Test func completesCommandNamesAndSettings() {
-        #expect(session.completions(line: "vm", wordStart: 0, word: "vm") == ["vmcoreinfo"])
+        #expect(session.completions(line: "vm", wordStart: 0, word: "vm") == ["vm", "vmcoreinfo"])
+        #expect(session.completions(line: "vmc", wordStart: 0, word: "vmc") == ["vmcoreinfo"])
         #expect(session.completions(line: "", wordStart: 0, word: "").contains("help"))
         #expect(session.completions(line: "set j", wordStart: 4, word: "j") == ["json"])
         #expect(session.completions(line: "set json o", wordStart: 9, word: "o") == ["off", "on"])

@@ -117,10 +117,8 @@ struct TranslationCommandTests {
         #expect(throws: CommandError.self) { try Self.run("vtop -c 99999 0x400000", session) }
     }
 
-    /// A user address through PID 1's page table (crash 8.0.6: `vtop -c 1 0x400000` on dump.kdump).
-    /// crash also prints the VMA that holds the address ("ffff8a15501ffc78     400000     401000
-    /// 8000071 /bin/busybox" under a VMA/START/END/FLAGS/FILE header); crashsh does not list VMAs
-    /// yet, so that block is left out here.
+    /// A user address through PID 1's page table (crash 8.0.6: `vtop -c 1 0x400000` on dump.kdump),
+    /// with the VMA that holds it (more cases in VMATests).
     @Test func userAddressWithTaskContext() throws {
         let session = try Self.session("dump.kdump")
         let text = try Self.run("vtop -c 1 0x400000", session)
@@ -136,6 +134,9 @@ struct TranslationCommandTests {
 
                   PTE         PHYSICAL  FLAGS
             8000000003670025   3670000  (PRESENT|USER|ACCESSED|NX)
+
+                  VMA           START       END     FLAGS FILE
+            ffff8a15501ffc78     400000     401000 8000071 /bin/busybox
 
                   PAGE       PHYSICAL      MAPPING       INDEX CNT FLAGS
             fffff3c1800d9c00  3670000 ffff8a1542448828        0  8 fffffc008003e referenced,uptodate,dirty,lru,active,swapbacked

@@ -16,6 +16,7 @@ public enum CommandRegistry {
         VtopCommand.self,
         PtovCommand.self,
         ModCommand.self,
+        VmCommand.self,
         StructCommand.self,
         UnionCommand.self,
         WhatisCommand.self,

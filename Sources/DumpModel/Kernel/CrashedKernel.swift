@@ -127,3 +127,13 @@ extension CrashedKernel {
         return j &- initial
     }
 }
+
+// MARK: - Memory maps
+
+extension CrashedKernel {
+    /// The VMAs of `task`'s address space, nil for a task without one (kernel threads).
+    public func memoryMap(of task: KernelTask) throws -> VMAList? {
+        guard task.mm != 0 else { return nil }
+        return try VMAReader(memory: memory, interrupted: interrupted).areas(ofMM: task.mm)
+    }
+}

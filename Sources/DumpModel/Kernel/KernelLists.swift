@@ -10,9 +10,13 @@ public enum WalkStop: Sendable, Equatable, CustomStringConvertible {
     case limit(Int)
     /// The user pressed Ctrl-C.
     case interrupted
+    /// A node was read but what it says is impossible (ranges out of order, an unknown node
+    /// type, a tree deeper than the kernel builds): the rest is not trusted.
+    case corrupt(at: UInt64, detail: String)
 
     public var description: String {
         switch self {
+        case let .corrupt(at, detail): return "corrupt node at 0x\(String(at, radix: 16)): \(detail)"
         case .complete: return "complete"
         case let .brokenLink(at, fault): return "broken link at 0x\(String(at, radix: 16)): \(fault)"
         case let .cycle(at): return "the links loop back to 0x\(String(at, radix: 16))"
