@@ -35,7 +35,9 @@ public enum ForeachCommand: CrashCommand {
     public struct Result: CommandResult {
         var parts: [any CommandResult]
         var command: String
-        public func renderText() -> String { parts.map { $0.renderText() }.joined() }
+        /// Between two parts' text (crash leaves a blank line between two tasks' traces).
+        var separator = ""
+        public func renderText() -> String { parts.map { $0.renderText() }.joined(separator: separator) }
         public func renderJSON() -> JSONValue {
             if parts.count == 1, let only = parts.first { return only.renderJSON() }
             return .object([("command", .string(command)), ("results", .array(parts.map { $0.renderJSON() }))])
@@ -88,7 +90,7 @@ public enum ForeachCommand: CrashCommand {
                 if session.interruptRequested() { throw CommandError.interrupted }
                 parts.append(try bt.run(rest + [hexDigits(t.address)], in: session))
             }
-            return Result(parts: parts, command: command)
+            return Result(parts: parts, command: command, separator: "\n")
         }
     }
 }
