@@ -65,6 +65,9 @@ public enum PsCommand: CrashCommand {
         var blocks: [(text: String, json: JSONValue)]
         var summary: [(state: String, count: Int)]
         var errors: [String]
+        /// Tasks found on the lists but not readable, and walks that ended early (table mode).
+        var unreadable: [UnreadableTask] = []
+        var walkProblems: [String] = []
         /// -a: the user memory of a task could not be read (crash stops there too).
         public var failureMessage: String?
 
@@ -82,6 +85,12 @@ public enum PsCommand: CrashCommand {
                         + " " + rjust(r.state, 3) + (r.state.count > 3 ? " " : "  ") + pct + " "
                         + rjust(String(r.vszKB), 8) + " " + rjust(String(r.rssKB), 8) + "  " + comm + "\n"
                 }
+                // What could not be read still has its row: the task's address and why.
+                for e in unreadable {
+                    out += "  " + rjust("?", 7) + " " + rjust("?", 7) + " " + rjust("?", 3) + "  " + hexDigits(e.address, width: 16)
+                        + "  ??   ?.?        ?        ?  (unreadable: \(e.reason))\n"
+                }
+                for p in walkProblems { out += "  (task list: \(p))\n" }
             case .summary:
                 for s in summary { out += "  \(s.state): \(s.count)\n" }
             default:
@@ -100,7 +109,7 @@ public enum PsCommand: CrashCommand {
                         ("mem_percent", .double((r.memPercent * 10).rounded() / 10)),
                         ("vsz_kb", .uint(r.vszKB)), ("rss_kb", .uint(r.rssKB)),
                     ])
-                })))
+                } + unreadable.map { .object([("task", .address($0.address)), ("error", .string($0.reason))]) })))
             case .summary:
                 pairs.append(("states", .object(summary.map { ($0.state, .int(Int64($0.count))) })))
             default:
@@ -166,7 +175,7 @@ public enum PsCommand: CrashCommand {
             for t in selected where selectors.contains(where: { $0.matches(t) }) { picked.append(t) }
             selected = picked
         }
-        let errors = index.unreadable.map { "task \(hexDigits($0.address)): \($0.reason)" } + index.walkProblems
+        let errors = index.walkProblems
 
         switch o.mode {
         case .summary:
@@ -189,7 +198,10 @@ public enum PsCommand: CrashCommand {
                 rows.append(Row(task: t, active: index.isActive(t.address), state: bits.code(t.state),
                                 memPercent: pct, vszKB: (u?.virtualPages ?? 0) * pageKB, rssKB: rss * pageKB))
             }
-            return Result(mode: .table, rows: rows, blocks: [], summary: [], errors: errors)
+            var r = Result(mode: .table, rows: rows, blocks: [], summary: [], errors: errors)
+            r.unreadable = index.unreadable
+            r.walkProblems = index.walkProblems
+            return r
         case .times:
             return Result(mode: .times, rows: [], blocks: times(selected, kernel: kernel), summary: [], errors: errors)
         case .lastRun:

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 @testable import Commands
-import DumpModel
+@testable import DumpModel
 
 /// ps, runq, sys and set on every fixture dump against what crash 8.0.6 printed
 /// (refs/crash-8.0.6/<dump>/), byte for byte; their JSON values; the task context.
@@ -149,5 +149,30 @@ struct StartupBannerTests {
         let set = try KernelViewTests.reference("dump.kdump", "set.txt")
         let context = set.split(separator: "\n").map { "     " + $0 + "\n" }.joined()
         #expect(screen.contains("\n" + sys + context + "\n"), "\(screen)")
+    }
+}
+
+/// A task that cannot be read keeps its row in ps (text and JSON), and a task list that ended
+/// early says so; the other tasks print as usual.
+@Suite struct PsBrokenTaskTests {
+    @Test func unreadableTaskHasItsRow() throws {
+        let good = KernelTask(address: 0xffff_8880_0000_1000, pid: 1, tgid: 1, ppid: 0, parent: 0, comm: "init",
+                              state: 0, cpu: 0, mm: 0x1000, flags: 0, prio: 120)
+        var result = PsCommand.Result(mode: .table,
+                                      rows: [PsCommand.Row(task: good, active: true, state: "RU", memPercent: 0.34, vszKB: 2260, rssKB: 1796)],
+                                      blocks: [], summary: [], errors: ["task list: broken link at 0xffff888000002000"])
+        result.unreadable = [UnreadableTask(address: 0xffff_8880_0000_3000, reason: "kernel address 0xffff888000003000: not mapped")]
+        result.walkProblems = ["broken link at 0xffff888000002000"]
+        let lines = result.renderText().split(separator: "\n")
+        #expect(lines.count == 4)
+        #expect(lines[1] == ">       1       0   0  ffff888000001000  RU   0.3     2260     1796  init")
+        #expect(lines[2].contains("ffff888000003000") && lines[2].hasSuffix("(unreadable: kernel address 0xffff888000003000: not mapped)"))
+        #expect(lines[3] == "  (task list: broken link at 0xffff888000002000)")
+        guard case let .object(pairs) = result.renderJSON(), case let .array(tasks)? = pairs.first(where: { $0.0 == "tasks" })?.1 else {
+            Issue.record("no tasks array"); return
+        }
+        #expect(tasks.count == 2)
+        #expect(tasks.last?["error"] == JSONValue.string("kernel address 0xffff888000003000: not mapped"))
+        #expect(tasks.last?["task"] == JSONValue.string("0xffff888000003000"))
     }
 }
