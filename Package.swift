@@ -16,12 +16,15 @@ let package = Package(
                        providers: [.apt(["libdw-dev", "libelf-dev"])]),
         .systemLibrary(name: "CDecompress",
                        providers: [.apt(["zlib1g-dev", "liblzo2-dev", "libsnappy-dev", "libzstd-dev"])]),
+        // Zydis decodes x86-64 for `dis` (Debian ships no pkg-config file for it).
+        .systemLibrary(name: "CDisassembler", providers: [.apt(["libzydis-dev"])]),
         // libedit's el_set/history are variadic; this small C target wraps what the REPL needs.
         .target(name: "CLineEdit", linkerSettings: [.linkedLibrary("edit")]),
 
         .target(name: "DumpModel", dependencies: ["CDecompress"]),
         .target(name: "SymbolResolver", dependencies: ["CDwarf"]),
-        .target(name: "Commands", dependencies: ["DumpModel", "SymbolResolver"]),
+        .target(name: "Disassembly", dependencies: ["CDisassembler"]),
+        .target(name: "Commands", dependencies: ["DumpModel", "SymbolResolver", "Disassembly"]),
         .executableTarget(name: "crashsh", dependencies: [
             "Commands", "CLineEdit",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -33,7 +36,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/Support"),
         .testTarget(name: "DumpModelTests", dependencies: ["DumpModel", "TestSupport"]),
         .testTarget(name: "SymbolResolverTests", dependencies: ["SymbolResolver", "TestSupport"], exclude: ["Expected"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["DumpModel", "SymbolResolver", "Commands", "TestSupport"], exclude: ["Expected"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["DumpModel", "SymbolResolver", "Disassembly", "Commands", "TestSupport"], exclude: ["Expected"]),
     ],
     swiftLanguageModes: [.v6]
 )

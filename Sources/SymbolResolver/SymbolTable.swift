@@ -469,6 +469,24 @@ public struct SymbolTable {
         return SymbolLocation(symbol: symbol(Int(order[at])), offset: link - value)
     }
 
+    /// Every relocatable symbol whose address is exactly `address` (aliases), in no set order.
+    public func symbols(atExactly address: UInt64) -> [Symbol] {
+        let link = address &- slide
+        let order = store.byAddress
+        let raw = store.raw
+        var lo = 0, hi = order.count   // first index with value >= link
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if raw[Int(order[mid])].value < link { lo = mid + 1 } else { hi = mid }
+        }
+        var out: [Symbol] = []
+        while lo < order.count, raw[Int(order[lo])].value == link, out.count < 256 {
+            out.append(symbol(Int(order[lo])))
+            lo += 1
+        }
+        return out
+    }
+
     /// The symbol gdb names after a pointer value (`<sym+off>`): scanning back from the last
     /// symbol at or below `address`, zero-sized labels are passed over until a sized symbol; that
     /// one is the answer when it contains the address, else the highest zero-sized label passed

@@ -13,6 +13,7 @@ public enum CommandRegistry {
         ForeachCommand.self,
         SymCommand.self,
         RdCommand.self,
+        DisCommand.self,
         VtopCommand.self,
         PtovCommand.self,
         ModCommand.self,

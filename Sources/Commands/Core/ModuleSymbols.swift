@@ -163,6 +163,18 @@ public final class ModuleSymbolIndex {
     /// it; there the first symbol at exactly that address (after a '.'-named one, the next at the
     /// same address), else the last symbol below it, else the module's start. The end address of
     /// a module and addresses between modules resolve to nothing.
+    /// The symbol after `entry` in its module's list (address order): where crash ends a module
+    /// function `dis` shows, since 5.0+ modules keep no usable st_size.
+    func nextSymbol(after entry: ModuleSymbolEntry) -> ModuleSymbolEntry? {
+        guard entry.moduleIndex >= 0, entry.moduleIndex < modules.count else { return nil }
+        let m = modules[entry.moduleIndex]
+        for list in [m.symbols, m.initSymbols] {
+            guard entry.position < list.count, list[entry.position] == entry else { continue }
+            return list[(entry.position + 1)...].first { $0.address > entry.address }
+        }
+        return nil
+    }
+
     public func symbol(at address: UInt64) -> ModuleLocation? {
         for m in modules {
             if m.base > address { break }
