@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Commands
 
 /// Runs command lines against one session: splits them (`;`, quotes, `|`, `>`, `>>`), runs each
@@ -60,8 +65,9 @@ final class Shell {
         do {
             switch output {
             case .standard:
-                // A reader that went away (crashsh ... | head) is not an error of the command.
-                Terminal.write(text, to: Terminal.standardOutput)
+                // A reader that went away (crashsh ... | head -1) ends the run quietly, as it
+                // does for other Unix tools; nothing more can be shown.
+                if !Terminal.write(text, to: Terminal.standardOutput), errno == EPIPE { readerWentAway() }
             case let .file(path, append):
                 try OutputDestination.writeToFile(text, path: path, append: append)
             case let .pipe(shellCommand):
@@ -70,6 +76,11 @@ final class Shell {
         } catch {
             fail(error.description)
         }
+    }
+
+    /// Standard output's reader is gone: end quietly, with the status the run had so far.
+    func readerWentAway() -> Never {
+        exit(anyFailed ? 1 : 0)
     }
 
     private func fail(_ line: String) {
