@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <editline/readline.h>
 
@@ -92,17 +93,26 @@ static volatile sig_atomic_t interrupted;
 /* What the REPL is doing (CRASHSH_LE_AT_PROMPT ...), for the Ctrl-C handler. */
 static volatile sig_atomic_t activity;
 
+/* When the pending Ctrl-C came (CLOCK_MONOTONIC seconds). */
+static volatile sig_atomic_t interrupted_at;
+
 static void on_interrupt(int signo)
 {
     if (activity == CRASHSH_LE_IN_SHELL_COMMAND)
         return; /* the pipe's shell command (less, grep) gets its own Ctrl-C */
-    if (activity == CRASHSH_LE_IN_COMMAND && interrupted) {
-        /* A second Ctrl-C while a command has not noticed the first: give up on it, as the
-         * user evidently wants, by ending the process the default way. */
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now); /* async-signal-safe */
+    if (activity == CRASHSH_LE_IN_COMMAND && interrupted && now.tv_sec - interrupted_at >= 2) {
+        /* A command has not noticed a Ctrl-C for over a second (stuck outside its polling
+         * loops): a further Ctrl-C gives up on it, as the user evidently wants, by ending the
+         * process the default way. A quick second press while the first is being taken is
+         * only a repeat. */
         signal(signo, SIG_DFL);
         raise(signo);
         return;
     }
+    if (!interrupted)
+        interrupted_at = (sig_atomic_t)now.tv_sec;
     interrupted = 1;
 }
 
@@ -124,6 +134,12 @@ void crashsh_le_setup(const char *program_name, int history_limit)
     action.sa_handler = on_interrupt;
     sigemptyset(&action.sa_mask);
     sigaction(SIGINT, &action, NULL);
+    /* A parent may have started crashsh with SIGINT blocked (the mask is inherited): Ctrl-C
+     * would then never reach the handler. */
+    sigset_t interrupt_only;
+    sigemptyset(&interrupt_only);
+    sigaddset(&interrupt_only, SIGINT);
+    sigprocmask(SIG_UNBLOCK, &interrupt_only, NULL);
     rl_readline_name = program_name;
     rl_attempted_completion_function = attempt_completion;
     using_history();

@@ -278,7 +278,8 @@ public enum RdCommand: CrashCommand {
         return o
     }
 
-    /// At most this many items in one command: 16 MiB of memory as bytes, far past any screen.
+    /// `rd -a` without a count reads up to the first unprintable byte, at most this many bytes
+    /// (said in an error line when reached). Counted word displays stream and have no limit.
     static let maxItems = 1 << 24
 
     public static func run(_ arguments: [String], in session: Session) throws -> any CommandResult {
@@ -299,10 +300,10 @@ public enum RdCommand: CrashCommand {
         var count: Int?
         if o.words.count == 2 {
             guard let n = Int(o.words[1]), n > 0 else { throw CommandError("invalid count request: \(o.words[1])") }
-            count = min(n, maxItems)
+            count = n
         } else if let end = o.end {
             guard end > start else { throw CommandError("invalid ending address: \(hexDigits(end))") }
-            count = Int(min((end - start) / UInt64(width), UInt64(maxItems)))
+            count = Int(min((end - start) / UInt64(width), UInt64(Int.max)))
             if count == 0 { count = 1 }
         } else if !o.ascii {
             count = 1
@@ -313,6 +314,18 @@ public enum RdCommand: CrashCommand {
 
         var symbols: SymbolLookup?
         if o.symbolic { symbols = try SymbolLookup(session: session) }
+        let asciiColumn = o.radix == .hex && !o.symbolic && !o.noASCII && !o.ascii
+
+        if !o.ascii, let count {
+            let words = StreamedWords(memory: memory, start: start, count: count, width: width, typeName: typeName,
+                                      shape: Result(kind: memory.kind, width: width, radix: o.radix, ascii: false,
+                                                    symbolic: o.symbolic, asciiColumn: asciiColumn, items: [], error: nil),
+                                      symbols: symbols, interrupted: session.interruptRequested)
+            // A first read that fails is the command's error, before any output.
+            let (first, failure) = words.batch(at: start, count: min(count, words.batchItems))
+            if first.isEmpty, let failure { throw CommandError(failure) }
+            return words
+        }
 
         var items: [Item] = []
         var failure: String?
@@ -354,17 +367,19 @@ public enum RdCommand: CrashCommand {
             address = next
         }
         if items.isEmpty, let failure { throw CommandError(failure) }
+        if failure == nil, count == nil, items.count == limit {
+            failure = "stopped after \(limit) bytes: -a without a count reads at most \(limit); give a count"
+        }
 
         if let symbols {
             for i in items.indices { items[i].symbol = symbols.label(for: items[i].value) }
         }
-        let asciiColumn = o.radix == .hex && !o.symbolic && !o.noASCII && !o.ascii
         return Result(kind: memory.kind, width: width, radix: o.radix, ascii: o.ascii, symbolic: o.symbolic,
                       asciiColumn: asciiColumn, items: items, error: failure)
     }
 
     /// Reads `count` items one by one until the first failure.
-    private static func readItems(_ memory: MemoryAccess, at start: UInt64, count: Int, width: Int) throws
+    static func readItems(_ memory: MemoryAccess, at start: UInt64, count: Int, width: Int) throws
         -> (items: [Item], error: Error) {
         var items: [Item] = []
         var address = start
@@ -411,6 +426,153 @@ public enum RdCommand: CrashCommand {
 
     public static func completions(forArgument index: Int, prefix: String, in session: Session) -> [String] {
         prefix.hasPrefix("-") ? [] : session.symbolCompletions(prefix: prefix)
+    }
+}
+
+extension RdCommand {
+    /// A counted word display, read and written a page at a time: the first line shows at once
+    /// and memory stays flat whatever the count. Ctrl-C (the session's interrupt flag) stops it.
+    struct StreamedWords: StreamingResult {
+        let memory: MemoryAccess
+        let start: UInt64
+        let count: Int
+        let width: Int
+        let typeName: String
+        /// The layout (kind, radix, columns) with no items: each batch is rendered through it.
+        let shape: Result
+        let symbols: SymbolLookup?
+        let interrupted: () -> Bool
+
+        /// Items per read: one page, a whole number of lines for every width.
+        var batchItems: Int { 4096 / width }
+
+        /// Up to `count` items from `address`, and the read error that cut them short.
+        func batch(at address: UInt64, count: Int) -> ([Item], String?) {
+            var buffer = [UInt8](repeating: 0, count: count * width)
+            do {
+                try buffer.withUnsafeMutableBytes { try memory.read(address, into: $0) }
+            } catch {
+                // The batch may hold readable items before the failing page: read them one by one.
+                guard let partial = try? RdCommand.readItems(memory, at: address, count: count, width: width) else {
+                    return ([], RdCommand.describe(error, address: address, kind: memory.kind, type: typeName))
+                }
+                let failedAt = address &+ UInt64(partial.items.count * width)
+                return (partial.items, RdCommand.describe(partial.error, address: failedAt, kind: memory.kind, type: typeName))
+            }
+            var items: [Item] = []
+            items.reserveCapacity(count)
+            for k in 0 ..< count {
+                var v: UInt64 = 0
+                for i in 0 ..< width { v |= UInt64(buffer[k * width + i]) << (8 * UInt64(i)) }
+                items.append(Item(address: address &+ UInt64(k * width), value: v, symbol: nil))
+            }
+            return (items, nil)
+        }
+
+        /// Calls `body` with each batch in order; returns the read error that ended the display
+        /// early, if any. Throws `CommandError.interrupted` on Ctrl-C.
+        func forEachBatch(_ body: ([Item]) throws -> Void) throws -> String? {
+            var address = start
+            var done = 0
+            while done < count {
+                if interrupted() { throw CommandError.interrupted }
+                // The first batch ends at the page boundary, so later reads are page-aligned.
+                let toPage = (4096 - Int(address & 0xfff)) / width
+                let n = min(count - done, done == 0 && toPage > 0 ? toPage : batchItems)
+                var (items, failure) = batch(at: address, count: n)
+                if let symbols { for i in items.indices { items[i].symbol = symbols.label(for: items[i].value) } }
+                if !items.isEmpty { try body(items) }
+                if let failure { return failure }
+                done += n
+                let (next, overflow) = address.addingReportingOverflow(UInt64(n * width))
+                if overflow { break }
+                address = next
+            }
+            return nil
+        }
+
+        func streamText(to sink: any OutputSink) throws {
+            // Lines hold perLine items from the start address; a batch that does not end a line
+            // carries its tail into the next.
+            var carry: [Item] = []
+            let perLine = Result.perLine(width)
+            let failure = try forEachBatch { items in
+                let all = carry + items
+                let whole = all.count - all.count % perLine
+                carry = Array(all[whole...])
+                var lines = shape
+                lines.items = Array(all[..<whole])
+                try sink.write(lines.renderText())
+            }
+            var last = shape
+            last.items = carry
+            last.error = failure
+            try sink.write(last.renderText())
+        }
+
+        func streamJSON(to sink: any OutputSink) throws {
+            var head = shape.renderJSON().rendered()
+            // `{"address":null,"type":...,"width":N,"values":[]}`, the address filled in and the
+            // list left open.
+            head = head.replacingOccurrences(of: "\"address\":null", with: "\"address\":" + JSONValue.address(start).rendered())
+            guard let open = head.range(of: "\"values\":[]") else { return }
+            try sink.write(String(head[..<open.lowerBound]) + "\"values\":[")
+            var first = true
+            func list(_ element: (Item) -> JSONValue) throws -> String? {
+                first = true
+                do {
+                    return try forEachBatch { items in
+                        var piece = ""
+                        for item in items {
+                            if !first { piece += "," }
+                            first = false
+                            piece += element(item).rendered()
+                        }
+                        try sink.write(piece)
+                    }
+                } catch let error as CommandError {
+                    try sink.write("],\"error\":" + JSONValue.string(error.message).rendered() + "}")
+                    throw error
+                }
+            }
+            var values = shape
+            let failure = try list { item in
+                values.items = [item]
+                guard case let .array(one)? = values.renderJSON()["values"], let v = one.first else { return .null }
+                return v
+            }
+            if shape.symbolic {
+                try sink.write("],\"symbols\":[")
+                _ = try list { $0.symbol.map(JSONValue.string) ?? .null }
+            }
+            try sink.write("],\"ascii\":\"")
+            _ = try forEachBatch { items in
+                var bytes: [UInt8] = []
+                for item in items { for i in 0 ..< width { bytes.append(UInt8(truncatingIfNeeded: item.value >> (8 * UInt64(i)))) } }
+                let text = String(bytes.map { $0 >= 0x20 && $0 < 0x7f ? Character(Unicode.Scalar($0)) : "." })
+                try sink.write(String(JSONValue.string(text).rendered().dropFirst().dropLast()))
+            }
+            try sink.write("\"")
+            if let failure { try sink.write(",\"error\":" + JSONValue.string(failure).rendered()) }
+            try sink.write("}")
+        }
+
+        func renderText() -> String {
+            let sink = StringSink()
+            do { try streamText(to: sink) } catch { return sink.text + "rd: \(error)\n" }
+            return sink.text
+        }
+
+        func renderJSON() -> JSONValue {
+            var all = shape
+            do { all.error = try forEachBatch { all.items += $0 } } catch { all.error = "\(error)" }
+            var json = all.renderJSON()
+            if case var .object(pairs) = json, let i = pairs.firstIndex(where: { $0.0 == "address" }) {
+                pairs[i].1 = .address(start)
+                json = .object(pairs)
+            }
+            return json
+        }
     }
 }
 

@@ -61,6 +61,48 @@ public enum DumpOpener {
         return classify(reader: file)
     }
 
+    /// Whether the ELF file in `reader` has a section called `name`; false when its section
+    /// headers or their name table cannot be read. Bounded: at most 65535 headers are looked at
+    /// and only the name table's first MiB is read.
+    static func hasSection(named name: String, reader: any ByteReader, is64: Bool, order: ByteOrder) -> Bool {
+        let wanted = Array(name.utf8)
+        guard let shoff: UInt64 = is64 ? try? reader.load(UInt64.self, at: 40, order: order)
+                                       : (try? reader.load(UInt32.self, at: 32, order: order)).map(UInt64.init),
+              let entsize = try? reader.load(UInt16.self, at: is64 ? 58 : 46, order: order),
+              let count = try? reader.load(UInt16.self, at: is64 ? 60 : 48, order: order),
+              let stringsIndex = try? reader.load(UInt16.self, at: is64 ? 62 : 50, order: order),
+              entsize >= (is64 ? 64 : 40), stringsIndex < count else { return false }
+        // (offset, size) of section `index`'s contents.
+        func extent(_ index: UInt16) -> (UInt64, UInt64)? {
+            let (rel, overflow) = UInt64(index).multipliedReportingOverflow(by: UInt64(entsize))
+            guard !overflow else { return nil }
+            let (header, overflow2) = shoff.addingReportingOverflow(rel)
+            guard !overflow2, header <= UInt64.max - 64 else { return nil }
+            if is64 {
+                guard let o = try? reader.load(UInt64.self, at: header &+ 24, order: order),
+                      let s = try? reader.load(UInt64.self, at: header &+ 32, order: order) else { return nil }
+                return (o, s)
+            }
+            guard let o = try? reader.load(UInt32.self, at: header &+ 16, order: order),
+                  let s = try? reader.load(UInt32.self, at: header &+ 20, order: order) else { return nil }
+            return (UInt64(o), UInt64(s))
+        }
+        guard let (stringsOffset, stringsSize) = extent(stringsIndex),
+              stringsOffset < reader.size else { return false }
+        let readable = min(stringsSize, reader.size - stringsOffset, 1 << 20)
+        guard readable > 0, let strings = try? reader.bytes(at: stringsOffset, count: Int(readable)) else { return false }
+        for index in 0 ..< count {
+            let (headerOffset, overflow) = shoff.addingReportingOverflow(UInt64(index) * UInt64(entsize))
+            guard !overflow, let nameOffset = try? reader.load(UInt32.self, at: headerOffset, order: order) else { return false }
+            let start = Int(nameOffset)
+            guard start < strings.count, strings.count - start > wanted.count else { continue }
+            if strings[start ..< start + wanted.count].elementsEqual(wanted) && strings[start + wanted.count] == 0 {
+                return true
+            }
+        }
+        return false
+    }
+
     /// Tells a dump from a vmlinux by the bytes in `reader`.
     public static func classify(reader: any ByteReader) -> FileKind {
         if KdumpCompressedFile.hasSignature(reader) { return .dump(.kdumpCompressed) }
@@ -76,7 +118,11 @@ public enum DumpOpener {
         case ElfConst.etExec, ElfConst.etDyn:
             let shnumOffset: UInt64 = ident[4] == 2 ? 60 : 48
             let shnum = (try? reader.load(UInt16.self, at: shnumOffset, order: order)) ?? 0
-            return shnum > 0 ? .vmlinux : .unknown("ELF executable without sections")
+            guard shnum > 0 else { return .unknown("ELF executable without sections") }
+            // Any ELF program has sections; a Linux kernel image (or its separate debuginfo,
+            // which keeps the section names) is the one with init code in `.init.text`.
+            return hasSection(named: ".init.text", reader: reader, is64: ident[4] == 2, order: order)
+                ? .vmlinux : .unknown("an ELF program or library, not a Linux kernel image: no .init.text section")
         default:
             return .unknown("ELF file of type \(type), neither a core nor an executable")
         }

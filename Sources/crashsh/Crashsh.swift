@@ -21,7 +21,11 @@ struct Crashsh: ParsableCommand {
         Without a vmlinux, crashsh looks for the dump's kernel in /usr/lib/debug (by build-id and \
         release) and in $XDG_CACHE_HOME/crashsh/debuginfo. Commands come from -c, -i, standard input \
         when it is not a terminal, or the interactive prompt (enter "help" there).
-        """)
+        """,
+        version: "crashsh \(Crashsh.version)")
+
+    /// The release of this crashsh, for `--version`.
+    static let version = "0.1.0"
 
     @Option(name: .customShort("c"),
             help: ArgumentHelp("Run these commands (separated by ';') and exit. May be repeated.", valueName: "commands"))
@@ -77,7 +81,8 @@ struct Crashsh: ParsableCommand {
         let shell = Shell(session: session)
         let batch = script != nil || !commandStrings.isEmpty
         if batch {
-            if let script { shell.run(lines: script.split(whereSeparator: { $0 == "\n" })) }
+            // A script written on Windows ends its lines with CRLF: the CR is not part of the command.
+            if let script { shell.run(lines: script.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }).map(withoutCarriageReturn)) }
             for commands in commandStrings where !shell.exitRequested { shell.run(line: commands) }
         } else if crashsh_le_isatty(0) == 0 {
             shell.run(lines: StandardInputLines())
@@ -90,9 +95,15 @@ struct Crashsh: ParsableCommand {
     }
 }
 
-/// The lines of standard input, read as they come (so a pipe feeding commands works).
+/// The lines of standard input, read as they come (so a pipe feeding commands works); a CRLF
+/// line end counts as a line end.
 struct StandardInputLines: Sequence, IteratorProtocol {
     mutating func next() -> Substring? {
-        readLine(strippingNewline: true).map { Substring($0) }
+        readLine(strippingNewline: true).map { withoutCarriageReturn(Substring($0)) }
     }
+}
+
+/// `line` without the carriage return a CRLF line end leaves at its end.
+func withoutCarriageReturn(_ line: Substring) -> Substring {
+    line.last == "\r" ? line.dropLast() : line
 }

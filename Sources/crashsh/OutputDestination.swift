@@ -13,6 +13,13 @@ enum OutputDestination {
         var description: String
     }
 
+    /// Opens `path` for a command's output (`>` truncates, `>>` appends).
+    static func openFile(_ path: String, append: Bool) throws(Failure) -> Int32 {
+        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0o644)
+        guard fd >= 0 else { throw Failure(description: "crashsh: \(path): cannot write: \(Terminal.errorText(errno))") }
+        return fd
+    }
+
     static func writeToFile(_ text: String, path: String, append: Bool) throws(Failure) {
         let flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC)
         let fd = open(path, flags, 0o644)

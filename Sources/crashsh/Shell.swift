@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Commands
 
 /// Runs command lines against one session: splits them (`;`, quotes, `|`, `>`, `>>`), runs each
@@ -37,6 +42,45 @@ final class Shell {
     }
 
     private func run(_ invocation: CommandInvocation) {
+        let sink: DescriptorSink
+        switch invocation.output {
+        case .standard:
+            // To standard output, results stream: the first lines show while the rest is read.
+            sink = DescriptorSink(fd: Terminal.standardOutput)
+        case let .file(path, append):
+            do { sink = DescriptorSink(fd: try OutputDestination.openFile(path, append: append), path: path) } catch {
+                return fail(error.description)
+            }
+        case .pipe:
+            return runWhole(invocation)
+        }
+        defer { sink.close() }
+        let outcome: CommandOutcome
+        do {
+            outcome = try session.execute(invocation.words, streamingTo: sink)
+            try sink.flush()
+        } catch {
+            guard let path = sink.path else { readerWentAway() }
+            return fail("crashsh: \(path): cannot write: \(Terminal.errorText(errno))")
+        }
+        switch outcome {
+        case .exit:
+            exitRequested = true
+        case let .failure(line):
+            fail(line)
+            if session.jsonOutput {
+                deliver(JSONValue.errorLine(command: invocation.words.joined(separator: " "), message: line),
+                        to: invocation.output)
+            }
+        case let .partial(_, line):
+            fail(line)
+        case .output:
+            break
+        }
+    }
+
+    /// Runs a command whose output goes to a file or a shell command: built whole, then delivered.
+    private func runWhole(_ invocation: CommandInvocation) {
         switch session.execute(invocation.words) {
         case .exit:
             exitRequested = true
@@ -60,8 +104,9 @@ final class Shell {
         do {
             switch output {
             case .standard:
-                // A reader that went away (crashsh ... | head) is not an error of the command.
-                Terminal.write(text, to: Terminal.standardOutput)
+                // A reader that went away (crashsh ... | head -1) ends the run quietly, as it
+                // does for other Unix tools; nothing more can be shown.
+                if !Terminal.write(text, to: Terminal.standardOutput), errno == EPIPE { readerWentAway() }
             case let .file(path, append):
                 try OutputDestination.writeToFile(text, path: path, append: append)
             case let .pipe(shellCommand):
@@ -72,8 +117,43 @@ final class Shell {
         }
     }
 
+    /// Standard output's reader is gone: end quietly, with the status the run had so far.
+    func readerWentAway() -> Never {
+        exit(anyFailed ? 1 : 0)
+    }
+
     private func fail(_ line: String) {
         anyFailed = true
         Terminal.error(line)
+    }
+}
+
+/// Standard output as a sink for streamed results: pieces are gathered up to 64 KiB per write.
+final class DescriptorSink: OutputSink {
+    private let fd: Int32
+    /// The file written (`>`, `>>`); nil for standard output, which is not closed.
+    let path: String?
+    private var pending = ""
+    static let chunk = 64 * 1024
+
+    init(fd: Int32, path: String? = nil) {
+        self.fd = fd
+        self.path = path
+    }
+
+    func close() {
+        if path != nil { _ = Glibc.close(fd) }
+    }
+
+    func write(_ text: String) throws {
+        pending += text
+        if pending.utf8.count >= DescriptorSink.chunk { try flush() }
+    }
+
+    /// Writes what is gathered; throws `OutputClosed` when the reader went away.
+    func flush() throws {
+        guard !pending.isEmpty else { return }
+        defer { pending = "" }
+        guard Terminal.write(pending, to: fd) else { throw OutputClosed() }
     }
 }

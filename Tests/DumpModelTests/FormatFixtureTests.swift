@@ -22,7 +22,7 @@ struct FormatFixtureTests {
 
     @Test func vmlinuxIsClassifiedAsKernel() throws {
         let vmlinux = FormatFixtures.path("vmlinux-6.1.0-56-cloud-amd64")
-        guard FileManager.default.fileExists(atPath: vmlinux) else { return }
+        try #require(FileManager.default.fileExists(atPath: vmlinux), "no \(vmlinux) in the fixture set")
         #expect(try DumpOpener.classify(path: vmlinux) == .vmlinux)
         #expect(throws: DumpError.self) { _ = try DumpOpener.open(path: vmlinux) }
     }
@@ -80,7 +80,7 @@ struct FormatFixtureTests {
     @Test(arguments: ["vmcore", "dump.elf"])
     func prstatusMatchesReadelf(_ name: String) throws {
         let d = try FormatFixtures.open(name)
-        guard let sets = try FormatFixtures.readelfRegisters(FormatFixtures.path(name)) else { return }
+        let sets = try #require(try FormatFixtures.readelfRegisters(FormatFixtures.path(name)), "eu-readelf -n failed or is missing")
         #expect(sets.count == d.prstatus.count)
         for (p, r) in zip(d.prstatus, sets) {
             let regs = p.registers
@@ -230,7 +230,7 @@ struct FormatFixtureTests {
         let v = try FormatFixtures.open("vmcore").summary()
         #expect(v.pagesExcluded == 0)
         #expect(v.pagesPresent == 17567 + 64220 + 1)
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/eu-readelf") else { return }
+        try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/eu-readelf"), "eu-readelf (elfutils) is needed")
         let out = try FormatFixtures.run("eu-readelf", ["-l", FormatFixtures.path("dump.elf")])
         var data = Set<UInt64>(), tail = Set<UInt64>()
         for line in out.stdout.split(separator: "\n") {

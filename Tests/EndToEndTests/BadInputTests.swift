@@ -73,8 +73,7 @@ import TestSupport
         "0x" + String(pfn * UInt64(pageSize), radix: 16)
     }
 
-    @Test func unusableFilesAreOneLine() throws {
-        guard Harness.fixturesAvailable else { return }
+    @Test(Harness.needsSample) func unusableFilesAreOneLine() throws {
         let dir = try Harness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let l = try Self.layout()
@@ -102,8 +101,7 @@ import TestSupport
 
     /// A cut inside the page data: the dump opens and its header commands work; reading a page
     /// whose bytes are past the cut is a clear error naming the file, and the session goes on.
-    @Test func cutInsidePageData() throws {
-        guard Harness.fixturesAvailable else { return }
+    @Test(Harness.needsSample) func cutInsidePageData() throws {
         let dir = try Harness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let l = try Self.layout()
@@ -137,8 +135,7 @@ import TestSupport
 
     /// Flipped bytes in one page's compressed data: that page is a "corrupt page" error naming
     /// the file; other pages and the other commands still work in the same session.
-    @Test func corruptCompressedPage() throws {
-        guard Harness.fixturesAvailable else { return }
+    @Test(Harness.needsSample) func corruptCompressedPage() throws {
         let dir = try Harness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let l = try Self.layout()
@@ -169,8 +166,7 @@ import TestSupport
 
     /// Header fields no real dump has: each a clear one-line error, and the page_desc ones only
     /// when that page is read.
-    @Test func absurdHeaderFields() throws {
-        guard Harness.fixturesAvailable else { return }
+    @Test(Harness.needsSample) func absurdHeaderFields() throws {
         let dir = try Harness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let l = try Self.layout()
@@ -228,8 +224,7 @@ import TestSupport
 
     /// Seeded random changes to the first 64 KiB of dump.kdump (headers, notes, VMCOREINFO,
     /// bitmaps, the first page descriptors), each run through the binary.
-    @Test func randomMutationsOfTheFirst64KiB() throws {
-        guard Harness.fixturesAvailable else { return }
+    @Test(Harness.needsSample) func randomMutationsOfTheFirst64KiB() throws {
         let dir = try Harness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let l = try Self.layout()

@@ -8,7 +8,7 @@ import Testing
 /// crashsh starts from those registers), the panic task of the QEMU crash (crash prints only
 /// `panic`: the CPU was in delay_tsc, called by panic) and CPU 0 of the QEMU crash (crash fails
 /// to read its stack).
-@Suite(.enabled(if: Harness.fixturesAvailable), .serialized)
+@Suite(Harness.needsFixtureSet, .serialized)
 struct BtTests {
     static let dumps = Harness.kdumpCrashDumps + Harness.qemuCrashDumps
 

@@ -94,9 +94,8 @@ import Testing
         return (fields(stdout[..<gap.lowerBound]), stdout[gap.upperBound...])
     }
 
-    @Test(arguments: dumps)
+    @Test(Harness.needsFixtureSet, arguments: dumps)
     func textHeaderFieldsMatchCrash(dump: String) throws {
-        guard Harness.fixturesAvailable else { return }
         let run = try Harness.run(["-c", "dumpinfo", Harness.fixture(dump)])
         #expect(run.exitCode == 0)
         #expect(run.stderr == "")
@@ -132,9 +131,8 @@ import Testing
         }
     }
 
-    @Test(arguments: dumps)
+    @Test(Harness.needsFixtureSet, arguments: dumps)
     func jsonAgreesWithTextAndCrash(dump: String) throws {
-        guard Harness.fixturesAvailable else { return }
         let text = try Harness.run(["-c", "dumpinfo", Harness.fixture(dump)])
         let run = try Harness.run(["--json", "-c", "dumpinfo", Harness.fixture(dump)])
         #expect(run.exitCode == 0)

@@ -70,12 +70,33 @@ enum Harness {
 
     static var fixturesAvailable: Bool { fixtures != nil }
 
-    /// Path of a fixture file.
-    static func fixture(_ name: String) -> String {
-        (fixtures ?? URL(fileURLWithPath: "/nonexistent")).appendingPathComponent(name).path
+    /// True when dump.kdump and its vmlinux are there: from the fixture set, else
+    /// Samples/dump.kdump and the vmlinux scripts/fetch-debuginfo.sh fetched.
+    static var sampleAvailable: Bool { SharedFixtures.sampleDump != nil && SharedFixtures.sampleVmlinux != nil }
+
+    /// For a test or suite that needs the whole fixture set (other dumps, refs/): skipped, saying
+    /// why, without it.
+    static let needsFixtureSet = ConditionTrait.enabled(if: fixturesAvailable, Comment(rawValue: SharedFixtures.setMissing))
+    /// For a test or suite that needs only dump.kdump and its vmlinux (and references kept in
+    /// this repository): runs in a clone on its own once the vmlinux is fetched.
+    static let needsSample = ConditionTrait.enabled(if: sampleAvailable, Comment(rawValue: SharedFixtures.sampleMissing))
+
+    /// The dumps of `names` that can be read here: all of them with the fixture set, else only
+    /// dump.kdump (the repository's sample) when its vmlinux is there.
+    static func available(_ names: [String]) -> [String] {
+        fixturesAvailable ? names : names.filter { $0 == "dump.kdump" && sampleAvailable }
     }
 
-    static let vmlinuxName = "vmlinux-6.1.0-56-cloud-amd64"
+    /// Path of a fixture file: in the fixture set, else dump.kdump and the vmlinux of the sample.
+    static func fixture(_ name: String) -> String {
+        if fixtures == nil {
+            if name == "dump.kdump", let dump = SharedFixtures.sampleDump { return dump }
+            if name == vmlinuxName, let vmlinux = SharedFixtures.sampleVmlinux { return vmlinux }
+        }
+        return (fixtures ?? URL(fileURLWithPath: "/nonexistent")).appendingPathComponent(name).path
+    }
+
+    static let vmlinuxName = "vmlinux-" + SharedFixtures.sampleRelease
 
     /// What one command printed in a session: its output, or the one line a failure prints.
     enum Outcome: Equatable {

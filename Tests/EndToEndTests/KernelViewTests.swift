@@ -5,7 +5,7 @@ import Testing
 
 /// ps, runq, sys and set on every fixture dump against what crash 8.0.6 printed
 /// (refs/crash-8.0.6/<dump>/), byte for byte; their JSON values; the task context.
-@Suite(.enabled(if: Harness.fixturesAvailable, "fixtures unavailable: ../shared/fixtures/prepare.sh not found"))
+@Suite(Harness.needsFixtureSet)
 struct KernelViewTests {
     static let allDumps = Harness.kdumpCrashDumps + Harness.qemuCrashDumps
 
@@ -110,7 +110,7 @@ struct KernelViewTests {
 /// task, foreach, the ps options, runq -t and set, run in one session in the order crash ran
 /// them (Expected/tasks/commands.txt: `set` changes what later commands see), against crash
 /// 8.0.6's output on dump.kdump and qemu.elf (Expected/tasks/generate.sh).
-@Suite(.enabled(if: Harness.fixturesAvailable, "fixtures unavailable: ../shared/fixtures/prepare.sh not found"))
+@Suite(Harness.needsFixtureSet)
 struct TaskCommandTests {
     static let expected = Harness.packageRoot.appendingPathComponent("Tests/EndToEndTests/Expected/tasks")
 

@@ -7,7 +7,7 @@ import DumpModel
 /// 8.0.6 printed (refs/crash-8.0.6/<dump>/kmem_-i.txt, kmem_-v.txt, sys_-i.txt); and
 /// MemoryStatistics read through layouts that hide or rename what older kernels lack or call
 /// otherwise.
-@Suite(.enabled(if: Harness.fixturesAvailable, "fixtures unavailable: ../shared/fixtures/prepare.sh not found"))
+@Suite(Harness.needsFixtureSet)
 struct KmemTests {
     static let allDumps = Harness.kdumpCrashDumps + Harness.qemuCrashDumps
 

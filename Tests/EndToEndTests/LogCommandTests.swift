@@ -6,7 +6,7 @@ import DumpModel
 /// `log` on every fixture dump, with and without the vmlinux, compared byte for byte with what
 /// crash 8.0.6 printed: refs/crash-8.0.6/<dump>/log*.txt (log, -T, -m, -c on all eight dumps) and
 /// Expected/log/<dump>/ (log -t, -d, -a, -mc, -tdm on dump.kdump and qemu.elf; generate.sh).
-@Suite(.enabled(if: Harness.fixturesAvailable, "fixtures unavailable: ../shared/fixtures/prepare.sh not found"))
+@Suite(Harness.needsFixtureSet)
 struct LogCommandTests {
     static let allDumps = Harness.kdumpCrashDumps + Harness.qemuCrashDumps
     static let expected = Harness.packageRoot.appendingPathComponent("Tests/EndToEndTests/Expected/log")

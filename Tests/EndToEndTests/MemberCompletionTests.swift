@@ -35,8 +35,7 @@ struct MemberCompletionTests {
         return names
     }
 
-    @Test func structMembers() throws {
-        guard Harness.fixturesAvailable else { return }
+    @Test(Harness.needsFixtureSet) func structMembers() throws {
         let session = try Self.session()
         let offered = Self.complete(session, "struct task_struct.pi")
         let expected = try Self.crashMemberNames().filter { $0.hasPrefix("pi") }.map { "task_struct." + $0 }
@@ -56,8 +55,7 @@ struct MemberCompletionTests {
         #expect(Self.complete(session, "struct task_struct.pid.x").isEmpty)
     }
 
-    @Test func expressionMembers() throws {
-        guard Harness.fixturesAvailable else { return }
+    @Test(Harness.needsSample) func expressionMembers() throws {
         let session = try Self.session()
         #expect(Self.complete(session, "p init_task.se.vr") == ["init_task.se.vruntime"])
         #expect(Self.complete(session, "p init_task.co").contains("init_task.comm"))

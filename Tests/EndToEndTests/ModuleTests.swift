@@ -6,7 +6,7 @@ import Testing
 /// `mod`, `mod -t` and module symbols in `sym`, `sym -l`, `sym -q`, `rd`, `rd -s`, `p` and `struct`
 /// against crash 8.0.6: the fixtures' refs/ (mod, mod -t on all eight dumps) and Expected/modules
 /// (made by Expected/modules/generate.sh with the same crash).
-@Suite(.serialized, .enabled(if: Harness.fixturesAvailable))
+@Suite(.serialized, Harness.needsFixtureSet)
 struct ModuleTests {
     static let dumps = Harness.kdumpCrashDumps + Harness.qemuCrashDumps
     static let expectedRoot = Harness.packageRoot.appendingPathComponent("Tests/EndToEndTests/Expected/modules")

@@ -29,9 +29,8 @@ struct PerCPUTests {
         return out
     }
 
-    @Test(arguments: dumps)
+    @Test(Harness.needsSample, arguments: Harness.available(dumps))
     func areasAgreeWithCrash(dump: String) throws {
-        guard Harness.fixturesAvailable else { return }
         let session = try TypeCommandTests.session(dump)
         let areas = try session.perCPU()
         #expect(areas.countSource == "nr_cpu_ids")
@@ -66,8 +65,7 @@ struct PerCPUTests {
         #expect(try areas.panicCPU() == (dump.hasPrefix("qemu") ? 1 : 0))
     }
 
-    @Test func cpuCountIsBounded() throws {
-        guard Harness.fixturesAvailable else { return }
+    @Test(Harness.needsSample) func cpuCountIsBounded() throws {
         let session = try TypeCommandTests.session("dump.kdump")
         // nr_cpu_ids (2) above the bound is not believed: the slots are read up to the bound.
         let one = try PerCPU(space: try session.addressSpace(), maxCPUs: 1)
@@ -76,8 +74,7 @@ struct PerCPUTests {
         #expect(try one.offsets == session.perCPU().offsets.prefix(1).map { $0 })
     }
 
-    @Test func perCPUJSON() throws {
-        guard Harness.fixturesAvailable else { return }
+    @Test(Harness.needsSample) func perCPUJSON() throws {
         let session = try TypeCommandTests.session("dump.kdump")
         session.jsonOutput = true
         func json(_ command: String) throws -> [String: Any] { try Harness.jsonObject(session, command) }
@@ -92,8 +89,7 @@ struct PerCPUTests {
         #expect(values.map { $0["address"] as? String } == ["0xffff8a155f019160", "0xffff8a155f119160"])
     }
 
-    @Test func perCPUErrors() throws {
-        guard Harness.fixturesAvailable else { return }
+    @Test(Harness.needsSample) func perCPUErrors() throws {
         let session = try TypeCommandTests.session("dump.kdump")
         // The symbol's value is an offset, not an address: the read fails and says what to write.
         for command in ["struct rq runqueues", "p runqueues.nr_running"] {

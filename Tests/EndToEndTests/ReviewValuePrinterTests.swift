@@ -85,7 +85,7 @@ final class PatternMemory: MemoryReader {
     }
 
     /// BTF whose FUNC_PROTO returns and takes pointers to itself: the CType was built 3^64 times.
-    @Test(.enabled(if: Harness.fixturesAvailable)) func functionTypeCycleEnds() throws {
+    @Test(Harness.needsSample) func functionTypeCycleEnds() throws {
         func le(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
         // id 1: PTR -> 2; id 2: FUNC_PROTO returning 1, with two parameters of type 1.
         let records = le(0) + le(2 << 24) + le(2) + le(0) + le(13 << 24 | 2) + le(1) + le(0) + le(1) + le(0) + le(1)

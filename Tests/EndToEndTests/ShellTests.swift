@@ -4,9 +4,8 @@ import Testing
 
 /// crashsh as a user runs it: arguments, -c, -i, standard input, pipes, redirection, output
 /// modes, and one clear line for input it cannot use.
-@Suite(.enabled(if: Harness.fixturesAvailable, "fixtures unavailable: ../shared/fixtures/prepare.sh not found"))
-struct ShellTests {
-    @Test("vmcoreinfo prints the note crash shows in help -D", arguments: Harness.kdumpCrashDumps + Harness.qemuCrashDumps)
+@Suite struct ShellTests {
+    @Test("vmcoreinfo prints the note crash shows in help -D", Harness.needsFixtureSet, arguments: Harness.kdumpCrashDumps + Harness.qemuCrashDumps)
     func vmcoreinfoMatchesCrash(dump: String) throws {
         // Both QEMU files come from one boot, the others from the kdump crash: compare each
         // with crash's view of a kdump-format file of the same crash.
@@ -19,7 +18,7 @@ struct ShellTests {
         #expect(run.stdout == (try Harness.referenceVmcoreinfo(dump)))
     }
 
-    @Test func jsonOutputIsParseableAndHasTheKeys() throws {
+    @Test(Harness.needsFixtureSet) func jsonOutputIsParseableAndHasTheKeys() throws {
         let run = try Harness.run(["--json", "-c", "vmcoreinfo", Harness.fixture("dump.kdump")])
         #expect(run.exitCode == 0)
         #expect(run.stdout.split(separator: "\n").count == 1, "one JSON line per command")
@@ -34,7 +33,7 @@ struct ShellTests {
     }
 
     /// In JSON mode a failing command leaves an error line in the stream (and its line on stderr).
-    @Test func jsonModeReportsFailuresAsDocuments() throws {
+    @Test(Harness.needsSample) func jsonModeReportsFailuresAsDocuments() throws {
         let run = try Harness.run(["--json", "-c", "vmcoreinfo extra; nosuch; set", Harness.fixture("dump.kdump")])
         #expect(run.exitCode == 1)
         #expect(run.stderrLines == ["vmcoreinfo: takes no arguments", "crashsh: command not found: nosuch"])
@@ -49,7 +48,7 @@ struct ShellTests {
         #expect((parsed.last?["result"] as? [String: Any])?["json"] as? Bool == true)
     }
 
-    @Test func setJsonSwitchesTheOutputMode() throws {
+    @Test(Harness.needsSample) func setJsonSwitchesTheOutputMode() throws {
         let run = try Harness.run(["-c", "set json on; vmcoreinfo; set json off; vmcoreinfo | grep PAGESIZE",
                                    Harness.fixture("dump.kdump")])
         #expect(run.exitCode == 0)
@@ -60,7 +59,7 @@ struct ShellTests {
         #expect(run.stdout.hasSuffix("   json: off\nPAGESIZE=4096\n"))
     }
 
-    @Test func dumpAndVmlinuxInEitherOrder() throws {
+    @Test(Harness.needsFixtureSet) func dumpAndVmlinuxInEitherOrder() throws {
         let dump = Harness.fixture("dump.elf"), vmlinux = Harness.fixture(Harness.vmlinuxName)
         let reference = try Harness.referenceVmcoreinfo("dump.elf")
         let a = try Harness.run(["-c", "vmcoreinfo", dump, vmlinux])
@@ -71,7 +70,7 @@ struct ShellTests {
         #expect(b.stdout == reference)
     }
 
-    @Test func pipesThroughTheShell() throws {
+    @Test(Harness.needsFixtureSet) func pipesThroughTheShell() throws {
         let run = try Harness.run(["-c", "vmcoreinfo | grep OSRELEASE; vmcoreinfo | grep -c '^SYMBOL(' | tr -d ' '",
                                    Harness.fixture("dump.kdump")])
         let symbols = try Harness.referenceVmcoreinfo("dump.kdump").split(separator: "\n").filter { $0.hasPrefix("SYMBOL(") }.count
@@ -79,7 +78,7 @@ struct ShellTests {
         #expect(run.stdout == "OSRELEASE=6.1.0-56-cloud-amd64\n\(symbols)\n")
     }
 
-    @Test func redirectsToAFileAndAppends() throws {
+    @Test(Harness.needsFixtureSet) func redirectsToAFileAndAppends() throws {
         let dir = try Harness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let reference = try Harness.referenceVmcoreinfo("dump.kdump")
@@ -98,7 +97,7 @@ struct ShellTests {
         #expect(bad.stdout == "PAGESIZE=4096\n")
     }
 
-    @Test func runsACommandScript() throws {
+    @Test(Harness.needsFixtureSet) func runsACommandScript() throws {
         let dir = try Harness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let script = dir.appendingPathComponent("script.crash")
@@ -120,7 +119,7 @@ struct ShellTests {
         #expect(missing.stderr.contains("nope"))
     }
 
-    @Test func commandsFromStandardInputContinueAfterAFailure() throws {
+    @Test(Harness.needsSample) func commandsFromStandardInputContinueAfterAFailure() throws {
         let run = try Harness.run([Harness.fixture("dump.kdump")],
                                   stdin: "nosuchcommand arg\nvmcoreinfo extra\nvmcoreinfo | grep BUILD-ID\n'unterminated\nhelp set | head -1\n")
         #expect(run.stdout == "BUILD-ID=3b43fad5034874490492495d552c0af6a5fab235\nNAME\n")
@@ -131,7 +130,7 @@ struct ShellTests {
         #expect(!run.killedBySignal)
     }
 
-    @Test func exitStopsReadingCommands() throws {
+    @Test(Harness.needsSample) func exitStopsReadingCommands() throws {
         for word in ["q", "quit", "exit"] {
             let run = try Harness.run(["-c", "vmcoreinfo | head -1; \(word); vmcoreinfo", Harness.fixture("dump.kdump")])
             #expect(run.stdout == "OSRELEASE=6.1.0-56-cloud-amd64\n")
@@ -142,7 +141,7 @@ struct ShellTests {
         #expect(stdin.exitCode == 0)
     }
 
-    @Test func helpListsEveryCommandAndShowsUsage() throws {
+    @Test(Harness.needsSample) func helpListsEveryCommandAndShowsUsage() throws {
         let run = try Harness.run(["-c", "help", Harness.fixture("dump.kdump")])
         #expect(run.exitCode == 0)
         let listed = Set(run.stdout.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init))
@@ -156,7 +155,7 @@ struct ShellTests {
         #expect(unknown.exitCode == 1)
     }
 
-    @Test func badArgumentsAreAUsageError() throws {
+    @Test(Harness.needsSample) func badArgumentsAreAUsageError() throws {
         let none = try Harness.run([])
         #expect(none.exitCode == 64)
         #expect(none.stderr.contains("Usage: crashsh"))
@@ -168,7 +167,7 @@ struct ShellTests {
 
     /// Without a vmlinux on the command line, crashsh finds it in its debuginfo cache by the
     /// dump's release, as the README's setup leaves it there.
-    @Test func findsTheVmlinuxInTheDebuginfoCache() throws {
+    @Test(Harness.needsSample) func findsTheVmlinuxInTheDebuginfoCache() throws {
         let dir = try Harness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let dump = Harness.fixture("dump.kdump"), vmlinux = Harness.fixture(Harness.vmlinuxName)
@@ -197,7 +196,7 @@ struct ShellTests {
 
     /// --ignore-mismatch reaches the session: a vmlinux with another build-id is refused
     /// without it and used with it.
-    @Test func ignoreMismatchFlag() throws {
+    @Test(Harness.needsSample) func ignoreMismatchFlag() throws {
         let (dir, other) = try SymRdTests.makeVariant(.otherBuildID)
         defer { try? FileManager.default.removeItem(at: dir) }
         let dump = Harness.fixture("dump.kdump")
@@ -218,7 +217,7 @@ struct ShellTests {
     /// A dump the user may not read. Root reads any file, so as root crashsh runs as `nobody`
     /// through setpriv (util-linux); without setpriv the message wording is still checked by
     /// CommandRunnerTests.permissionErrorReadsWell.
-    @Test func unreadableDumpIsOneClearLine() throws {
+    @Test(Harness.needsSample) func unreadableDumpIsOneClearLine() throws {
         let isRoot = getuid() == 0
         let setpriv = "/usr/bin/setpriv"
         let launcher = isRoot ? [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"] : []
@@ -238,7 +237,7 @@ struct ShellTests {
     }
 
     /// Files crashsh cannot open: exactly one line on stderr naming the file, exit code 1.
-    @Test func unusableInputIsOneClearLine() throws {
+    @Test(Harness.needsFixtureSet) func unusableInputIsOneClearLine() throws {
         let dir = try Harness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let empty = dir.appendingPathComponent("empty.vmcore")

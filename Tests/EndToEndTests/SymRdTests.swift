@@ -34,9 +34,8 @@ struct SymRdTests {
 
     // MARK: - refs/crash-8.0.6 of the fixtures
 
-    @Test(arguments: dumps)
+    @Test(Harness.needsFixtureSet, arguments: dumps)
     func fixtureReferences(dump: String) throws {
-        guard Harness.fixturesAvailable else { return }
         let session = try Self.session(dump)
         let refs = Harness.fixture("refs/crash-8.0.6/\(dump)")
         for (command, file) in [("sym schedule", "sym_schedule.txt"), ("sym linux_banner", "sym_linux_banner.txt"),
@@ -57,9 +56,8 @@ struct SymRdTests {
         "rd -s init_task 40": "section symbols",
     ]
 
-    @Test(arguments: dumps)
+    @Test(Harness.needsSample, arguments: Harness.available(dumps))
     func crashReferences(dump: String) throws {
-        guard Harness.fixturesAvailable else { return }
         let session = try Self.session(dump)
         let list = dump.hasPrefix("qemu.") ? "qemu-commands.txt" : "kdump-commands.txt"
         let commands = try String(contentsOf: Self.expectedRoot.appendingPathComponent(list), encoding: .utf8)
@@ -104,8 +102,7 @@ struct SymRdTests {
 
     // MARK: - Text, JSON, options
 
-    @Test func jsonOfSymAndRd() throws {
-        guard Harness.fixturesAvailable else { return }
+    @Test(Harness.needsSample) func jsonOfSymAndRd() throws {
         let session = try Self.session("dump.kdump")
         session.jsonOutput = true
         guard case let .output(symText) = Harness.runCommand(session, "sym ffffffffb10114f5") else {
@@ -124,8 +121,7 @@ struct SymRdTests {
         #expect(rdText.contains("\"type\":\"KVADDR\""))
     }
 
-    @Test func symUnknownNameAndAddress() throws {
-        guard Harness.fixturesAvailable else { return }
+    @Test(Harness.needsSample) func symUnknownNameAndAddress() throws {
         let session = try Self.session("dump.kdump")
         #expect(Harness.runCommand(session, "sym no_such_symbol_at_all") == .failure("sym: symbol not found: no_such_symbol_at_all"))
         #expect(Harness.runCommand(session, "sym 1234") == .failure("sym: invalid address: 1234"))
@@ -134,8 +130,7 @@ struct SymRdTests {
         if case .output = Harness.runCommand(session, "rd -32 -s linux_banner") { Issue.record("-s needs 64-bit display") }
     }
 
-    @Test func completionOffersSymbols() throws {
-        guard Harness.fixturesAvailable else { return }
+    @Test(Harness.needsSample) func completionOffersSymbols() throws {
         let session = try Self.session("dump.kdump")
         let names = session.completions(line: "sym schedule_t", wordStart: 4, word: "schedule_t")
         #expect(names.contains("schedule_timeout"))
@@ -150,8 +145,7 @@ struct SymRdTests {
     }
 
     /// `sym -l` lists the whole .symtab in address order, and agrees with itself on lookups.
-    @Test func symListIsSortedAndConsistent() throws {
-        guard Harness.fixturesAvailable else { return }
+    @Test(Harness.needsSample) func symListIsSortedAndConsistent() throws {
         let session = try Self.session("dump.kdump")
         guard case let .output(text) = Harness.runCommand(session, "sym -l") else { Issue.record("sym -l failed"); return }
         let lines = text.split(separator: "\n")
@@ -172,9 +166,8 @@ struct SymRdTests {
     /// numbered sample of crash's lines up to its module part, which ModuleTests checks):
     /// crash's order (value, then .symtab name), its choice before _text, section symbols, clone
     /// names cut like crash's, and its relocation range.
-    @Test(arguments: ["dump.kdump", "qemu.elf"])
+    @Test(Harness.needsSample, arguments: Harness.available(["dump.kdump", "qemu.elf"]))
     func symListMatchesCrash(dump: String) throws {
-        guard Harness.fixturesAvailable else { return }
         let reference = try String(contentsOf: Self.expectedRoot.appendingPathComponent("sym-l/\(dump).txt"), encoding: .utf8)
             .split(separator: "\n").map(String.init)
         let header = try #require(reference.first).split(separator: " ")
@@ -209,8 +202,7 @@ struct SymRdTests {
 
     /// Clone names: crash shows `free_ext_idx.isra.0` as `free_ext_idx` and finds it by that name;
     /// crashsh also finds it by its .symtab name (crash says "symbol not found" there).
-    @Test func cloneNamesAsCrashShowsThem() throws {
-        guard Harness.fixturesAvailable else { return }
+    @Test(Harness.needsSample) func cloneNamesAsCrashShowsThem() throws {
         let session = try Self.session("dump.kdump")
         let byName = Harness.runCommand(session, "sym free_ext_idx")
         #expect(Harness.runCommand(session, "sym free_ext_idx.isra.0") == byName)
@@ -226,8 +218,7 @@ struct SymRdTests {
     }
 
     /// A read that runs into an excluded page shows what it could read, then crash's error line.
-    @Test func readRunningIntoAnExcludedPage() throws {
-        guard Harness.fixturesAvailable else { return }
+    @Test(Harness.needsSample) func readRunningIntoAnExcludedPage() throws {
         let session = try Self.session("dump.kdump")
         // pfn 0x3670 is excluded (a user page) in the filtered dumps; find a present page before an
         // excluded one near it, through the model, not by assumption.
@@ -290,8 +281,7 @@ struct SymRdTests {
         return (dir, path)
     }
 
-    @Test func wrongBuildIDIsRefusedUnlessOverridden() throws {
-        guard Harness.fixturesAvailable else { return }
+    @Test(Harness.needsSample) func wrongBuildIDIsRefusedUnlessOverridden() throws {
         let (dir, other) = try Self.makeVariant(.otherBuildID)
         defer { try? FileManager.default.removeItem(at: dir) }
         let session = try Self.session("dump.kdump", vmlinux: other)
@@ -310,8 +300,7 @@ struct SymRdTests {
         #expect(Harness.runCommand(forced, "sym schedule") == .output("ffffffffb10114f0 (T) schedule\n"))
     }
 
-    @Test func releaseIsComparedWithoutBuildID() throws {
-        guard Harness.fixturesAvailable else { return }
+    @Test(Harness.needsFixtureSet) func releaseIsComparedWithoutBuildID() throws {
         let (dir, noBuildID) = try Self.makeVariant(.noBuildID)
         defer { try? FileManager.default.removeItem(at: dir) }
         // No build-id in the file: the release in its linux_banner decides, and it matches.
@@ -331,8 +320,7 @@ struct SymRdTests {
     /// No build-id on either side: the vmlinux's linux_banner is compared with the bytes at its
     /// run-time address in the dump's memory. Another build of the same release (here: the
     /// banner's "#1" changed to "#2") is refused, naming both banners; --ignore-mismatch overrides.
-    @Test func bannerInMemoryDecidesWithoutBuildIDs() throws {
-        guard Harness.fixturesAvailable else { return }
+    @Test(Harness.needsSample) func bannerInMemoryDecidesWithoutBuildIDs() throws {
         let (dir, noBuildID) = try Self.makeVariant(.noBuildID)
         defer { try? FileManager.default.removeItem(at: dir) }
         // dump.kdump with its VMCOREINFO's BUILD-ID key renamed (same length: the sub-header and
@@ -381,8 +369,7 @@ struct SymRdTests {
                                         readMemory: { _, n in Array(banner.utf8.prefix(n)) })?.what == "linux_banner")
     }
 
-    @Test func debugStrippedVmlinuxStillResolvesSymbols() throws {
-        guard Harness.fixturesAvailable else { return }
+    @Test(Harness.needsFixtureSet) func debugStrippedVmlinuxStillResolvesSymbols() throws {
         let (dir, stripped) = try Self.makeVariant(.debugStripped)
         defer { try? FileManager.default.removeItem(at: dir) }
         let session = try Self.session("dump.kdump", vmlinux: stripped)
@@ -393,8 +380,7 @@ struct SymRdTests {
         #expect(Harness.runCommand(session, "rd -64 linux_banner 8") == .output(ref))
     }
 
-    @Test func fullyStrippedVmlinuxSaysSo() throws {
-        guard Harness.fixturesAvailable else { return }
+    @Test(Harness.needsSample) func fullyStrippedVmlinuxSaysSo() throws {
         let (dir, stripped) = try Self.makeVariant(.allStripped)
         defer { try? FileManager.default.removeItem(at: dir) }
         let session = try Self.session("dump.kdump", vmlinux: stripped)
@@ -408,9 +394,7 @@ struct SymRdTests {
     }
 
     /// The same checks through the executable: one clear line on standard error, no trap.
-    @Test func wrongVmlinuxThroughTheShell() throws {
-        guard Harness.fixturesAvailable else { return }
-        try #require(Harness.binary != nil, "crashsh executable not built")
+    @Test(Harness.needsSample) func wrongVmlinuxThroughTheShell() throws {
         let (dir, other) = try Self.makeVariant(.otherBuildID)
         defer { try? FileManager.default.removeItem(at: dir) }
         let run = try Harness.run(["-c", "sym schedule", Harness.fixture("dump.kdump"), other])

@@ -8,7 +8,7 @@ import DumpModel
 /// References: refs/crash-8.0.6/<dump>/vtop_*.txt, and for the cases refs/ lacks, crash 8.0.6 run
 /// as `crash -s vmlinux dump.kdump` (and qemu.elf) with the commands on stdin; its output is quoted
 /// below verbatim.
-@Suite(.enabled(if: Harness.fixturesAvailable, "fixtures unavailable: ../shared/fixtures/prepare.sh not found"))
+@Suite(Harness.needsFixtureSet)
 struct TranslationCommandTests {
     static let allDumps = Harness.kdumpCrashDumps + Harness.qemuCrashDumps
 

@@ -21,9 +21,8 @@ struct TypeCommandTests {
 
     // MARK: - refs/crash-8.0.6 of the fixtures
 
-    @Test(arguments: dumps)
+    @Test(Harness.needsFixtureSet, arguments: dumps)
     func fixtureReferences(dump: String) throws {
-        guard Harness.fixturesAvailable else { return }
         let session = try Self.session(dump)
         let refs = Harness.fixture("refs/crash-8.0.6/\(dump)")
         // In crash's order, so that `p` numbers its values $1, $2 as the references do.
@@ -38,9 +37,8 @@ struct TypeCommandTests {
 
     // MARK: - Expected/typecmds (generated with crash 8.0.6)
 
-    @Test(arguments: dumps)
+    @Test(Harness.needsSample, arguments: Harness.available(dumps))
     func generatedReferences(dump: String) throws {
-        guard Harness.fixturesAvailable else { return }
         // The kdump files hold one crash, the QEMU files another: one reference set for each.
         let refDir = Self.expectedRoot.appendingPathComponent(dump.hasPrefix("qemu") ? "qemu.elf" : "dump.kdump")
         let commands = try String(contentsOf: Self.expectedRoot.appendingPathComponent("commands.txt"), encoding: .utf8)
@@ -73,8 +71,7 @@ struct TypeCommandTests {
 
     // MARK: - errors and JSON on the real dump
 
-    @Test func errorsAreOneLineAndNameTheAddress() throws {
-        guard Harness.fixturesAvailable else { return }
+    @Test(Harness.needsSample) func errorsAreOneLineAndNameTheAddress() throws {
         let session = try Self.session("dump.kdump")
         let cases: [(String, String)] = [
             ("p nosuchsym", "p: No symbol \"nosuchsym\" in current context."),
@@ -98,8 +95,7 @@ struct TypeCommandTests {
         }
     }
 
-    @Test func jsonValues() throws {
-        guard Harness.fixturesAvailable else { return }
+    @Test(Harness.needsSample) func jsonValues() throws {
         let session = try Self.session("dump.kdump")
         session.jsonOutput = true
         func json(_ command: String) throws -> [String: Any] { try Harness.jsonObject(session, command) }
@@ -121,8 +117,7 @@ struct TypeCommandTests {
         #expect(offsets == [0, 8])
     }
 
-    @Test func typeNameCompletion() throws {
-        guard Harness.fixturesAvailable else { return }
+    @Test(Harness.needsSample) func typeNameCompletion() throws {
         let session = try Self.session("dump.kdump")
         let names = session.completions(line: "struct task_st", wordStart: 7, word: "task_st")
         #expect(names.contains("task_struct"))

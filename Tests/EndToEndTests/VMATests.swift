@@ -7,7 +7,7 @@ import DumpModel
 /// memory, "(not accessible)" outside every VMA) and `vm`, compared byte for byte with crash
 /// 8.0.6: Expected/vma/<dump>/ (generate.sh), run in one session in the order of the command
 /// list, as crash ran them (the first is `set 1`, the context of the commands without `-c`).
-@Suite(.enabled(if: Harness.fixturesAvailable, "fixtures unavailable: ../shared/fixtures/prepare.sh not found"))
+@Suite(Harness.needsFixtureSet)
 struct VMATests {
     static let expected = Harness.packageRoot.appendingPathComponent("Tests/EndToEndTests/Expected/vma")
 

@@ -24,6 +24,38 @@ public enum SharedFixtures {
               let root = out.stdout.split(separator: "\n").last else { return nil }
         return set(root.trimmingCharacters(in: .whitespaces))
     }()
+
+    /// The kernel release of Samples/dump.kdump (the fixture set's dump.kdump is the same file).
+    public static let sampleRelease = "6.1.0-56-cloud-amd64"
+
+    /// dump.kdump: the fixture set's, else the repository's Samples/dump.kdump, so that a clone on
+    /// its own (no ../shared) still runs the tests that need only this dump.
+    public static let sampleDump: String? = {
+        if let set = setDirectory { return set + "/dump.kdump" }
+        let bundled = packageRoot.appendingPathComponent("Samples/dump.kdump").path
+        return FileManager.default.fileExists(atPath: bundled) ? bundled : nil
+    }()
+
+    /// The vmlinux of `sampleRelease`: the fixture set's, else where scripts/fetch-debuginfo.sh
+    /// puts or finds it ($XDG_CACHE_HOME/crashsh/debuginfo, /usr/lib/debug); nil when absent.
+    public static let sampleVmlinux: String? = {
+        let name = "vmlinux-" + sampleRelease
+        let env = ProcessInfo.processInfo.environment
+        var candidates: [String] = []
+        if let set = setDirectory { candidates.append(set + "/" + name) }
+        if let xdg = env["XDG_CACHE_HOME"], xdg.hasPrefix("/") {
+            candidates.append(xdg + "/crashsh/debuginfo/" + name)
+        } else if let home = env["HOME"], !home.isEmpty {
+            candidates.append(home + "/.cache/crashsh/debuginfo/" + name)
+        }
+        candidates += ["/usr/lib/debug/boot/" + name, "/usr/lib/debug/lib/modules/\(sampleRelease)/vmlinux"]
+        return candidates.first { FileManager.default.isReadableFile(atPath: $0) }
+    }()
+
+    /// Why a test that needs the whole fixture set was skipped.
+    public static let setMissing = "needs the fixture set (../shared/fixtures or $CRASHSH_FIXTURES): other dumps, refs/ of crash 8.0.6"
+    /// Why a test that needs dump.kdump and its vmlinux was skipped.
+    public static let sampleMissing = "needs Samples/dump.kdump and its vmlinux (scripts/fetch-debuginfo.sh \(sampleRelease))"
 }
 
 /// Runs a program and captures what it printed.

@@ -6,7 +6,7 @@ import TestSupport
 /// Seeded mutations of the fixture vmlinux's .BTF section, parsed in memory: every case must
 /// parse (or be refused) and answer the lookups `struct`, `p` and the kernel layout make, without
 /// trapping, hanging or recursing without bound.
-@Suite(.enabled(if: Fixture.available)) struct BTFMutationTests {
+@Suite(.enabled(if: Fixture.available, Comment(rawValue: SharedFixtures.sampleMissing))) struct BTFMutationTests {
     /// SplitMix64 (TestSupport): the same sequence on every machine for a seed.
     typealias Random = SplitMix64
 
@@ -105,7 +105,7 @@ import TestSupport
     }
 
     @Test func mutatedSectionsEndCleanly() throws {
-        guard let p = try Self.pristine() else { return }
+        let p = try #require(try Self.pristine(), "the vmlinux has no .BTF section")
         let cases = Int(ProcessInfo.processInfo.environment["CRASHSH_BTF_MUTATIONS"] ?? "") ?? 1200
         let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: p.bytes.count, alignment: 8)
         defer { buf.deallocate() }
@@ -130,9 +130,8 @@ import TestSupport
         }
         // Most mutations leave a readable section: the lookups above really ran.
         #expect(only != nil || parsed > cases / 3, "parsed \(parsed), refused \(refused)")
-        // The worst cases are linear in the section (a task_struct of 65535 garbage members whose
-        // anonymous members reach every struct: seconds in a debug build); exponential walks and
-        // unbounded chains take far longer.
-        #expect(slowest.0 < .seconds(15), "seed \(slowest.1) took \(slowest.0)")
+        // The slowest case is printed, not asserted (no wall-clock bounds in tests): the worst
+        // are linear in the section, seconds in a debug build.
+        print("BTF mutations: \(parsed) parsed, \(refused) refused; slowest: seed \(slowest.1), \(slowest.0)")
     }
 }

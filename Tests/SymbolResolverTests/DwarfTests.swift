@@ -1,8 +1,9 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import SymbolResolver
 
-@Suite(.enabled(if: Fixture.available)) struct DwarfTests {
+@Suite(.enabled(if: Fixture.available, Comment(rawValue: SharedFixtures.sampleMissing))) struct DwarfTests {
     /// File and line agree with crash 8.0.6's `sym` (gdb's choice among the line table's rows)
     /// on the addresses of Expected/sym-lines: mostly addresses that carry several rows (inlined
     /// code starting where its caller's line does, file switches), where the choice matters.

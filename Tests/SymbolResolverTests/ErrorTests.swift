@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import SymbolResolver
 
 struct ErrorTests {
@@ -34,7 +35,7 @@ struct ErrorTests {
         }
     }
 
-    @Test(.enabled(if: Fixture.available)) func coreFileIsRejected() throws {
+    @Test(.enabled(if: Fixture.setAvailable, Comment(rawValue: SharedFixtures.setMissing))) func coreFileIsRejected() throws {
         let core = Fixture.dir! + "/dump.elf"
         #expect(throws: SymbolError.notVmlinux(path: core, reason: "an ELF core file (a dump), not a kernel image")) {
             try KernelImage(path: core)
@@ -43,7 +44,7 @@ struct ErrorTests {
 
     /// A stripped vmlinux has no symbols: a clear error at open. A vmlinux with symbols but no
     /// DWARF and no BTF still answers symbols and says "no debuginfo" for types.
-    @Test(.enabled(if: Fixture.available)) func strippedAndDebuglessCopies() throws {
+    @Test(.enabled(if: Fixture.available, Comment(rawValue: SharedFixtures.sampleMissing))) func strippedAndDebuglessCopies() throws {
         let dir = try ErrorTests.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let stripped = dir + "/vmlinux.stripped"

@@ -4,12 +4,16 @@ import Testing
 import TestSupport
 
 /// Paths of the shared fixtures: $CRASHSH_FIXTURES, else what ../shared/fixtures/prepare.sh
-/// prints. nil (tests skip) only when neither is available.
+/// prints. The vmlinux alone also comes from where scripts/fetch-debuginfo.sh puts it, so a
+/// clone on its own runs the tests that need nothing else.
 enum Fixture {
     static var dir: String? { SharedFixtures.setDirectory }
-    static var vmlinux: String? { dir.map { $0 + "/vmlinux-6.1.0-56-cloud-amd64" } }
+    static var vmlinux: String? { SharedFixtures.sampleVmlinux }
     static var refs: String? { dir.map { $0 + "/refs/crash-8.0.6/dump.kdump" } }
-    static var available: Bool { vmlinux.map { FileManager.default.fileExists(atPath: $0) } ?? false }
+    /// The vmlinux is there.
+    static var available: Bool { vmlinux != nil }
+    /// The whole fixture set is there (crash's refs/, the dumps) besides the vmlinux.
+    static var setAvailable: Bool { available && dir != nil }
 
     /// One KernelImage shared by the tests of a process (opening is cheap, but indexes are not).
     nonisolated(unsafe) static let kernel: KernelImage? = vmlinux.flatMap { try? KernelImage(path: $0) }
@@ -26,7 +30,7 @@ enum Fixture {
 /// Runs `body` with the shared kernel under a lock (KernelImage is not thread-safe and Swift
 /// Testing runs tests in parallel).
 func withKernel(_ body: (KernelImage) throws -> Void) throws {
-    guard let k = Fixture.kernel else { return }
+    let k = try #require(Fixture.kernel, "\(Fixture.vmlinux ?? "the vmlinux") did not open")
     Fixture.lock.lock()
     defer { Fixture.lock.unlock() }
     try body(k)

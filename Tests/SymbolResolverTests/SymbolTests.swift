@@ -1,8 +1,9 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import SymbolResolver
 
-@Suite(.enabled(if: Fixture.available)) struct SymbolTests {
+@Suite(.enabled(if: Fixture.setAvailable, Comment(rawValue: SharedFixtures.setMissing))) struct SymbolTests {
     /// Every symbol nm lists, with nm's address and type letter, and nothing nm does not list.
     @Test func symbolsMatchNm() throws {
         let nm = try Fixture.run("nm", [Fixture.vmlinux!])

@@ -1,10 +1,11 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import SymbolResolver
 
 // The C text of types (crash's `whatis task_struct`, `struct -o list_head`) is the Commands
 // layer's: TypeCommandTests compares it with crash on every fixture. Here: the type model.
-@Suite(.enabled(if: Fixture.available)) struct TypeTests {
+@Suite(.enabled(if: Fixture.available, Comment(rawValue: SharedFixtures.sampleMissing))) struct TypeTests {
     /// Prototypes from BTF's FUNC records, as crash's `whatis` shows them
     /// (Expected/typecmds: "void sysrq_handle_crash(int);", "int _printk(const char *, ...);").
     @Test func functionPrototypesFromBTF() throws {

@@ -36,6 +36,55 @@ extension Session {
         return .output(output)
     }
 
+    /// Runs the command `words` names and writes its output to `sink` as it is produced (a
+    /// `StreamingResult` in pieces, any other result whole). The outcome carries no output:
+    /// `.failure` when the command failed before writing anything, `.partial` with empty output
+    /// when it failed after (its JSON line, if any, is written).
+    /// Throws `OutputClosed` when the sink's reader went away.
+    public func execute(_ words: [String], streamingTo sink: any OutputSink) throws -> CommandOutcome {
+        guard let name = words.first, let command = CommandRegistry.lookup(name) else {
+            return try deliver(execute(words), to: sink)
+        }
+        let result: any CommandResult
+        do {
+            result = try command.run(Array(words.dropFirst()), in: self)
+        } catch {
+            return .failure(Session.failureLine(command: name, error: error))
+        }
+        guard let streaming = result as? StreamingResult else {
+            if result is ExitRequest { return .exit }
+            let output = jsonOutput
+                ? JSONValue.resultLine(command: words.joined(separator: " "), result: result.renderJSON())
+                : result.renderText()
+            try sink.write(output)
+            if let failed = result as? PartialResult, let message = failed.failureMessage {
+                return .partial(output: "", failure: Session.failureLine(command: name, error: CommandError(message)))
+            }
+            return .output("")
+        }
+        var failure: (any Error)?
+        if jsonOutput {
+            let head = JSONValue.object([("command", .string(words.joined(separator: " "))), ("result", .null)]).rendered()
+            // `{"command":"...","result":null}` less its `null}`: the streamed value goes there.
+            try sink.write(String(head.dropLast(5)))
+            do { try streaming.streamJSON(to: sink) } catch is OutputClosed { throw OutputClosed() } catch { failure = error }
+            try sink.write("}\n")
+        } else {
+            do { try streaming.streamText(to: sink) } catch is OutputClosed { throw OutputClosed() } catch { failure = error }
+        }
+        if let failure { return .partial(output: "", failure: Session.failureLine(command: name, error: failure)) }
+        return .output("")
+    }
+
+    /// Writes a whole outcome's output to `sink`; what is left is the failure line, if any.
+    private func deliver(_ outcome: CommandOutcome, to sink: any OutputSink) throws -> CommandOutcome {
+        switch outcome {
+        case let .output(text): try sink.write(text); return .output("")
+        case let .partial(text, line): try sink.write(text); return .partial(output: "", failure: line)
+        case .failure, .exit: return outcome
+        }
+    }
+
     /// `<command>: <message>`, one line, for an error a command threw.
     static func failureLine(command: String, error: any Error) -> String {
         let message: String

@@ -48,3 +48,35 @@ public protocol PartialResult: CommandResult {
     /// The error that ended the command part-way, or nil when it completed.
     var failureMessage: String? { get }
 }
+
+/// Where a streamed result writes its text or JSON as it is produced.
+public protocol OutputSink: AnyObject {
+    /// Writes `text`; throws `OutputClosed` when the reader has gone away (the result stops).
+    func write(_ text: String) throws
+}
+
+/// The reader of a sink went away (a closed pipe): nothing more can be shown.
+public struct OutputClosed: Error, Sendable {
+    public init() {}
+}
+
+/// A sink that keeps what is written, for the whole-string rendering of a streamed result.
+public final class StringSink: OutputSink {
+    public private(set) var text = ""
+    public init() {}
+    public func write(_ text: String) { self.text += text }
+}
+
+/// A result too large to build whole (millions of words, every symbol): it writes its text or
+/// JSON to a sink piece by piece, so the first line shows at once and memory stays flat
+/// whatever the count. Long loops poll the session's interrupt flag and stop with
+/// `CommandError.interrupted`.
+///
+/// A stream that fails part-way throws; what it wrote stands, and the error becomes the
+/// command's failure line. `streamJSON` writes the value of the line's `result` and, when it
+/// fails, first closes what it opened (a list ends with an `{"error": ...}` record or the
+/// object gets an "error" key), so the command's JSON line stays one valid line.
+public protocol StreamingResult: CommandResult {
+    func streamText(to sink: any OutputSink) throws
+    func streamJSON(to sink: any OutputSink) throws
+}
