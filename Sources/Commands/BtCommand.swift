@@ -456,6 +456,14 @@ extension Session {
                 throw CommandError("\(error)")
             }
             var u = StackUnwinder(memory: kernelState.memory, tables: [table])
+            // Module code: each module's own tables, in the image's format, read on first need.
+            let memory = kernelState.memory
+            u.moduleTables = LazyORCTables { [weak self] in
+                guard let self else { return [] }
+                return self.moduleSymbols().modules.compactMap { m in
+                    (try? ModuleORCTables.table(of: m.module, memory: memory, format: table.format)) ?? nil
+                }
+            }
             let symbols = try? kernelSymbols()
             u.functionName = { symbols?.symbol(at: $0)?.symbol.name }
             // Code objtool left without ORC (kexec_core.o...) still has the compiler's CFI.

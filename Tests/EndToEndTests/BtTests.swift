@@ -1,4 +1,5 @@
 import Commands
+import DumpModel
 import Foundation
 import Testing
 
@@ -225,5 +226,27 @@ struct BtTests {
             }
         }
         #expect(objects >= 5)
+    }
+
+    /// Every loaded module of the fixtures carries an ORC table in its memory (6.1, ORC
+    /// unwinder): read through the layout, it starts in the module's text; the entries of freed
+    /// init code point elsewhere (into modules loaded later) and are dropped.
+    @Test(arguments: ["dump.kdump", "qemu.elf"])
+    func modulesCarryORCTablesForTheirText(dump: String) throws {
+        let session = try TypeCommandTests.session(dump)
+        let memory = try session.crashedKernel().memory
+        let modules = session.moduleSymbols().modules
+        #expect(modules.count > 5)
+        var entries = 0
+        for m in modules {
+            let whole = try #require(try ModuleORCTables.table(module: m.module.address, memory: memory, format: .v4_14))
+            let table = try #require(try ModuleORCTables.table(of: m.module, memory: memory, format: .v4_14))
+            #expect(table.count <= whole.count && table.count > 10)
+            let regions = m.module.regions.map { "\($0.kind) \(String($0.base, radix: 16))-\(String($0.end, radix: 16))" }
+            #expect(table.addresses.first ?? 0 >= m.base && table.addresses.last ?? 0 <= m.textEnd,
+                    "\(m.module.name) \(String(table.addresses.first ?? 0, radix: 16)) \(String(table.addresses.last ?? 0, radix: 16)) \(regions)")
+            entries += table.count
+        }
+        #expect(entries > 1000)
     }
 }

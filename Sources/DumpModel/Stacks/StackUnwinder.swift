@@ -134,9 +134,16 @@ public struct StackUnwinder {
         self.tables = tables
     }
 
-    /// The unwind rule at `pc`: the first table that covers it.
+    /// The loaded modules' ORC tables, read when a pc outside `tables` needs a rule.
+    public var moduleTables: LazyORCTables?
+
+    /// The unwind rule at `pc`: the first table that covers it, the modules' after the kernel's.
     public func row(at pc: UInt64) -> UnwindRow? {
         for t in tables where t.covers(pc) {
+            if let r = t.row(at: pc) { return r }
+        }
+        guard let moduleTables, pc >= KernelAddressSpace.startKernelMap else { return nil }
+        for t in moduleTables.tables where t.covers(pc) {
             if let r = t.row(at: pc) { return r }
         }
         return nil
