@@ -429,6 +429,7 @@ public enum BtCommand: CrashCommand {
             return "unreadable-stack"
         case .noRule: return "no-rule"
         case .outsideStacks: return "outside-stacks"
+        case .badReturnAddress: return "bad-return-address"
         case .loop: return "loop"
         case .frameLimit: return "frame-limit"
         case .noStart: return "no-start"
