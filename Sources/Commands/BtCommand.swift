@@ -11,7 +11,7 @@ public enum BtCommand: CrashCommand {
       bt - backtrace
 
     SYNOPSIS
-      bt [-a | -c cpu(s)] [-f | -F[F]] [-s] [-x] [-l] [-t] [-r] [pid | task]...
+      bt [-a | -c cpu(s)] [-f | -F[F]] [-e] [-s] [-x] [-l] [-t] [-r] [pid | task]...
 
     DESCRIPTION
       Shows the kernel stack of the current context's task (see `set`), of the tasks named, of the
@@ -28,6 +28,8 @@ public enum BtCommand: CrashCommand {
         -f   each frame's stack words
         -F   the same, symbolically: a kernel or module symbol's address as symbol+offset, an
              address in a slab object as [cache name] (-FF: [address:cache name])
+        -e   search the task's stack for registers an entry saved (exception frames), as crash
+             does: kernel-mode frames with the symbol of their ip, user-mode frames
         -s   symbol+offset for each frame (decimal; hexadecimal with -x)
         -x   hexadecimal offsets
         -l   the source file and line of each frame
@@ -55,6 +57,8 @@ public enum BtCommand: CrashCommand {
         public var lines = false
         public var textSymbols = false
         public var raw = false
+        /// -e: search the task's stack for saved registers (exception frames) instead of tracing.
+        public var exceptionSearch = false
         public init() {}
     }
 
@@ -88,9 +92,24 @@ public enum BtCommand: CrashCommand {
         public var rawWords: (start: UInt64, values: [UInt64])?
         /// `-r`: "symbol+offset" for the raw words that are text addresses, by index.
         public var rawSymbols: [Int: String] = [:]
+        /// `-e`: the exception frames found on the task's stack, with the symbol of each
+        /// kernel-mode frame's ip.
+        public var foundFrames: [(found: FoundExceptionFrame, symbol: String?)] = []
 
         public func renderText() -> String {
             var out = taskHeader(task) + "\n"
+            if options.exceptionSearch {
+                for (f, symbol) in foundFrames {
+                    let e = f.frame
+                    out += "\n  \(e.isUserMode ? "USER" : "KERNEL")-MODE EXCEPTION FRAME AT: \(hexDigits(e.address))\n"
+                    if !e.isUserMode { out += "    [exception RIP: \(symbol ?? "unknown or invalid address")]\n" }
+                    var r = e.registers
+                    r.cs = f.rawCS
+                    r.ss = f.rawSS
+                    out += BtCommand.registerBlock(r, maskSegments: false)
+                }
+                return out
+            }
             if options.textSymbols {
                 if let f = frames.first {
                     out += "              START: \(f.symbol ?? hexDigits(f.frame.pc)) at \(hexDigits(f.frame.pc))\n"
@@ -185,6 +204,11 @@ public enum BtCommand: CrashCommand {
             if frames.isEmpty, let r = trace.startRegisters {
                 pairs.append(("registers", BtCommand.registersJSON(r)))
             }
+            if options.exceptionSearch {
+                pairs.append(("exception_frames", .array(foundFrames.map { f, symbol in
+                    BtCommand.exceptionJSON(f.frame, symbol: symbol)
+                })))
+            }
             if options.textSymbols {
                 pairs.append(("text_symbols", .array(textSymbols.map {
                     .object([("slot", .address($0.slot)), ("value", .address($0.value)), ("symbol", .string($0.symbol))])
@@ -229,6 +253,7 @@ public enum BtCommand: CrashCommand {
                     case "l": options.lines = true
                     case "t", "T": options.textSymbols = true
                     case "r": options.raw = true
+                    case "e": options.exceptionSearch = true
                     case "d": options.hexOffsets = false
                     case "c":
                         if !letters.isEmpty {
@@ -240,7 +265,7 @@ public enum BtCommand: CrashCommand {
                             cpuSpec = arguments[i]
                         }
                     default:
-                        throw CommandError("invalid option -\(c) (usage: bt [-a|-c cpus] [-f|-F[F]] [-s] [-x] [-l] [-t] [-r] [pid|task]...)")
+                        throw CommandError("invalid option -\(c) (usage: bt [-a|-c cpus] [-f|-F[F]] [-e] [-s] [-x] [-l] [-t] [-r] [pid|task]...)")
                     }
                 }
             } else {
@@ -311,6 +336,24 @@ public enum BtCommand: CrashCommand {
             resolved.append(r)
         }
         var result = TraceResult(task: task, trace: trace, frames: resolved, options: options, textSymbols: [], rawWords: nil)
+        if options.exceptionSearch, let stack = trace.stacks.first(where: { $0.kind == .task }) {
+            let modules = lookup?.modules.modules ?? []
+            let found = tracer.unwinder.searchExceptionFrames(
+                // A sleeping task's from its first frame (crash's starting stack pointer), a
+                // running task's from the stack's base.
+                on: stack, from: trace.activeCPU == nil ? trace.frames.first.map { stack.contains($0.slot) ? $0.slot : stack.base } ?? stack.base : stack.base,
+                isKernelText: { a in
+                    guard let t = lookup?.table.symbol(at: a)?.symbol.typeLetter else { return false }
+                    return t == "t" || t == "T"
+                },
+                isModuleText: { a in modules.contains { a >= $0.base && a < $0.textEnd } })
+            result.foundFrames = found.map { f in
+                guard !f.frame.isUserMode, let s = btSymbol(lookup: lookup, address: f.frame.registers.rip) else { return (f, nil) }
+                let off = f.frame.registers.rip &- s.address
+                let name = off == 0 ? s.name : options.hexOffsets ? "\(s.name)+0x\(String(off, radix: 16))" : "\(s.name)+\(off)"
+                return (f, name)
+            }
+        }
         if options.textSymbols || options.raw, let stack = trace.stacks.first(where: { $0.kind == .task }) {
             let from = options.raw ? stack.base : (trace.frames.first.map { $0.slot } ?? stack.base)
             let start = stack.contains(from) ? from : stack.base
@@ -394,7 +437,7 @@ public enum BtCommand: CrashCommand {
     }
 
     /// crash's register block of an exception frame.
-    static func registerBlock(_ r: X86Registers) -> String {
+    static func registerBlock(_ r: X86Registers, maskSegments: Bool = true) -> String {
         func h(_ v: UInt64) -> String { hexDigits(v, width: 16) }
         var out = ""
         out += "    RIP: \(h(r.rip))  RSP: \(h(r.rsp))  RFLAGS: \(hexDigits(r.rflags, width: 8))\n"
@@ -403,7 +446,8 @@ public enum BtCommand: CrashCommand {
         out += "    RBP: \(h(r.rbp))   R8: \(h(r.r8))   R9: \(h(r.r9))\n"
         out += "    R10: \(h(r.r10))  R11: \(h(r.r11))  R12: \(h(r.r12))\n"
         out += "    R13: \(h(r.r13))  R14: \(h(r.r14))  R15: \(h(r.r15))\n"
-        out += "    ORIG_RAX: \(h(r.origRax))  CS: \(hexDigits(r.cs & 0xffff, width: 4))  SS: \(hexDigits(r.ss & 0xffff, width: 4))\n"
+        let mask: UInt64 = maskSegments ? 0xffff : .max
+        out += "    ORIG_RAX: \(h(r.origRax))  CS: \(hexDigits(r.cs & mask, width: 4))  SS: \(hexDigits(r.ss & mask, width: 4))\n"
         return out
     }
 

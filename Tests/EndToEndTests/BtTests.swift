@@ -249,4 +249,24 @@ struct BtTests {
         }
         #expect(entries > 1000)
     }
+
+    /// `bt -e` (crash 8.0.6, Expected/bt): the exception frames found by searching each task's
+    /// stack, byte for byte for the current task and every task of `foreach bt -e`; JSON has them.
+    @Test(arguments: ["dump.kdump", "qemu.elf"])
+    func exceptionFrameSearchAgreesWithCrash(dump: String) throws {
+        let session = try TypeCommandTests.session(dump)
+        #expect(try Self.output(session, "bt -e") == (try Self.generated(dump, "bt_-e.txt")))
+        let theirs = Self.blocks(try Self.generated(dump, "foreach_bt_-e.txt"))
+        let ours = Self.blocks(try Self.output(session, "foreach bt -e"))
+        #expect(theirs.count == ours.count && theirs.count > 40)
+        var differing: [String] = []
+        for (t, o) in zip(theirs, ours) where t != o { differing.append(String(t.prefix(while: { $0 != "\n" }))) }
+        #expect(differing.isEmpty, "\(differing)")
+        #expect(theirs.joined().components(separatedBy: "EXCEPTION FRAME AT").count > 3)
+        session.jsonOutput = true
+        let r = try Harness.jsonObject(session, "bt -e")
+        let frames = r["exception_frames"] as? [[String: Any]] ?? []
+        #expect(frames.last?["user_mode"] as? Bool == true)
+        #expect((frames.last?["registers"] as? [String: Any])?["rip"] as? String == "0x47b7a0")
+    }
 }
