@@ -3,7 +3,7 @@
 # the same fixture files, in one run. Wall time from hyperfine (cold process each run, warm
 # page cache), peak RSS from /usr/bin/time -v. Not a test: numbers depend on the machine.
 #
-#   scripts/bench.sh [vmcoreinfo|pages|symbols|views|all]
+#   scripts/bench.sh [vmcoreinfo|pages|symbols|views|bt|all]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -138,4 +138,57 @@ PY
     printf '%-34s %6.2f s  peak %s\n' "crash -s '$c'" "$(echo "$end - $start" | bc)" "$r"
   done
   rm -rf "$NOHOME"
+fi
+
+if [ "$what" = bt ] || [ "$what" = all ]; then
+  # Issue 10's traces, cold process each, on dump.kdump and qemu.elf: `bt -a` (each CPU's task)
+  # and `foreach bt` (every task), next to drgn 0.3.0's stack_trace over the same tasks and
+  # crash -s (one run each: crash takes seconds).
+  CRASH=$(sh ../shared/tools/install-crash-8.0.6.sh 2>/dev/null)
+  cat > /tmp/crashsh-bench-bt.py <<'PY'
+import sys, drgn
+from drgn.helpers.linux.pid import for_each_task
+from drgn.helpers.linux.cpumask import for_each_online_cpu
+from drgn.helpers.linux.sched import cpu_curr
+prog = drgn.Program()
+prog.set_core_dump(sys.argv[1])
+prog.load_debug_info([sys.argv[2]])
+if sys.argv[3] == "all-cpus":
+    tasks = [cpu_curr(prog, cpu) for cpu in for_each_online_cpu(prog)]
+else:
+    tasks = list(for_each_task(prog))
+for t in tasks:
+    print("PID:", int(t.pid), t.comm.string_().decode())
+    try:
+        print(prog.stack_trace(t))
+    except Exception as e:
+        print("error:", e)
+PY
+  for d in dump.kdump qemu.elf; do
+    D=$F/$d
+    echo "## cold process: bt on $d (crashsh; drgn 0.3.0 stack_trace; crash -s)"
+    hyperfine -N -w 2 -m 10 --style basic \
+      -n "crashsh -c 'bt -a'" "$C -c 'bt -a' $D $V" \
+      -n "crashsh -c 'foreach bt'" "$C -c 'foreach bt' $D $V" 2>&1 | grep -E 'Time|^Benchmark'
+    for c in "bt -a" "foreach bt"; do
+      printf '%-34s peak %s\n' "crashsh -c '$c'" "$(peak "$C" -c "$c" "$D" "$V")"
+    done
+    if python3 -c 'import drgn' 2>/dev/null; then
+      hyperfine -w 1 -m 3 --style basic \
+        -n "drgn stack_trace (each CPU)" "python3 /tmp/crashsh-bench-bt.py $D $V all-cpus" \
+        -n "drgn stack_trace (each task)" "python3 /tmp/crashsh-bench-bt.py $D $V all-tasks" 2>&1 | grep -E 'Time|^Benchmark'
+      for a in all-cpus all-tasks; do
+        printf '%-34s peak %s\n' "drgn $a" "$(peak python3 /tmp/crashsh-bench-bt.py "$D" "$V" $a)"
+      done
+    else
+      echo "drgn: not installed (pip install drgn==0.3.0)"
+    fi
+    for c in "bt -a" "foreach bt"; do
+      printf '%s\nq\n' "$c" > /tmp/crashsh-bench-crash.in
+      start=$(date +%s.%N)
+      r=$(peak sh -c "$CRASH -s $V $D < /tmp/crashsh-bench-crash.in")
+      end=$(date +%s.%N)
+      printf '%-34s %6.2f s  peak %s\n' "crash -s '$c'" "$(echo "$end - $start" | bc)" "$r"
+    done
+  done
 fi

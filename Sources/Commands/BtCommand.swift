@@ -11,7 +11,7 @@ public enum BtCommand: CrashCommand {
       bt - backtrace
 
     SYNOPSIS
-      bt [-a | -c cpu(s)] [-f] [-s] [-x] [-l] [-t] [-r] [pid | task]...
+      bt [-a | -c cpu(s)] [-f | -F[F]] [-e] [-s] [-x] [-l] [-t] [-r] [pid | task]...
 
     DESCRIPTION
       Shows the kernel stack of the current context's task (see `set`), of the tasks named, of the
@@ -26,6 +26,10 @@ public enum BtCommand: CrashCommand {
         -a   the active task of every CPU
         -c   the active tasks of the CPUs given
         -f   each frame's stack words
+        -F   the same, symbolically: a kernel or module symbol's address as symbol+offset, an
+             address in a slab object as [cache name] (-FF: [address:cache name])
+        -e   search the task's stack for registers an entry saved (exception frames), as crash
+             does: kernel-mode frames with the symbol of their ip, user-mode frames
         -s   symbol+offset for each frame (decimal; hexadecimal with -x)
         -x   hexadecimal offsets
         -l   the source file and line of each frame
@@ -43,11 +47,18 @@ public enum BtCommand: CrashCommand {
     /// What `bt` shows besides the frames.
     public struct Options: Sendable, Equatable {
         public var frameWords = false
+        /// -F: stack words that hold a symbol's address show it, those pointing into a slab
+        /// object show the cache's name in brackets.
+        public var symbolicWords = false
+        /// -FF: the slab objects' addresses too ("[address:cache]").
+        public var slabAddresses = false
         public var symbolOffsets = false
         public var hexOffsets = false
         public var lines = false
         public var textSymbols = false
         public var raw = false
+        /// -e: search the task's stack for saved registers (exception frames) instead of tracing.
+        public var exceptionSearch = false
         public init() {}
     }
 
@@ -63,6 +74,8 @@ public enum BtCommand: CrashCommand {
         public var inlined: [String] = []
         /// Stack words shown by -f: (address, values).
         public var words: (start: UInt64, values: [UInt64])?
+        /// With -F: what each of `words` shows instead of its value, where it shows something.
+        public var wordLabels: [Int: String] = [:]
         /// The symbol of the interrupted instruction of the frame's exception registers.
         public var exceptionSymbol: String?
     }
@@ -79,9 +92,24 @@ public enum BtCommand: CrashCommand {
         public var rawWords: (start: UInt64, values: [UInt64])?
         /// `-r`: "symbol+offset" for the raw words that are text addresses, by index.
         public var rawSymbols: [Int: String] = [:]
+        /// `-e`: the exception frames found on the task's stack, with the symbol of each
+        /// kernel-mode frame's ip.
+        public var foundFrames: [(found: FoundExceptionFrame, symbol: String?)] = []
 
         public func renderText() -> String {
             var out = taskHeader(task) + "\n"
+            if options.exceptionSearch {
+                for (f, symbol) in foundFrames {
+                    let e = f.frame
+                    out += "\n  \(e.isUserMode ? "USER" : "KERNEL")-MODE EXCEPTION FRAME AT: \(hexDigits(e.address))\n"
+                    if !e.isUserMode { out += "    [exception RIP: \(symbol ?? "unknown or invalid address")]\n" }
+                    var r = e.registers
+                    r.cs = f.rawCS
+                    r.ss = f.rawSS
+                    out += BtCommand.registerBlock(r, maskSegments: false)
+                }
+                return out
+            }
             if options.textSymbols {
                 if let f = frames.first {
                     out += "              START: \(f.symbol ?? hexDigits(f.frame.pc)) at \(hexDigits(f.frame.pc))\n"
@@ -116,7 +144,8 @@ public enum BtCommand: CrashCommand {
                 if options.lines, let file = f.file, let line = f.line { out += "    \(file): \(line)\n" }
                 if options.lines, !f.inlined.isEmpty { out += "    inlined: \(f.inlined.joined(separator: " <- "))\n" }
                 if options.frameWords, let w = f.words, !w.values.isEmpty {
-                    out += BtCommand.wordLines(start: w.start, values: w.values, indent: "    ", perLine: 2)
+                    out += BtCommand.wordLines(start: w.start, values: w.values, labels: f.wordLabels, indent: "    ",
+                                               perLine: 2)
                 }
                 if let e = f.frame.exception {
                     if !e.isUserMode { out += "    [exception RIP: \(f.exceptionSymbol ?? "unknown or invalid address")]\n" }
@@ -153,6 +182,11 @@ public enum BtCommand: CrashCommand {
                 }
                 if let w = f.words, options.frameWords {
                     pairs.append(("words", .array(w.values.map { .address($0) })))
+                    if options.symbolicWords {
+                        pairs.append(("word_labels", .array(w.values.indices.map { k in
+                            f.wordLabels[k].map { .string($0) } ?? .null
+                        })))
+                    }
                 }
                 framesJSON.append(.object(pairs))
             }
@@ -169,6 +203,11 @@ public enum BtCommand: CrashCommand {
             ]
             if frames.isEmpty, let r = trace.startRegisters {
                 pairs.append(("registers", BtCommand.registersJSON(r)))
+            }
+            if options.exceptionSearch {
+                pairs.append(("exception_frames", .array(foundFrames.map { f, symbol in
+                    BtCommand.exceptionJSON(f.frame, symbol: symbol)
+                })))
             }
             if options.textSymbols {
                 pairs.append(("text_symbols", .array(textSymbols.map {
@@ -205,11 +244,16 @@ public enum BtCommand: CrashCommand {
                     switch c {
                     case "a": all = true
                     case "f": options.frameWords = true
+                    case "F":
+                        if options.symbolicWords { options.slabAddresses = true }
+                        options.frameWords = true
+                        options.symbolicWords = true
                     case "s": options.symbolOffsets = true
                     case "x": options.hexOffsets = true
                     case "l": options.lines = true
                     case "t", "T": options.textSymbols = true
                     case "r": options.raw = true
+                    case "e": options.exceptionSearch = true
                     case "d": options.hexOffsets = false
                     case "c":
                         if !letters.isEmpty {
@@ -221,7 +265,7 @@ public enum BtCommand: CrashCommand {
                             cpuSpec = arguments[i]
                         }
                     default:
-                        throw CommandError("invalid option -\(c) (usage: bt [-a|-c cpus] [-f] [-s] [-x] [-l] [-t] [-r] [pid|task]...)")
+                        throw CommandError("invalid option -\(c) (usage: bt [-a|-c cpus] [-f|-F[F]] [-e] [-s] [-x] [-l] [-t] [-r] [pid|task]...)")
                     }
                 }
             } else {
@@ -257,11 +301,13 @@ public enum BtCommand: CrashCommand {
         let tracer = try session.taskBacktracer()
         let trace = tracer.trace(task)
         let symbols = try? session.kernelSymbols()
+        let lookup = try? SymbolLookup(session: session)
         let slide = (try? session.kernelSlide().offset) ?? 0
+        let wordLabel = options.symbolicWords ? symbolicWordLabeler(session: session, lookup: lookup, options: options) : nil
         var resolved: [ResolvedFrame] = []
         for (i, f) in trace.frames.enumerated() {
             var r = ResolvedFrame(frame: f)
-            if let s = btSymbol(session: session, symbols: symbols, address: f.lookupPC) {
+            if let s = btSymbol(lookup: lookup, address: f.lookupPC) {
                 r.symbol = s.name
                 r.offset = f.pc &- s.address
                 r.module = s.module
@@ -273,7 +319,7 @@ public enum BtCommand: CrashCommand {
             if options.lines, let k = try? session.kernel() {
                 r.inlined = k.inlinedFunctions(atLinkAddress: f.lookupPC &- slide)
             }
-            if let e = f.exception, !e.isUserMode, let s = btSymbol(session: session, symbols: symbols, address: e.registers.rip) {
+            if let e = f.exception, !e.isUserMode, let s = btSymbol(lookup: lookup, address: e.registers.rip) {
                 let off = e.registers.rip &- s.address
                 r.exceptionSymbol = options.hexOffsets ? "\(s.name)+0x\(String(off, radix: 16))" : "\(s.name)+\(off)"
             }
@@ -282,11 +328,32 @@ public enum BtCommand: CrashCommand {
                 if let range = frameWordRange(f, next: next) {
                     let w = tracer.unwinder.words(at: range.lowerBound, count: Int((range.upperBound - range.lowerBound) / 8))
                     r.words = (range.lowerBound, w.words)
+                    if let wordLabel {
+                        for (k, v) in w.words.enumerated() { if let l = wordLabel(v) { r.wordLabels[k] = l } }
+                    }
                 }
             }
             resolved.append(r)
         }
         var result = TraceResult(task: task, trace: trace, frames: resolved, options: options, textSymbols: [], rawWords: nil)
+        if options.exceptionSearch, let stack = trace.stacks.first(where: { $0.kind == .task }) {
+            let modules = lookup?.modules.modules ?? []
+            let found = tracer.unwinder.searchExceptionFrames(
+                // A sleeping task's from its first frame (crash's starting stack pointer), a
+                // running task's from the stack's base.
+                on: stack, from: trace.activeCPU == nil ? trace.frames.first.map { stack.contains($0.slot) ? $0.slot : stack.base } ?? stack.base : stack.base,
+                isKernelText: { a in
+                    guard let t = lookup?.table.symbol(at: a)?.symbol.typeLetter else { return false }
+                    return t == "t" || t == "T"
+                },
+                isModuleText: { a in modules.contains { a >= $0.base && a < $0.textEnd } })
+            result.foundFrames = found.map { f in
+                guard !f.frame.isUserMode, let s = btSymbol(lookup: lookup, address: f.frame.registers.rip) else { return (f, nil) }
+                let off = f.frame.registers.rip &- s.address
+                let name = off == 0 ? s.name : options.hexOffsets ? "\(s.name)+0x\(String(off, radix: 16))" : "\(s.name)+\(off)"
+                return (f, name)
+            }
+        }
         if options.textSymbols || options.raw, let stack = trace.stacks.first(where: { $0.kind == .task }) {
             let from = options.raw ? stack.base : (trace.frames.first.map { $0.slot } ?? stack.base)
             let start = stack.contains(from) ? from : stack.base
@@ -329,21 +396,40 @@ public enum BtCommand: CrashCommand {
         return start..<end
     }
 
-    /// The symbol for a code address: the one place bt asks, so module symbols can join the
-    /// kernel's later.
-    static func btSymbol(session: Session, symbols: SymbolTable?, address: UInt64) -> (name: String, address: UInt64, module: String?)? {
-        guard let symbols, let loc = symbols.symbol(at: address) else { return nil }
-        return (loc.symbol.name, address &- loc.offset, nil)
+    /// The symbol for a code address: the kernel's, else a loaded module's (with its name).
+    static func btSymbol(lookup: SymbolLookup?, address: UInt64) -> (name: String, address: UInt64, module: String?)? {
+        guard let lookup else { return nil }
+        if let loc = lookup.table.symbol(at: address) { return (loc.symbol.name, address &- loc.offset, nil) }
+        guard let (found, offset) = lookup.moduleLocation(address), case let .module(e) = found else { return nil }
+        return (e.name, address &- offset, e.module)
+    }
+
+    /// crash's `bt -F` label for a stack word: for a readable address, the kernel or module
+    /// symbol it holds ("name" or "name+offset", decimal), else the slab cache of the object it
+    /// points into ("[cache]", "[address:cache]" with -FF); nil to show the word in hexadecimal.
+    static func symbolicWordLabeler(session: Session, lookup: SymbolLookup?, options: Options) -> ((UInt64) -> String?)? {
+        guard let kernel = try? session.crashedKernel() else { return nil }
+        let memory = kernel.memory
+        let caches = session.slabCaches()
+        return { value in
+            guard value >= memory.space.kernelHalfStart, (try? memory.load(UInt8.self, value)) != nil else { return nil }
+            if let label = lookup?.label(for: value) { return label }
+            guard let cache = caches?.cache(containing: value) else { return nil }
+            return options.slabAddresses ? "[\(hexDigits(value)):\(cache)]" : "[\(cache)]"
+        }
     }
 
     // MARK: Rendering helpers
 
-    static func wordLines(start: UInt64, values: [UInt64], indent: String, perLine: Int) -> String {
+    static func wordLines(start: UInt64, values: [UInt64], labels: [Int: String] = [:], indent: String,
+                          perLine: Int) -> String {
         var out = ""
         var k = 0
         while k < values.count {
             out += indent + hexDigits(start &+ UInt64(k * 8), width: 16) + ": "
-            for v in values[k..<min(values.count, k + perLine)] { out += hexDigits(v, width: 16) + " " }
+            for j in k..<min(values.count, k + perLine) {
+                out += (labels[j].map { ljust($0, 16) } ?? hexDigits(values[j], width: 16)) + " "
+            }
             out += "\n"
             k += perLine
         }
@@ -351,7 +437,7 @@ public enum BtCommand: CrashCommand {
     }
 
     /// crash's register block of an exception frame.
-    static func registerBlock(_ r: X86Registers) -> String {
+    static func registerBlock(_ r: X86Registers, maskSegments: Bool = true) -> String {
         func h(_ v: UInt64) -> String { hexDigits(v, width: 16) }
         var out = ""
         out += "    RIP: \(h(r.rip))  RSP: \(h(r.rsp))  RFLAGS: \(hexDigits(r.rflags, width: 8))\n"
@@ -360,7 +446,8 @@ public enum BtCommand: CrashCommand {
         out += "    RBP: \(h(r.rbp))   R8: \(h(r.r8))   R9: \(h(r.r9))\n"
         out += "    R10: \(h(r.r10))  R11: \(h(r.r11))  R12: \(h(r.r12))\n"
         out += "    R13: \(h(r.r13))  R14: \(h(r.r14))  R15: \(h(r.r15))\n"
-        out += "    ORIG_RAX: \(h(r.origRax))  CS: \(hexDigits(r.cs & 0xffff, width: 4))  SS: \(hexDigits(r.ss & 0xffff, width: 4))\n"
+        let mask: UInt64 = maskSegments ? 0xffff : .max
+        out += "    ORIG_RAX: \(h(r.origRax))  CS: \(hexDigits(r.cs & mask, width: 4))  SS: \(hexDigits(r.ss & mask, width: 4))\n"
         return out
     }
 
@@ -386,6 +473,7 @@ public enum BtCommand: CrashCommand {
             return "unreadable-stack"
         case .noRule: return "no-rule"
         case .outsideStacks: return "outside-stacks"
+        case .badReturnAddress: return "bad-return-address"
         case .loop: return "loop"
         case .frameLimit: return "frame-limit"
         case .noStart: return "no-start"
@@ -413,6 +501,14 @@ extension Session {
                 throw CommandError("\(error)")
             }
             var u = StackUnwinder(memory: kernelState.memory, tables: [table])
+            // Module code: each module's own tables, in the image's format, read on first need.
+            let memory = kernelState.memory
+            u.moduleTables = LazyORCTables { [weak self] in
+                guard let self else { return [] }
+                return self.moduleSymbols().modules.compactMap { m in
+                    (try? ModuleORCTables.table(of: m.module, memory: memory, format: table.format)) ?? nil
+                }
+            }
             let symbols = try? kernelSymbols()
             u.functionName = { symbols?.symbol(at: $0)?.symbol.name }
             // Code objtool left without ORC (kexec_core.o...) still has the compiler's CFI.
@@ -433,6 +529,15 @@ extension Session {
         }
         stackUnwinderState = r
         return try r.get()
+    }
+
+    /// The slab caches of the crashed kernel, read once (nil without the kernel's memory).
+    func slabCaches() -> SlabCaches? {
+        if let slabCachesState { return slabCachesState }
+        guard let kernel = try? crashedKernel() else { return nil }
+        let caches = SlabCaches(memory: kernel.memory)
+        slabCachesState = caches
+        return caches
     }
 
     /// Traces tasks with the CPU notes of the dump.

@@ -222,4 +222,81 @@ import Testing
         #expect(qemu.registers.map { $0?.rip } == [0x10, 0x20])
         #expect(qemu.isOwnState == [true, true])
     }
+
+    // MARK: Module ORC tables
+
+    /// A module's `struct module` with `arch` (mod_arch_specific) at 0x40: num_orcs (u32) at 0,
+    /// orc_unwind_ip at 8, orc_unwind at 16.
+    static let moduleLayout = DictionaryLayout(
+        sizes: ["orc_entry": 6],
+        offsets: ["module.arch": 0x40, "mod_arch_specific.num_orcs": 0, "mod_arch_specific.orc_unwind_ip": 8,
+                  "mod_arch_specific.orc_unwind": 16],
+        memberSizes: ["mod_arch_specific.num_orcs": 4])
+    static let module: UInt64 = 0xffff_ffff_8320_0000
+    static let moduleIPs: UInt64 = 0xffff_ffff_8321_0000
+    static let moduleEntries: UInt64 = 0xffff_ffff_8322_0000
+    static let moduleText: UInt64 = 0xffff_ffff_c010_0000
+
+    /// Writes a module whose ip table (each s32 relative to its own slot) names `rows`.
+    static func moduleDump(_ rows: [(UInt64, [UInt8])], count: UInt32? = nil) -> SyntheticDump {
+        let (dump, _) = syntheticKernel()
+        dump.write(phys(module) + 0x40, withUnsafeBytes(of: (count ?? UInt32(rows.count)).littleEndian, Array.init))
+        dump.write64(phys(module) + 0x48, moduleIPs)
+        dump.write64(phys(module) + 0x50, moduleEntries)
+        for (i, r) in rows.enumerated() {
+            let slot = moduleIPs + UInt64(i * 4)
+            dump.write(phys(slot), withUnsafeBytes(of: UInt32(truncatingIfNeeded: r.0 &- slot).littleEndian, Array.init))
+            dump.write(phys(moduleEntries) + UInt64(i * 6), r.1)
+        }
+        return dump
+    }
+
+    @Test func readsAModulesORCTableFromItsMemory() throws {
+        let f = Self.moduleText
+        let dump = Self.moduleDump([(f, Self.entry(sp: 8, word: 0x0005)), (f + 0x40, Self.entry(sp: 24, word: 0x0005)),
+                                    (f + 0x80, Self.entry(sp: 0, word: 0x0000))])
+        let memory = KernelMemory(space: try space(dump, layout: Self.moduleLayout))
+        let table = try #require(try ModuleORCTables.table(module: Self.module, memory: memory, format: .v4_14))
+        #expect(table.addresses == [f, f + 0x40, f + 0x80])
+        #expect(table.row(at: f + 0x3f)?.cfaOffset == 8)
+        #expect(table.row(at: f + 0x41)?.cfaOffset == 24)
+        #expect(table.row(at: f + 0x80)?.kind == .undefined)
+        // Entries outside the module's code (freed init text) are dropped.
+        let kept = try #require(table.keeping([f..<(f + 0x41)]))
+        #expect(kept.addresses == [f, f + 0x40] && kept.row(at: f + 0x41)?.cfaOffset == 24 && !kept.covers(f + 0x80))
+        #expect(table.keeping([0..<1]) == nil)
+        // The unwinder asks the module tables only for pcs its own tables do not cover, and
+        // reads them once.
+        var loads = 0
+        var u = StackUnwinder(memory: memory, tables: [try Self.table(at: 0xffff_ffff_8200_0000, [
+            (Self.a, Self.entry(sp: 16, word: 0x0005)), (Self.a + 0x100, Self.entry(sp: 0, word: 0x0000)),
+        ])])
+        let lazy = LazyORCTables { loads += 1; return [table] }
+        u.moduleTables = lazy
+        #expect(u.row(at: Self.a + 8)?.cfaOffset == 16)
+        #expect(loads == 0)
+        #expect(u.row(at: f + 0x50)?.cfaOffset == 24)
+        #expect(u.row(at: f + 0x10)?.cfaOffset == 8)
+        #expect(loads == 1)
+        #expect(u.row(at: f - 1) == nil)
+    }
+
+    @Test func aModuleWithoutTablesOrWithACorruptCountIsRefused() throws {
+        let memory = KernelMemory(space: try space(Self.moduleDump([]), layout: Self.moduleLayout))
+        #expect(try ModuleORCTables.table(module: Self.module, memory: memory, format: .v4_14) == nil)
+        let huge = KernelMemory(space: try space(Self.moduleDump([], count: 0x7fff_ffff), layout: Self.moduleLayout))
+        #expect(throws: ModuleORCTables.Failure.badCount(0x7fff_ffff)) {
+            try ModuleORCTables.table(module: Self.module, memory: huge, format: .v4_14)
+        }
+        // Two entries claimed, one page of ip table written: the entries past it are unreadable.
+        let short = KernelMemory(space: try space(Self.moduleDump([(Self.moduleText, Self.entry(sp: 8, word: 5))], count: 2000),
+                                                  layout: Self.moduleLayout))
+        #expect(throws: ModuleORCTables.Failure.self) {
+            try ModuleORCTables.table(module: Self.module, memory: short, format: .v4_14)
+        }
+        let noORC = KernelMemory(space: try space(Self.moduleDump([]), layout: DictionaryLayout()))
+        #expect(throws: ModuleORCTables.Failure.noORCMembers) {
+            try ModuleORCTables.table(module: Self.module, memory: noORC, format: .v4_14)
+        }
+    }
 }

@@ -1,4 +1,5 @@
 import Commands
+import DumpModel
 import Foundation
 import Testing
 
@@ -153,5 +154,119 @@ struct BtTests {
         #expect(inlined == ["    inlined: crash_setup_regs", "    inlined: pde_write", "    inlined: do_syscall_x64"])
         let qemu = try Self.output(try TypeCommandTests.session("qemu.elf"), "bt -l -c 0")
         #expect(qemu.contains(" #0 [ffffcfad8044bf08] stop_this_cpu at ffffffff8ba3d023\n    debian/build/build_amd64_none_cloud-amd64/arch/x86/include/asm/irqflags.h: 58\n    inlined: native_halt\n"))
+    }
+
+    static let expected = Harness.packageRoot.appendingPathComponent("Tests/EndToEndTests/Expected/bt")
+
+    static func generated(_ dump: String, _ file: String) throws -> String {
+        try String(contentsOf: expected.appendingPathComponent(dump).appendingPathComponent(file), encoding: .utf8)
+    }
+
+    /// A block from the frame of `function` on, renumbered from #0: how the panic task's trace is
+    /// compared where crash's frame #0 (machine_kexec) and crashsh's (__crash_kexec) differ.
+    static func frames(_ block: String, from function: String) -> String {
+        let lines = block.split(separator: "\n", omittingEmptySubsequences: false)
+        guard let start = lines.firstIndex(where: { $0.contains("] \(function) at ") }) else { return "" }
+        var out = ""
+        var n = 0
+        for line in lines[start...] {
+            if let hash = line.firstIndex(of: "#"), line.hasPrefix(" #") || line.hasPrefix("#"),
+               let bracket = line.firstIndex(of: "[") {
+                let number = "#\(n)"
+                out += String(repeating: " ", count: max(0, 3 - number.count)) + number + " " + line[bracket...] + "\n"
+                _ = hash
+                n += 1
+            } else {
+                out += line + "\n"
+            }
+        }
+        return out
+    }
+
+    /// `bt -F` (Expected/bt, crash 8.0.6): every task's words shown symbolically (kernel symbols
+    /// with decimal offsets, slab objects as [cache]) byte for byte where the frames agree: every
+    /// sleeping task of `foreach bt -F`, CPU 1's NMI-stopped md5sum, and the panic task from panic on.
+    @Test(arguments: ["dump.kdump", "qemu.elf"])
+    func symbolicFrameWordsAgreeWithCrash(dump: String) throws {
+        let session = try TypeCommandTests.session(dump)
+        let theirs = Self.blocks(try Self.generated(dump, "foreach_bt_-F.txt"))
+        let ours = Self.blocks(try Self.output(session, "foreach bt -F"))
+        #expect(theirs.count == ours.count && theirs.count > 40)
+        var exact = 0
+        for (t, o) in zip(theirs, ours) {
+            if t == o { exact += 1; continue }
+            let header = String(t.prefix(while: { $0 != "\n" }))
+            #expect(o.hasPrefix(header + "\n"))
+            // Only the running tasks differ: the panic task before `panic`, QEMU's CPU 0 (crash
+            // cannot read its stack).
+            if Self.functions(t).first == "machine_kexec" {
+                #expect(Self.frames(o, from: "panic") == Self.frames(t, from: "panic"))
+                #expect(Self.frames(t, from: "panic").contains("[kmalloc-2k]     write_sysrq_trigger+36 \n"))
+            }
+        }
+        #expect(exact >= theirs.count - 2)
+        for file in ["bt_-F_110.txt", "bt_-f_110.txt"] + (dump == "dump.kdump" ? ["bt_-F_116.txt"] : []) {
+            let command = String(file.dropLast(4)).replacingOccurrences(of: "_", with: " ")
+            #expect(try Self.output(session, command) == (try Self.generated(dump, file)), "\(command)")
+        }
+        // -FF: each slab object's address with its cache, where -F shows the cache alone.
+        let f = try Self.generated(dump, "bt_-f_110.txt").split(separator: "\n")
+        let symbolic = try Self.generated(dump, "bt_-F_110.txt").split(separator: "\n")
+        let ff = try Self.output(session, "bt -FF 110").split(separator: "\n")
+        #expect(ff.count == f.count && symbolic.count == f.count)
+        var objects = 0
+        for (k, line) in symbolic.enumerated() where k < ff.count && k < f.count && line.hasPrefix("    ffff") {
+            let labels = line.split(separator: " ").dropFirst()
+            let values = f[k].split(separator: " ").dropFirst()
+            let shown = ff[k].split(separator: " ").dropFirst()
+            for (j, label) in labels.enumerated() where label.hasPrefix("[") {
+                let value = values[values.index(values.startIndex, offsetBy: j)]
+                #expect(shown[shown.index(shown.startIndex, offsetBy: j)] == "[\(value):\(label.dropFirst())")
+                objects += 1
+            }
+        }
+        #expect(objects >= 5)
+    }
+
+    /// Every loaded module of the fixtures carries an ORC table in its memory (6.1, ORC
+    /// unwinder): read through the layout, it starts in the module's text; the entries of freed
+    /// init code point elsewhere (into modules loaded later) and are dropped.
+    @Test(arguments: ["dump.kdump", "qemu.elf"])
+    func modulesCarryORCTablesForTheirText(dump: String) throws {
+        let session = try TypeCommandTests.session(dump)
+        let memory = try session.crashedKernel().memory
+        let modules = session.moduleSymbols().modules
+        #expect(modules.count > 5)
+        var entries = 0
+        for m in modules {
+            let whole = try #require(try ModuleORCTables.table(module: m.module.address, memory: memory, format: .v4_14))
+            let table = try #require(try ModuleORCTables.table(of: m.module, memory: memory, format: .v4_14))
+            #expect(table.count <= whole.count && table.count > 10)
+            let regions = m.module.regions.map { "\($0.kind) \(String($0.base, radix: 16))-\(String($0.end, radix: 16))" }
+            #expect(table.addresses.first ?? 0 >= m.base && table.addresses.last ?? 0 <= m.textEnd,
+                    "\(m.module.name) \(String(table.addresses.first ?? 0, radix: 16)) \(String(table.addresses.last ?? 0, radix: 16)) \(regions)")
+            entries += table.count
+        }
+        #expect(entries > 1000)
+    }
+
+    /// `bt -e` (crash 8.0.6, Expected/bt): the exception frames found by searching each task's
+    /// stack, byte for byte for the current task and every task of `foreach bt -e`; JSON has them.
+    @Test(arguments: ["dump.kdump", "qemu.elf"])
+    func exceptionFrameSearchAgreesWithCrash(dump: String) throws {
+        let session = try TypeCommandTests.session(dump)
+        #expect(try Self.output(session, "bt -e") == (try Self.generated(dump, "bt_-e.txt")))
+        let theirs = Self.blocks(try Self.generated(dump, "foreach_bt_-e.txt"))
+        let ours = Self.blocks(try Self.output(session, "foreach bt -e"))
+        #expect(theirs.count == ours.count && theirs.count > 40)
+        var differing: [String] = []
+        for (t, o) in zip(theirs, ours) where t != o { differing.append(String(t.prefix(while: { $0 != "\n" }))) }
+        #expect(differing.isEmpty, "\(differing)")
+        #expect(theirs.joined().components(separatedBy: "EXCEPTION FRAME AT").count > 3)
+        session.jsonOutput = true
+        let r = try Harness.jsonObject(session, "bt -e")
+        let frames = r["exception_frames"] as? [[String: Any]] ?? []
+        #expect(frames.last?["user_mode"] as? Bool == true)
+        #expect((frames.last?["registers"] as? [String: Any])?["rip"] as? String == "0x47b7a0")
     }
 }

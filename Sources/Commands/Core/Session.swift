@@ -38,6 +38,8 @@ public final class Session {
     var moduleIndexCache: ModuleSymbolIndex?
     /// The stack unwinder (ORC tables read from the vmlinux) once built (see `BtCommand`).
     var stackUnwinderState: Result<StackUnwinder, Error>?
+    /// The slab caches, once read (see `BtCommand`'s `-F`).
+    var slabCachesState: SlabCaches?
 
     public init(dump: any DumpFile, vmlinuxPath: String?) {
         self.dump = dump

@@ -87,6 +87,25 @@ public struct ORCTable: Sendable {
 
     public var count: Int { addresses.count }
 
+    private init(format: ORCFormat, formatSource: String, addresses: [UInt64], entries: [UInt8]) {
+        self.format = format
+        self.formatSource = formatSource
+        self.addresses = addresses
+        self.entries = entries
+    }
+
+    /// The table with only the entries whose address lies in one of `ranges`; nil when none does.
+    public func keeping(_ ranges: [Range<UInt64>]) -> ORCTable? {
+        var kept: [UInt64] = []
+        var keptEntries: [UInt8] = []
+        for (i, a) in addresses.enumerated() where ranges.contains(where: { $0.contains(a) }) {
+            kept.append(a)
+            keptEntries += entries[(i * 6)..<(i * 6 + 6)]
+        }
+        guard !kept.isEmpty else { return nil }
+        return ORCTable(format: format, formatSource: formatSource, addresses: kept, entries: keptEntries)
+    }
+
     /// The layout the entries are most plausibly written in. Ordinary functions make up most of
     /// any table and their entries are "CFA = sp + n, return address below": a CALL entry based
     /// on sp. Read with the 6.4 layout CALL is type 2; with the older ones it is type 0 (and

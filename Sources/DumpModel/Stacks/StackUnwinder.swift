@@ -61,6 +61,9 @@ public enum TraceEnd: Sendable, Equatable {
     case noRule(pc: UInt64)
     /// The stack pointer left every stack the task or its CPU has.
     case outsideStacks(sp: UInt64)
+    /// The word where the caller's return address should be holds no kernel address (a
+    /// corrupt or overwritten stack).
+    case badReturnAddress(pc: UInt64, slot: UInt64)
     /// The stack pointer did not move up, or came back to a stack already left.
     case loop(sp: UInt64)
     case frameLimit(Int)
@@ -77,6 +80,8 @@ public enum TraceEnd: Sendable, Equatable {
         case let .unreadable(f): return "stack unreadable: \(f)"
         case let .noRule(pc): return "no unwind rule for pc \(hex(pc))"
         case let .outsideStacks(sp): return "stack pointer \(hex(sp)) is outside the task's and CPU's stacks"
+        case let .badReturnAddress(pc, slot):
+            return "return address \(hex(pc)) at \(hex(slot)) is not a kernel address: the stack is corrupt"
         case let .loop(sp): return "stack pointer \(hex(sp)) does not move up the stack: stopped (loop)"
         case let .frameLimit(n): return "stopped after \(n) frames (frame limit)"
         case let .noStart(why): return why
@@ -134,9 +139,16 @@ public struct StackUnwinder {
         self.tables = tables
     }
 
-    /// The unwind rule at `pc`: the first table that covers it.
+    /// The loaded modules' ORC tables, read when a pc outside `tables` needs a rule.
+    public var moduleTables: LazyORCTables?
+
+    /// The unwind rule at `pc`: the first table that covers it, the modules' after the kernel's.
     public func row(at pc: UInt64) -> UnwindRow? {
         for t in tables where t.covers(pc) {
+            if let r = t.row(at: pc) { return r }
+        }
+        guard let moduleTables, pc >= KernelAddressSpace.startKernelMap else { return nil }
+        for t in moduleTables.tables where t.covers(pc) {
             if let r = t.row(at: pc) { return r }
         }
         return nil
@@ -272,6 +284,10 @@ public struct StackUnwinder {
             case let .next(next, exception, rule):
                 frame.exception = exception
                 frame.rule = rule
+                if next.isReturnAddress, next.pc < memory.space.kernelHalfStart {
+                    frames.append(frame)
+                    return (frames, .badReturnAddress(pc: next.pc, slot: next.slot))
+                }
                 guard let nextStack = stack(containing: next.slot, size: 8, in: stacks) else {
                     frames.append(frame)
                     return (frames, .outsideStacks(sp: next.sp))
