@@ -106,8 +106,9 @@ import Testing
     @Test func elfBadInputs() throws {
         let good = Self.elfSample()
         var exec = good; exec[16] = 2
-        #expect(throws: DumpError.unknownFormat(path: "x", detail: "an ELF executable (a vmlinux?), not a dump; give the dump file first or as well")) {
-            // ET_EXEC without sections is not a vmlinux either, but it is not a core: unknown format.
+        #expect(throws: DumpError.unknownFormat(path: "x", detail: "ELF file of type 2, not a core file (ET_CORE)")) {
+            // ET_EXEC with a section header count but no readable .init.text section is no
+            // kernel image (a program): not a core either, so an unknown format.
             var withSections = exec; withSections[60] = 1
             _ = try DumpOpener.open(reader: ByteBuffer(withSections, name: "x"))
         }
