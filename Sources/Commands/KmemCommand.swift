@@ -58,8 +58,8 @@ public enum KmemCommand: CrashCommand {
                 return VmallocResult(areas: try VmallocAreas.read(from: space, interrupted: session.interruptRequested))
             } catch let e as DumpError {
                 throw CommandError("cannot walk vmap_area_list: \(e)")
-            } catch {
-                throw CommandError.interrupted
+            } catch let fault as MemoryFault {
+                throw CommandError("cannot walk vmap_area_list: \(fault)")
             }
         default:
             throw CommandError("option \(option) not supported yet (usage: kmem -i | -v)")
@@ -76,8 +76,8 @@ public enum KmemCommand: CrashCommand {
         struct Row {
             var key: String
             var label: String
-            var pages: Result<UInt64, DumpError>
-            var base: (name: String, pages: Result<UInt64, DumpError>)?
+            var pages: Result<UInt64, KernelReadError>
+            var base: (name: String, pages: Result<UInt64, KernelReadError>)?
             /// When crash prints 0% instead of dividing.
             var zeroRule = ZeroRule.never
         }
