@@ -157,8 +157,9 @@ public enum LogCommand: CrashCommand {
     public static func run(_ arguments: [String], in session: Session) throws -> any CommandResult {
         let options = try parse(arguments)
         let space = try session.addressSpace()
+        let memory = KernelMemory(space: space)
         if options.audit {
-            let queues = try AuditQueues(space: space)
+            let queues = try AuditQueues(memory: memory)
             guard queues.total == 0 else {
                 throw CommandError("the kernel's audit queues hold \(queues.total) messages; crashsh does not decode them yet")
             }
@@ -174,18 +175,20 @@ public enum LogCommand: CrashCommand {
         // -t wins over -T, as in crash: no timestamps, so no clock is needed.
         if options.dateTimestamps && !options.noTimestamps {
             do {
-                bootSeconds = try KernelClock(space: space).bootSeconds
+                bootSeconds = try KernelClock(memory: memory).bootSeconds
             } catch let e as DumpError {
                 throw CommandError("-T needs the kernel's clock: \(e)")
+            } catch let fault as MemoryFault {
+                throw CommandError("-T needs the kernel's clock: \(fault)")
             }
         }
         var log: PrintkLog
         do {
-            log = try PrintkLog.read(space: space, interrupted: session.interruptRequested)
-        } catch is PrintkLogInterrupted {
+            log = try PrintkLog.read(memory: memory, interrupted: session.interruptRequested)
+        } catch is InterruptedByUser {
             throw CommandError.interrupted
         }
-        if options.caller { log.pidMax = PrintkLog.pidMax(space: space) }
+        if options.caller { log.pidMax = PrintkLog.pidMax(memory: memory) }
         return Result(log: log, options: options, bootSeconds: bootSeconds)
     }
 }
