@@ -43,19 +43,18 @@ public enum KmemCommand: CrashCommand {
         }
         // Every figure comes from kernel variables and types: without the vmlinux, none can be read.
         _ = try session.kernel()
+        let memory = try session.crashedKernel().memory
         switch option {
         case "-i":
-            let space = try session.addressSpace()
             do {
-                return MemoryInfoResult(statistics: try MemoryStatistics.read(from: space,
+                return MemoryInfoResult(statistics: try MemoryStatistics.read(from: memory,
                                                                               interrupted: session.interruptRequested))
             } catch {
                 throw CommandError.interrupted
             }
         case "-v":
-            let space = try session.addressSpace()
             do {
-                return VmallocResult(areas: try VmallocAreas.read(from: space, interrupted: session.interruptRequested))
+                return VmallocResult(areas: try VmallocAreas.read(from: memory, interrupted: session.interruptRequested))
             } catch let e as DumpError {
                 throw CommandError("cannot walk vmap_area_list: \(e)")
             } catch let fault as MemoryFault {

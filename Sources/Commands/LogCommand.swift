@@ -156,8 +156,7 @@ public enum LogCommand: CrashCommand {
 
     public static func run(_ arguments: [String], in session: Session) throws -> any CommandResult {
         let options = try parse(arguments)
-        let space = try session.addressSpace()
-        let memory = KernelMemory(space: space)
+        let memory = try session.crashedKernel().memory
         if options.audit {
             let queues = try AuditQueues(memory: memory)
             guard queues.total == 0 else {
@@ -166,7 +165,7 @@ public enum LogCommand: CrashCommand {
             return AuditResult(queues: queues)
         }
         if options.safeBuffers {
-            guard space.layout.typeSize("printk_safe_seq_buf") == nil else {
+            guard memory.layout.typeSize("printk_safe_seq_buf") == nil else {
                 throw CommandError("-s: the printk_safe buffers of this kernel are not read by crashsh yet")
             }
             return EmptyResult()

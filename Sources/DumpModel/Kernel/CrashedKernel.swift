@@ -26,7 +26,7 @@ public final class CrashedKernel {
     /// The per-CPU areas (`__per_cpu_offset`).
     public func perCPU() throws -> PerCPU {
         if let perCPUState { return try perCPUState.get() }
-        let r = Result { try PerCPU(space: space) }
+        let r = Result { try PerCPU(memory: memory) }
         perCPUState = r
         return try r.get()
     }
