@@ -43,23 +43,22 @@ public enum KmemCommand: CrashCommand {
         }
         // Every figure comes from kernel variables and types: without the vmlinux, none can be read.
         _ = try session.kernel()
+        let memory = try session.crashedKernel().memory
         switch option {
         case "-i":
-            let space = try session.addressSpace()
             do {
-                return MemoryInfoResult(statistics: try MemoryStatistics.read(from: space,
+                return MemoryInfoResult(statistics: try MemoryStatistics.read(from: memory,
                                                                               interrupted: session.interruptRequested))
             } catch {
                 throw CommandError.interrupted
             }
         case "-v":
-            let space = try session.addressSpace()
             do {
-                return VmallocResult(areas: try VmallocAreas.read(from: space, interrupted: session.interruptRequested))
+                return VmallocResult(areas: try VmallocAreas.read(from: memory, interrupted: session.interruptRequested))
             } catch let e as DumpError {
                 throw CommandError("cannot walk vmap_area_list: \(e)")
-            } catch {
-                throw CommandError.interrupted
+            } catch let fault as MemoryFault {
+                throw CommandError("cannot walk vmap_area_list: \(fault)")
             }
         default:
             throw CommandError("option \(option) not supported yet (usage: kmem -i | -v)")
@@ -76,8 +75,8 @@ public enum KmemCommand: CrashCommand {
         struct Row {
             var key: String
             var label: String
-            var pages: Result<UInt64, DumpError>
-            var base: (name: String, pages: Result<UInt64, DumpError>)?
+            var pages: Result<UInt64, KernelReadError>
+            var base: (name: String, pages: Result<UInt64, KernelReadError>)?
             /// When crash prints 0% instead of dividing.
             var zeroRule = ZeroRule.never
         }

@@ -156,16 +156,16 @@ public enum LogCommand: CrashCommand {
 
     public static func run(_ arguments: [String], in session: Session) throws -> any CommandResult {
         let options = try parse(arguments)
-        let space = try session.addressSpace()
+        let memory = try session.crashedKernel().memory
         if options.audit {
-            let queues = try AuditQueues(space: space)
+            let queues = try AuditQueues(memory: memory)
             guard queues.total == 0 else {
                 throw CommandError("the kernel's audit queues hold \(queues.total) messages; crashsh does not decode them yet")
             }
             return AuditResult(queues: queues)
         }
         if options.safeBuffers {
-            guard space.layout.typeSize("printk_safe_seq_buf") == nil else {
+            guard memory.layout.typeSize("printk_safe_seq_buf") == nil else {
                 throw CommandError("-s: the printk_safe buffers of this kernel are not read by crashsh yet")
             }
             return EmptyResult()
@@ -174,18 +174,20 @@ public enum LogCommand: CrashCommand {
         // -t wins over -T, as in crash: no timestamps, so no clock is needed.
         if options.dateTimestamps && !options.noTimestamps {
             do {
-                bootSeconds = try KernelClock(space: space).bootSeconds
+                bootSeconds = try KernelClock(memory: memory).bootSeconds
             } catch let e as DumpError {
                 throw CommandError("-T needs the kernel's clock: \(e)")
+            } catch let fault as MemoryFault {
+                throw CommandError("-T needs the kernel's clock: \(fault)")
             }
         }
         var log: PrintkLog
         do {
-            log = try PrintkLog.read(space: space, interrupted: session.interruptRequested)
-        } catch is PrintkLogInterrupted {
+            log = try PrintkLog.read(memory: memory, interrupted: session.interruptRequested)
+        } catch is InterruptedByUser {
             throw CommandError.interrupted
         }
-        if options.caller { log.pidMax = PrintkLog.pidMax(space: space) }
+        if options.caller { log.pidMax = PrintkLog.pidMax(memory: memory) }
         return Result(log: log, options: options, bootSeconds: bootSeconds)
     }
 }

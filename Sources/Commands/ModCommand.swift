@@ -131,7 +131,7 @@ public enum ModCommand: CrashCommand {
         if taints {
             let tainted = index.modules.filter { ($0.module.taints ?? 0) != 0 }
             guard !tainted.isEmpty else { return TaintResult(tainted: []) }
-            let flags = try ModuleListReader(space: session.addressSpace()).taintFlags()
+            let flags = try ModuleListReader(memory: session.crashedKernel().memory).taintFlags()
             return TaintResult(tainted: tainted.map { m in
                 let bits = m.module.taints ?? 0
                 let letters = flags.filter { $0.appliesToModules && $0.bit < 64 && bits & (1 << UInt64($0.bit)) != 0 }.map(\.letter)

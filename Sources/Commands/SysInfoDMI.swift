@@ -6,9 +6,9 @@ import DumpModel
 public enum SysDMICommandPart {
     /// `sys -i` for `session`'s kernel.
     public static func dmiResult(session: Session) throws -> DMIResult {
-        let space = try session.addressSpace()
+        let memory = try session.crashedKernel().memory
         do {
-            return DMIResult(info: try DMIInfo.read(from: space))
+            return DMIResult(info: try DMIInfo.read(from: memory))
         } catch {
             throw CommandError("cannot read the DMI strings: \(error)")
         }

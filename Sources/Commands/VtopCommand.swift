@@ -342,7 +342,7 @@ public enum VtopCommand: CrashCommand {
             entry.isZeroPage = physical >> 12 == zeroPhysical >> 12
         }
         if let physical, walk.physicalAddress != nil {
-            do { entry.page = try space.pageDescriptor(pfn: physical >> 12) } catch { entry.pageError = "\(error)" }
+            do { entry.page = try KernelMemory(space: space).pageDescriptor(pfn: physical >> 12) } catch { entry.pageError = "\(error)" }
         }
         return entry
     }

@@ -5,20 +5,23 @@ import Testing
 /// (module_layout shape, `mod_kallsyms` pointer) and their symbol tables, read through a
 /// dictionary layout and a sparse memory.
 @Suite struct ModuleListTests {
-    /// Sparse little-endian memory: reads must lie inside one written block.
-    final class SparseMemory: @unchecked Sendable {
-        var blocks: [UInt64: [UInt8]] = [:]
-        func write(_ address: UInt64, _ bytes: [UInt8]) { blocks[address] = bytes }
-        func read(_ address: UInt64, _ count: Int) throws -> [UInt8] {
-            for (start, bytes) in blocks where address >= start && address - start + UInt64(count) <= UInt64(bytes.count) {
-                let at = Int(address - start)
-                return Array(bytes[at..<(at + count)])
-            }
-            throw DumpError.missing(what: "unmapped \(String(address, radix: 16))")
+    /// Kernel image addresses (the synthetic kernel maps them): every hand-made object sits at
+    /// `k` plus a small offset.
+    static let k: UInt64 = 0xffff_ffff_8200_0000
+
+    /// Hand-made kernel memory: bytes written at kernel image addresses of a synthetic dump.
+    struct KernelBytes {
+        let dump: SyntheticDump
+        func physical(_ v: UInt64) -> UInt64 { v - 0xffff_ffff_8000_0000 + 0x0100_0000 }
+        func write(_ address: UInt64, _ bytes: [UInt8]) { dump.write(physical(address), bytes) }
+        /// Makes the page holding `address` one the dump tool left out.
+        func exclude(_ address: UInt64) { dump.excluded.insert(physical(address) >> 12) }
+        func reader(_ layout: DictionaryLayout = ModuleListTests.layout) throws -> ModuleListReader {
+            ModuleListReader(memory: KernelMemory(space: try space(dump, layout: layout)))
         }
     }
 
-    static let head: UInt64 = 0x1000
+    static let head: UInt64 = k + 0x1000
     static let layout = DictionaryLayout(
         symbols: ["modules": head],
         sizes: ["module": 128, "mod_kallsyms": 32, "module_layout": 16],
@@ -50,36 +53,36 @@ import Testing
     }
 
     /// alpha (symbols, tainted) -> beta (no kallsyms) -> `third`'s list node -> head.
-    static func memory(third: UInt64 = head) -> SparseMemory {
-        let m = SparseMemory()
-        m.write(head, le(0x10008, 8))
-        m.write(0x10000, module("alpha", next: 0x20008, base: 0x40000, size: 0x2000, text: 0x1000,
-                                kallsyms: 0x50000, taints: 1 << 12))
-        m.write(0x20000, module("beta", next: third, base: 0x60000, size: 0x1000, text: 0x800, kallsyms: 0, taints: 0))
+    static func memory(third: UInt64 = head) -> KernelBytes {
+        let (dump, _) = syntheticKernel()
+        let m = KernelBytes(dump: dump)
+        m.write(head, le(k + 0x10008, 8))
+        m.write(k + 0x10000, module("alpha", next: k + 0x20008, base: 0x40000, size: 0x2000, text: 0x1000,
+                                    kallsyms: k + 0x50000, taints: 1 << 12))
+        m.write(k + 0x20000, module("beta", next: third, base: 0x60000, size: 0x1000, text: 0x800, kallsyms: 0, taints: 0))
         // mod_kallsyms: symtab, num_symtab 4, strtab, typetab
-        m.write(0x50000, le(0x51000, 8) + le(4, 8) + le(0x52000, 8) + le(0x53000, 8))
+        m.write(k + 0x50000, le(k + 0x51000, 8) + le(4, 8) + le(k + 0x52000, 8) + le(k + 0x53000, 8))
         let strtab: [UInt8] = [0] + Array("alpha_fn.isra.0".utf8) + [0] + Array("alpha_data".utf8) + [0]
             + Array("printk".utf8) + [0]
-        m.write(0x51000, [UInt8](repeating: 0, count: 24)
+        m.write(k + 0x51000, [UInt8](repeating: 0, count: 24)
             + sym(name: 1, info: 0x02, shndx: 1, value: 0x40010, size: 0x40)
             + sym(name: 17, info: 0x11, shndx: 3, value: 0x41800, size: 8)
             + sym(name: 28, info: 0x10, shndx: 0, value: 0, size: 0))
         // The string table's length is not stored: the reader reads on past the last name.
-        m.write(0x52000, strtab + [UInt8](repeating: 0xee, count: 4096 - strtab.count))
-        m.write(0x53000, Array("\u{0}tdU".utf8))
+        m.write(k + 0x52000, strtab + [UInt8](repeating: 0xee, count: 4096 - strtab.count))
+        m.write(k + 0x53000, Array("\u{0}tdU".utf8))
         return m
     }
 
     @Test func readsModulesAndTheirSymbolTables() throws {
         let mem = Self.memory()
-        let reader = ModuleListReader(layout: Self.layout, read: { try mem.read($0, $1) })
-        let records = try reader.modules()
+        let records = try mem.reader().modules()
         #expect(records.count == 2)
         guard case let .module(alpha) = records[0], case let .module(beta) = records[1] else {
             Issue.record("expected two readable modules: \(records)")
             return
         }
-        #expect(alpha.address == 0x10000 && alpha.name == "alpha")
+        #expect(alpha.address == Self.k + 0x10000 && alpha.name == "alpha")
         #expect(alpha.regions.first == ModuleMemoryRegion(kind: "core", base: 0x40000, size: 0x2000, textSize: 0x1000, isInit: false))
         #expect(alpha.initRegion == nil)
         #expect(alpha.textBase == 0x40000 && alpha.coreSize == 0x2000)
@@ -95,21 +98,25 @@ import Testing
     }
 
     @Test func anUnreadableModuleIsARowAndEndsTheWalk() throws {
-        // beta's next points at a node nobody wrote: that module gets a row with the reason.
-        let mem = Self.memory(third: 0x30008)
-        let records = try ModuleListReader(layout: Self.layout, read: { try mem.read($0, $1) }).modules()
+        // beta's next points at a node in a page left out of the dump: that module gets a row
+        // with the reason.
+        let mem = Self.memory(third: Self.k + 0x30008)
+        mem.exclude(Self.k + 0x30000)
+        let records = try mem.reader().modules()
         #expect(records.count == 3)
         guard case let .unreadable(address, reason) = records[2] else { Issue.record("\(records)"); return }
-        #expect(address == 0x30000 && reason.contains("unmapped"))
+        #expect(address == Self.k + 0x30000 && reason.contains("excluded from the dump"))
     }
 
     @Test func aCycleEndsTheWalk() throws {
         // beta points back at alpha instead of the list head.
-        let mem = Self.memory(third: 0x10008)
-        let records = try ModuleListReader(layout: Self.layout, read: { try mem.read($0, $1) }).modules()
-        #expect(records.map(\.address) == [0x10000, 0x20000])
-        let capped = try ModuleListReader(layout: Self.layout, read: { try mem.read($0, $1) }).modules(maxModules: 1)
-        #expect(capped.map(\.address) == [0x10000])
+        let mem = Self.memory(third: Self.k + 0x10008)
+        let records = try mem.reader().modules()
+        #expect(records.map(\.address) == [Self.k + 0x10000, Self.k + 0x20000])
+        let capped = try mem.reader().modules(maxModules: 1)
+        #expect(capped.map(\.address) == [Self.k + 0x10000])
+        // Interrupted, the walk stops with the one interrupt error.
+        #expect(throws: InterruptedByUser.self) { try mem.reader().modules(interrupted: { true }) }
     }
 
     @Test func symbolTableParsingIsBounded() {
@@ -127,8 +134,8 @@ import Testing
         #expect(ModuleSymbolTable.parse(symtab: Array(table.prefix(40)), count: 4, strtab: strtab, typetab: nil).symbols.isEmpty)
     }
 
-    @Test func missingLayoutIsATypedError() {
-        let reader = ModuleListReader(layout: DictionaryLayout(), read: { _, _ in [] })
+    @Test func missingLayoutIsATypedError() throws {
+        let reader = try Self.memory().reader(DictionaryLayout())
         #expect(throws: DumpError.self) { try reader.modules() }
     }
 }

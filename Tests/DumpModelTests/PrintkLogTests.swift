@@ -217,7 +217,7 @@ import Testing
         let (dump, _) = syntheticKernel(extraInfo: Self.ringInfo)
         // 256 ids: the walk asks after every 256 records.
         Self.writeRing(dump, head: 255, tail: 0, countBits: 8)
-        #expect(throws: PrintkLogInterrupted.self) { try PrintkLog.read(space: space(dump), interrupted: { true }) }
+        #expect(throws: InterruptedByUser.self) { try PrintkLog.read(space: space(dump), interrupted: { true }) }
     }
 
     // MARK: - Variable-length log_buf records

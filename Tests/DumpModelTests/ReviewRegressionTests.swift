@@ -52,7 +52,7 @@ import Testing
                                       offsets: ["page.flags": -8, "page._refcount": 52])
         let s = try space(dump, layout: layout)
         #expect(s.vmemmapBase == 0xffff_ea00_0000_0000)
-        #expect(throws: DumpError.self) { try s.pageDescriptor(pfn: 1) }
+        #expect(throws: DumpError.self) { try KernelMemory(space: s).pageDescriptor(pfn: 1) }
     }
 
     /// The same for the task list offsets.

@@ -112,7 +112,7 @@ struct TranslationFixtureTests {
         let (pageAddr, pagePhys, count, flags) = try #require(ref.pageStruct)
         let pfn = try #require(ref.physical) >> 12
         #expect(pagePhys == pfn << 12)
-        let desc = try space.pageDescriptor(pfn: pfn)
+        let desc = try KernelMemory(space: space).pageDescriptor(pfn: pfn)
         #expect(desc.address == pageAddr)
         #expect(desc.flags == flags)
         #expect(desc.refcount == count)

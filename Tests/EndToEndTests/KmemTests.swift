@@ -152,8 +152,8 @@ struct KmemTests {
         let stats = try MemoryStatistics.read(from: Self.space(session) {
             $0.hiddenSymbols = ["_totalram_pages", "totalram_pages", "vm_node_stat"]
         })
-        #expect(throws: DumpError.self) { try stats.totalRAM.get() }
-        #expect(throws: DumpError.self) { try stats.slab.get() }
+        #expect(throws: KernelReadError.self) { try stats.totalRAM.get() }
+        #expect(throws: KernelReadError.self) { try stats.slab.get() }
         #expect(try stats.free.get() == 52653)
         #expect(try stats.shared.get() == 440)
         let text = KmemCommand.MemoryInfoResult(statistics: stats).renderText()
@@ -187,7 +187,7 @@ struct KmemTests {
 
     @Test func theCensusStopsWhenInterrupted() throws {
         let session = try Self.session("dump.kdump")
-        #expect(throws: WalkInterrupted.self) {
+        #expect(throws: InterruptedByUser.self) {
             try MemoryStatistics.read(from: session.addressSpace(), interrupted: { true })
         }
     }

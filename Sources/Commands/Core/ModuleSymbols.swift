@@ -282,12 +282,13 @@ extension Session {
         if let moduleIndexCache { return moduleIndexCache }
         let index: ModuleSymbolIndex
         do {
-            let space = try addressSpace()
-            let records = try ModuleListReader(space: space).modules(interrupted: interruptRequested,
-                                                                     interruptedError: CommandError.interrupted)
+            let memory = try crashedKernel().memory
+            let records = try ModuleListReader(memory: memory).modules(interrupted: { [weak self] in
+                self?.interruptRequested() ?? false
+            })
             index = ModuleSymbolIndex(records: records)
-        } catch let e as CommandError where e.message == CommandError.interrupted.message {
-            return ModuleSymbolIndex(records: [], loadError: e)
+        } catch is InterruptedByUser {
+            return ModuleSymbolIndex(records: [], loadError: CommandError.interrupted)
         } catch {
             index = ModuleSymbolIndex(records: [], loadError: error)
         }

@@ -2,9 +2,10 @@ import DumpModel
 
 extension Session {
     /// The kernel's per-CPU areas (`__per_cpu_offset` for each possible CPU id), read through
-    /// the session's address space. Needs the vmlinux: VMCOREINFO does not locate them.
+    /// the session's crashed kernel and kept there. Needs the vmlinux: VMCOREINFO does not
+    /// locate them.
     public func perCPU() throws -> PerCPU {
-        try PerCPU(space: try addressSpace())
+        try crashedKernel().perCPU()
     }
 
     /// The CPU of the current context, which an empty CPU specifier (`p irq_stat:`) means.

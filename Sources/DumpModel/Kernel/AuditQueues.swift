@@ -11,22 +11,23 @@ public struct AuditQueues: Sendable, Equatable {
     }
 
     /// - Throws: `.missing` when the kernel has none of the queues (no audit support, or no
-    ///   debuginfo) or `sk_buff_head.qlen` is unknown; a read error of a queue.
-    public init(space: KernelAddressSpace) throws {
-        let l = space.layout
+    ///   debuginfo) or `sk_buff_head.qlen` is unknown; the `MemoryFault` of a queue's read.
+    public init(memory: KernelMemory) throws {
+        let l = memory.layout
         let names = l.symbolAddress("audit_skb_queue") != nil
             ? ["audit_skb_hold_queue", "audit_skb_queue"]
             : ["audit_hold_queue", "audit_retry_queue", "audit_queue"]
         guard l.symbolAddress(names[names.count - 1]) != nil else {
             throw DumpError.missing(what: "symbol audit_queue (a kernel without audit, or no debuginfo)")
         }
-        guard let qlen = l.memberOffset("sk_buff_head", "qlen"), qlen >= 0 else {
+        guard l.memberOffset("sk_buff_head", "qlen") != nil else {
             throw DumpError.missing(what: "sk_buff_head.qlen (needs the vmlinux's debuginfo)")
         }
         var found: [(String, UInt32)] = []
         for name in names {
             guard let at = l.symbolAddress(name) else { continue }
-            found.append((name, try space.load(UInt32.self, virtual: at &+ UInt64(qlen))))
+            let queue = memory.object(at, "sk_buff_head")
+            found.append((name, UInt32(truncatingIfNeeded: try queue.unsigned("qlen"))))
         }
         queues = found
     }

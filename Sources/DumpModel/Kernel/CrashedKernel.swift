@@ -26,7 +26,7 @@ public final class CrashedKernel {
     /// The per-CPU areas (`__per_cpu_offset`).
     public func perCPU() throws -> PerCPU {
         if let perCPUState { return try perCPUState.get() }
-        let r = Result { try PerCPU(space: space) }
+        let r = Result { try PerCPU(memory: memory) }
         perCPUState = r
         return try r.get()
     }
@@ -109,22 +109,14 @@ public final class CrashedKernel {
 // MARK: - Time
 
 extension CrashedKernel {
-    /// The kernel's tick rate (CONFIG_HZ), from `tick_nsec` (the length of a tick in
-    /// nanoseconds, NTP-adjusted by a few parts per million at most): nil when it is not there.
-    public func hz() -> UInt64? {
-        guard let at = layout.symbolAddress("tick_nsec"), let ns = try? memory.load(UInt64.self, at), ns > 0,
-              ns <= 1_000_000_000 else { return nil }
-        let hz = (1_000_000_000 + ns / 2) / ns
-        return hz > 0 ? hz : nil
-    }
+    /// The kernel's tick rate (CONFIG_HZ), as `KernelClock` reads it: nil when it is not known.
+    public func hz() -> UInt64? { (try? KernelClock.ticks(memory: memory))?.hz }
 
     /// Jiffies since boot: `jiffies_64` minus INITIAL_JIFFIES, which the kernel sets to
     /// (u32)(-300 * HZ) so that the 32-bit counter wraps five minutes after boot.
     public func uptimeJiffies() -> UInt64? {
-        guard let hz = hz(), let at = layout.symbolAddress("jiffies_64") ?? layout.symbolAddress("jiffies"),
-              let j = try? memory.load(UInt64.self, at) else { return nil }
-        let initial = UInt64(UInt32(truncatingIfNeeded: 0 &- 300 &* hz))
-        return j &- initial
+        guard let ticks = try? KernelClock.ticks(memory: memory) else { return nil }
+        return ticks.jiffies &- KernelClock.initialJiffies(hz: ticks.hz)
     }
 }
 

@@ -7,7 +7,7 @@ public struct DMIInfo: Sendable {
         public var name: String?
         public var index: Int
         /// The string, or why it could not be read.
-        public var value: Result<String, DumpError>
+        public var value: Result<String, MemoryFault>
     }
 
     /// The enumerators that index `dmi_ident[]`, in declaration order (empty when the enum is
@@ -19,25 +19,27 @@ public struct DMIInfo: Sendable {
     /// Longest string crash reads for one field (its buffer size less the NUL).
     public static let maxLength = 1499
 
-    /// Reads `dmi_ident[]` through `space`.
+    /// Reads `dmi_ident[]` through `space`'s memory.
+    public static func read(from space: KernelAddressSpace) throws -> DMIInfo {
+        try read(from: KernelMemory(space: space))
+    }
+
+    /// Reads `dmi_ident[]`.
     /// - Throws: `DumpError.missing` when the kernel has no `dmi_ident` (no DMI support) or its
-    ///   length is unknown; the read error when the array itself cannot be read.
-    public static func read(from space: KernelAddressSpace) throws(DumpError) -> DMIInfo {
-        let layout = space.layout
+    ///   length is unknown; the `MemoryFault` when the array itself cannot be read.
+    public static func read(from memory: KernelMemory) throws -> DMIInfo {
+        let layout = memory.layout
         guard let table = layout.symbolAddress("dmi_ident") else {
-            throw .missing(what: "dmi_ident (the kernel has no DMI support)")
+            throw DumpError.missing(what: "dmi_ident (the kernel has no DMI support)")
         }
         let enumerators = layout.enumerators("dmi_field")
         // The kernel declares dmi_ident[DMI_STRING_MAX].
         guard let length = layout.length("dmi_ident")
                 ?? enumerators?.first(where: { $0.name == "DMI_STRING_MAX" }).map({ Int($0.value) }),
               length > 0, length <= 1 << 12 else {
-            throw .missing(what: "the length of dmi_ident[]")
+            throw DumpError.missing(what: "the length of dmi_ident[]")
         }
-        let raw: [UInt8]
-        do { raw = try space.bytes(virtual: table, count: length * 8) } catch {
-            throw KernelAddressSpace.dumpError(error)
-        }
+        let raw = try memory.bytes(table, count: length * 8)
         func pointer(_ i: Int) -> UInt64 {
             var v: UInt64 = 0
             for b in 0..<8 { v |= UInt64(raw[i * 8 + b]) << UInt64(b * 8) }
@@ -47,7 +49,7 @@ public struct DMIInfo: Sendable {
             let p = pointer(i)
             guard p != 0 else { return nil }
             return Field(name: name, index: i,
-                         value: Result { () throws(DumpError) in try space.readCString(at: p, limit: maxLength) })
+                         value: Result { () throws(MemoryFault) in try memory.cString(p, maxLength: maxLength) })
         }
         var names: [String] = []
         var fields: [Field] = []

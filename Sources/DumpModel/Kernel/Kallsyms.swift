@@ -16,7 +16,7 @@
 ///
 /// Lookups scan the names in order: linear in the table's size, meant for one or two names.
 public struct Kallsyms {
-    public let space: KernelAddressSpace
+    public let memory: KernelMemory
     let count: Int
     let names: LazyVirtualRegion
     let offsets: LazyVirtualRegion
@@ -28,24 +28,29 @@ public struct Kallsyms {
 
     /// - Throws: `.missing` when VMCOREINFO lacks the table's symbols, or a read error.
     public init(space: KernelAddressSpace) throws {
-        self.space = space
-        guard let info = space.vmcoreinfo,
+        try self.init(memory: KernelMemory(space: space))
+    }
+
+    /// - Throws: `.missing` when VMCOREINFO lacks the table's symbols, or the read's `MemoryFault`.
+    public init(memory: KernelMemory) throws {
+        self.memory = memory
+        guard let info = memory.space.vmcoreinfo,
               let namesAt = info.symbol("kallsyms_names"), let countAt = info.symbol("kallsyms_num_syms"),
               let tokenTable = info.symbol("kallsyms_token_table"), let tokenIndex = info.symbol("kallsyms_token_index"),
               let offsetsAt = info.symbol("kallsyms_offsets"), let baseAt = info.symbol("kallsyms_relative_base") else {
             throw DumpError.missing(what: "the kallsyms symbols in VMCOREINFO")
         }
-        let n = try space.load(UInt32.self, virtual: countAt)
+        let n = try memory.load(UInt32.self, countAt)
         guard n > 0, Int(n) <= Self.maxSymbols else {
             throw DumpError.missing(what: "a believable kallsyms_num_syms (\(n))")
         }
         count = Int(n)
-        relativeBase = try space.load(UInt64.self, virtual: baseAt)
+        relativeBase = try memory.load(UInt64.self, baseAt)
         // Each entry takes at most 2 length bytes and 32767 token bytes; the region is read lazily.
-        names = LazyVirtualRegion(space: space, base: namesAt, length: count * 258)
-        offsets = LazyVirtualRegion(space: space, base: offsetsAt, length: count * 4)
-        let index = try space.bytes(virtual: tokenIndex, count: 512)
-        let table = LazyVirtualRegion(space: space, base: tokenTable, length: 65536 + 256)
+        names = LazyVirtualRegion(memory: memory, base: namesAt, length: count * 258)
+        offsets = LazyVirtualRegion(memory: memory, base: offsetsAt, length: count * 4)
+        let index = try memory.bytes(tokenIndex, count: 512)
+        let table = LazyVirtualRegion(memory: memory, base: tokenTable, length: 65536 + 256)
         var tokens: [[UInt8]] = []
         tokens.reserveCapacity(256)
         for t in 0..<256 {
@@ -65,7 +70,7 @@ public struct Kallsyms {
     /// Run-time addresses of `wanted` names (without the type letter) found in the table; the
     /// table is checked against VMCOREINFO's `_stext` and nothing is answered if it disagrees.
     public func addresses(of wanted: Set<String>) throws -> [String: UInt64] {
-        guard let stext = space.vmcoreinfo?.symbol("_stext") else {
+        guard let stext = memory.space.vmcoreinfo?.symbol("_stext") else {
             throw DumpError.missing(what: "SYMBOL(_stext) in VMCOREINFO, to check kallsyms against")
         }
         let targets = Array(Set(wanted.map { Array($0.utf8) } + [Array("_stext".utf8)]))
@@ -143,11 +148,18 @@ public struct Kallsyms {
     }
 }
 
-extension KernelAddressSpace {
+extension KernelMemory {
     /// The address of the kernel variable `name`: from the layout, else from the kernel's kallsyms
     /// table (for the dumps opened without a vmlinux). Nil when neither knows.
     public func symbolAddressWithKallsyms(_ name: String) -> UInt64? {
         if let a = layout.symbolAddress(name) { return a }
-        return (try? Kallsyms(space: self).addresses(of: [name]))?[name]
+        return (try? Kallsyms(memory: self).addresses(of: [name]))?[name]
+    }
+}
+
+extension KernelAddressSpace {
+    /// `KernelMemory.symbolAddressWithKallsyms(_:)` through this space.
+    public func symbolAddressWithKallsyms(_ name: String) -> UInt64? {
+        KernelMemory(space: self).symbolAddressWithKallsyms(name)
     }
 }

@@ -17,30 +17,43 @@ public struct KernelClock: Sendable, Equatable {
         self.hz = max(1, hz)
     }
 
-    /// Reads the clocks through `space`.
+    /// Reads the clocks through `space`'s memory.
+    public init(space: KernelAddressSpace) throws {
+        try self.init(memory: KernelMemory(space: space))
+    }
+
+    /// Reads the clocks.
     ///
     /// - The wall clock: `xtime_sec` of the variable `timekeeper` (kernels before 3.17), else of
     ///   `shadow_timekeeper`, the copy the kernel updates first and mirrors into `tk_core`.
     ///   Without the debuginfo, VMCOREINFO's CRASHTIME: the same clock's seconds, written by kdump
     ///   when the kernel crashed (absent from dumps not taken by kdump).
-    /// - `jiffies_64` and `tick_nsec` (the length of a tick in nanoseconds, which gives HZ; NTP may
-    ///   move it by a few hundred parts per million, so HZ is rounded): their addresses from the
-    ///   layout, else from the kernel's kallsyms table.
-    /// - Throws: `.missing` naming what is not known.
-    public init(space: KernelAddressSpace) throws {
-        let l = space.layout
+    /// - jiffies and HZ as `ticks(memory:)` reads them.
+    /// - Throws: `DumpError.missing` naming what is not known, `MemoryFault` for a failed read.
+    public init(memory: KernelMemory) throws {
+        let l = memory.layout
         let wall: Int64
         if let xtimeOffset = l.memberOffset("timekeeper", "xtime_sec"), xtimeOffset >= 0,
            let keeper = l.symbolAddress("timekeeper") ?? l.symbolAddress("shadow_timekeeper") {
-            wall = try space.load(Int64.self, virtual: keeper &+ UInt64(xtimeOffset))
-        } else if let crashTime = space.vmcoreinfo?.crashTime {
+            wall = try memory.load(Int64.self, keeper &+ UInt64(xtimeOffset))
+        } else if let crashTime = memory.space.vmcoreinfo?.crashTime {
             wall = crashTime
         } else {
             throw DumpError.missing(what: "the wall clock: shadow_timekeeper.xtime_sec (needs the vmlinux's debuginfo) or VMCOREINFO CRASHTIME (written by kdump)")
         }
+        let (jiffies, hz) = try Self.ticks(memory: memory)
+        self.init(wallClockSeconds: wall, jiffies: jiffies, hz: hz)
+    }
+
+    /// `jiffies_64` and HZ, from `tick_nsec` (the length of a tick in nanoseconds, which gives HZ;
+    /// NTP may move it by a few hundred parts per million, so HZ is rounded). Their addresses come
+    /// from the layout, else from the kernel's kallsyms table (no vmlinux needed).
+    /// - Throws: `DumpError.missing` naming what is not known, `MemoryFault` for a failed read.
+    public static func ticks(memory: KernelMemory) throws -> (jiffies: UInt64, hz: UInt64) {
+        let l = memory.layout
         var jiffiesAt = l.symbolAddress("jiffies_64") ?? l.symbolAddress("jiffies")
         var tickAt = l.symbolAddress("tick_nsec")
-        if jiffiesAt == nil || tickAt == nil, let table = try? Kallsyms(space: space),
+        if jiffiesAt == nil || tickAt == nil, let table = try? Kallsyms(memory: memory),
            let found = try? table.addresses(of: ["jiffies_64", "tick_nsec"]) {
             jiffiesAt = jiffiesAt ?? found["jiffies_64"]
             tickAt = tickAt ?? found["tick_nsec"]
@@ -51,12 +64,12 @@ public struct KernelClock: Sendable, Equatable {
         guard let tickAt else {
             throw DumpError.missing(what: "symbol tick_nsec, to tell HZ (needs the vmlinux, or kallsyms in VMCOREINFO)")
         }
-        let jiffies = try space.load(UInt64.self, virtual: jiffiesAt)
-        let tick = try space.load(UInt64.self, virtual: tickAt)
-        guard let hz = Self.hz(tickNanoseconds: tick) else {
+        let jiffies = try memory.load(UInt64.self, jiffiesAt)
+        let tick = try memory.load(UInt64.self, tickAt)
+        guard let hz = hz(tickNanoseconds: tick) else {
             throw DumpError.missing(what: "a believable tick_nsec (\(tick) ns per tick)")
         }
-        self.init(wallClockSeconds: wall, jiffies: jiffies, hz: hz)
+        return (jiffies, hz)
     }
 
     /// HZ for a tick of `tickNanoseconds`, nil unless it is between 10 and 10000.
@@ -67,7 +80,10 @@ public struct KernelClock: Sendable, Equatable {
 
     /// `INITIAL_JIFFIES`: jiffies start 300 seconds before the 32-bit counter wraps, so that
     /// wrap bugs show early; as an unsigned long, the 32-bit value.
-    public var initialJiffies: UInt64 { UInt64(UInt32(truncatingIfNeeded: 0 &- 300 &* hz)) }
+    public var initialJiffies: UInt64 { Self.initialJiffies(hz: hz) }
+
+    /// `INITIAL_JIFFIES` of a kernel ticking `hz` times a second.
+    public static func initialJiffies(hz: UInt64) -> UInt64 { UInt64(UInt32(truncatingIfNeeded: 0 &- 300 &* hz)) }
 
     /// Whole seconds since boot, from jiffies.
     public var uptimeSeconds: UInt64 { (jiffies &- initialJiffies) / hz }

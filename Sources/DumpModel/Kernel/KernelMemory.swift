@@ -193,3 +193,69 @@ public struct KernelMemory {
         KernelObject(address: address, type: type, memory: self)
     }
 }
+
+// MARK: - Layout facts a read needs
+
+extension KernelMemory {
+    /// The run-time address of the kernel symbol `name`, or `.missing` naming it.
+    public func symbol(_ name: String) throws(DumpError) -> UInt64 {
+        guard let a = layout.symbolAddress(name) else { throw .missing(what: "symbol \(name)") }
+        return a
+    }
+
+    /// `sizeof(type)`, or `.missing`; zero or negative sizes are refused.
+    public func size(of type: String) throws(DumpError) -> Int {
+        guard let s = layout.typeSize(type), s > 0 else { throw .missing(what: "SIZE(\(type))") }
+        return s
+    }
+
+    /// The byte offset of `member` in `type`, or `.missing` naming it (a negative offset is none).
+    public func offset(_ type: String, _ member: String) throws(DumpError) -> UInt64 {
+        guard let o = layout.memberOffset(type, member), let u = UInt64(exactly: o) else {
+            throw .missing(what: "\(type).\(member)")
+        }
+        return u
+    }
+
+    /// The value of the counter of type `type` at `address`: an `atomic_long_t`/`atomic_t` (a
+    /// struct whose `counter` member holds it) or a plain integer type, sign-extended from the
+    /// width the layout gives.
+    public func counter(_ address: UInt64, type: String) throws -> Int64 {
+        let size = try size(of: type)
+        let inner = layout.memberOffset(type, "counter").flatMap { UInt64(exactly: $0) }
+        let width = inner != nil ? (layout.memberSize(type, "counter") ?? size) : size
+        return try signed(address &+ (inner ?? 0), size: width)
+    }
+}
+
+/// Why one value of the crashed kernel could not be read, kept beside the values that could be
+/// (a figure of `kmem -i`, a row): the layout lacks what the read needs (another kernel, no
+/// debuginfo) or names something impossible, or the memory faulted.
+public enum KernelReadError: Error, Sendable, Equatable, CustomStringConvertible {
+    case missing(DumpError)
+    case fault(MemoryFault)
+
+    /// `error` as thrown by a read through `KernelMemory`/`KernelObject`.
+    public init(_ error: any Error) {
+        switch error {
+        case let e as KernelReadError: self = e
+        case let fault as MemoryFault: self = .fault(fault)
+        case let e as DumpError: self = .missing(e)
+        default: self = .missing(.missing(what: String(describing: error)))
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case let .missing(e): return e.description
+        case let .fault(fault): return fault.description
+        }
+    }
+}
+
+extension Result where Failure == KernelReadError {
+    /// The value `body` reads, or what it threw as a `KernelReadError`.
+    public static func reading(_ body: () throws -> Success) -> Self {
+        do { return .success(try body()) } catch { return .failure(KernelReadError(error)) }
+    }
+}

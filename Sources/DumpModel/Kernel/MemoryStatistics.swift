@@ -24,7 +24,7 @@
 ///
 /// Each figure is read on its own: one that cannot be read carries its error, the others stand.
 public struct MemoryStatistics: Sendable {
-    public typealias Pages = Result<UInt64, DumpError>
+    public typealias Pages = Result<UInt64, KernelReadError>
 
     /// What the walk of the `struct page` arrays counted.
     public struct PageCensus: Sendable, Equatable {
@@ -62,18 +62,18 @@ public struct MemoryStatistics: Sendable {
     public let pageSize: UInt64
     public let totalRAM: Pages
     public let free: Pages
-    public let census: Result<PageCensus, DumpError>
+    public let census: Result<PageCensus, KernelReadError>
     public let buffers: Pages
     /// The page cache without swap cache and buffers; 0 when that difference is negative
     /// (`cachedWentNegative` then holds it).
     public let cached: Pages
     public let cachedWentNegative: Int64?
     public let slab: Pages
-    public let hugePages: Result<HugePages, DumpError>
+    public let hugePages: Result<HugePages, KernelReadError>
     /// nil: the kernel has no `swap_info` (crash then prints no swap rows).
-    public let swap: Result<Swap, DumpError>?
+    public let swap: Result<Swap, KernelReadError>?
     /// nil: the kernel has no `sysctl_overcommit_memory` (no commit rows).
-    public let commit: Result<Commit, DumpError>?
+    public let commit: Result<Commit, KernelReadError>?
 
     /// TOTAL MEM minus FREE.
     public var used: Pages {
@@ -83,52 +83,58 @@ public struct MemoryStatistics: Sendable {
     /// SHARED, from the page census.
     public var shared: Pages { census.map(\.shared) }
 
-    /// Reads every figure through `space`. Only the page census is long (one `struct page` per
-    /// page of RAM); it asks `interrupted` between blocks and throws `WalkInterrupted`.
+    /// Reads every figure through `space`'s memory.
     public static func read(from space: KernelAddressSpace,
-                            interrupted: () -> Bool = { false }) throws(WalkInterrupted) -> MemoryStatistics {
-        let reader = Reader(space: space)
-        let stats = Result { () throws(DumpError) in try VMStatCounters(space: space) }
-        let total = Result { () throws(DumpError) in try reader.totalRAM() }
-        let free = Result { () throws(DumpError) in try reader.freePages() }
-        let census: Result<PageCensus, DumpError>
+                            interrupted: () -> Bool = { false }) throws(InterruptedByUser) -> MemoryStatistics {
+        try read(from: KernelMemory(space: space), interrupted: interrupted)
+    }
+
+    /// Reads every figure. Only the page census is long (one `struct page` per page of RAM); it
+    /// asks `interrupted` between blocks and throws `InterruptedByUser`.
+    public static func read(from memory: KernelMemory,
+                            interrupted: () -> Bool = { false }) throws(InterruptedByUser) -> MemoryStatistics {
+        let reader = Reader(memory: memory)
+        let stats = Result.reading({ try VMStatCounters(memory: memory) })
+        let total = Result.reading({ try reader.totalRAM() })
+        let free = Result.reading({ try reader.freePages() })
+        let census: Result<PageCensus, KernelReadError>
         do {
             census = .success(try reader.pageCensus(interrupted: interrupted))
-        } catch let e as WalkInterrupted {
+        } catch let e as InterruptedByUser {
             throw e
         } catch {
-            census = .failure(KernelAddressSpace.dumpError(error))
+            census = .failure(KernelReadError(error))
         }
-        let buffers = Result { () throws(DumpError) in try reader.blockDevicePages() }
+        let buffers = Result.reading({ try reader.blockDevicePages() })
         var negative: Int64?
-        let cached = Result { () throws(DumpError) -> UInt64 in
+        let cached = Result.reading({ () throws -> UInt64 in
             let vm = try stats.get()
             guard let file = try vm.counter("NR_FILE_PAGES") else {
-                throw .missing(what: "enumerator NR_FILE_PAGES")
+                throw DumpError.missing(what: "enumerator NR_FILE_PAGES")
             }
             let swapCache = try reader.swapCachePages(vm)
             let b = try buffers.get()
             let pages = file &- swapCache &- Int64(bitPattern: b)
             if pages < 0 { negative = pages; return 0 }
             return UInt64(pages)
-        }
-        let slab = Result { () throws(DumpError) in try reader.slabPages(try stats.get()) }
-        let huge = Result { () throws(DumpError) in try reader.hugePages() }
-        let swap: Result<Swap, DumpError>? = space.layout.symbolAddress("swap_info") == nil ? nil
-            : Result { () throws(DumpError) in try reader.swapTotals() }
-        let commit: Result<Commit, DumpError>? = space.layout.symbolAddress("sysctl_overcommit_memory") == nil ? nil
-            : Result { () throws(DumpError) in
+        })
+        let slab = Result.reading({ try reader.slabPages(try stats.get()) })
+        let huge = Result.reading({ try reader.hugePages() })
+        let swap: Result<Swap, KernelReadError>? = memory.layout.symbolAddress("swap_info") == nil ? nil
+            : Result.reading({ try reader.swapTotals() })
+        let commit: Result<Commit, KernelReadError>? = memory.layout.symbolAddress("sysctl_overcommit_memory") == nil ? nil
+            : Result.reading({
                 try reader.commit(totalRAM: total, huge: huge, swapTotal: (try swap?.get())?.total ?? 0)
-            }
+            })
         return MemoryStatistics(pageSize: KernelAddressSpace.pageSize, totalRAM: total, free: free, census: census,
                                 buffers: buffers, cached: cached, cachedWentNegative: negative, slab: slab,
                                 hugePages: huge, swap: swap, commit: commit)
     }
 
-    public init(pageSize: UInt64, totalRAM: Pages, free: Pages, census: Result<PageCensus, DumpError>,
+    public init(pageSize: UInt64, totalRAM: Pages, free: Pages, census: Result<PageCensus, KernelReadError>,
                 buffers: Pages, cached: Pages, cachedWentNegative: Int64?, slab: Pages,
-                hugePages: Result<HugePages, DumpError>, swap: Result<Swap, DumpError>?,
-                commit: Result<Commit, DumpError>?) {
+                hugePages: Result<HugePages, KernelReadError>, swap: Result<Swap, KernelReadError>?,
+                commit: Result<Commit, KernelReadError>?) {
         self.pageSize = pageSize
         self.totalRAM = totalRAM
         self.free = free
@@ -153,17 +159,17 @@ struct VMStatCounters {
         var count: Int64
     }
 
-    let space: KernelAddressSpace
+    let memory: KernelMemory
     /// Searched in order, as crash lists zone items before node items.
     let tables: [Table]
     /// `sizeof(atomic_long_t)`.
     let elementSize: Int
 
-    init(space: KernelAddressSpace) throws(DumpError) {
-        self.space = space
-        let layout = space.layout
+    init(memory: KernelMemory) throws(DumpError) {
+        self.memory = memory
+        let layout = memory.layout
         guard let size = layout.typeSize("atomic_long_t"), size == 4 || size == 8 else {
-            throw .missing(what: "SIZE(atomic_long_t)")
+            throw DumpError.missing(what: "SIZE(atomic_long_t)")
         }
         elementSize = size
         func table(_ symbol: String, _ enumType: String, _ countName: String) -> Table? {
@@ -182,21 +188,21 @@ struct VMStatCounters {
             found.append(t)
         }
         guard !found.isEmpty else {
-            throw .missing(what: "vm_zone_stat/vm_node_stat or vm_stat with enum zone_stat_item")
+            throw DumpError.missing(what: "vm_zone_stat/vm_node_stat or vm_stat with enum zone_stat_item")
         }
         tables = found
     }
 
     /// The counter named `item` (an enumerator of zone_stat_item or node_stat_item), or nil
     /// when this kernel has no such enumerator.
-    func counter(_ item: String) throws(DumpError) -> Int64? {
+    func counter(_ item: String) throws -> Int64? {
         for t in tables {
             guard let index = t.enumerators[item] else { continue }
             guard index >= 0, index < t.count else {
-                throw .missing(what: "\(item) = \(index) is outside the counter array of \(t.count)")
+                throw DumpError.missing(what: "\(item) = \(index) is outside the counter array of \(t.count)")
             }
             let at = t.address &+ UInt64(index) &* UInt64(elementSize)
-            return try space.readInteger(at: at, width: elementSize, signed: true)
+            return try memory.signed(at, size: elementSize)
         }
         return nil
     }
@@ -207,44 +213,44 @@ struct VMStatCounters {
 
 /// The individual reads behind `MemoryStatistics`.
 private struct Reader {
-    let space: KernelAddressSpace
-    var layout: any KernelLayout { space.layout }
+    let memory: KernelMemory
+    var layout: any KernelLayout { memory.layout }
 
     /// Most entries any kernel list walked here may have: a corrupt list ends there.
     static let listLimit = 1 << 22
 
-    func totalRAM() throws(DumpError) -> UInt64 {
+    func totalRAM() throws -> UInt64 {
         if layout.symbolAddress("_totalram_pages") != nil {
-            return UInt64(bitPattern: try space.readCounterVariable("_totalram_pages", type: "atomic_long_t"))
+            return UInt64(bitPattern: try memory.counter(try memory.symbol("_totalram_pages"), type: "atomic_long_t"))
         }
         guard let plain = layout.symbolAddress("totalram_pages") else {
-            throw .missing(what: "symbol _totalram_pages or totalram_pages")
+            throw DumpError.missing(what: "symbol _totalram_pages or totalram_pages")
         }
-        return try space.readWord(at: plain)
+        return try memory.load(UInt64.self, plain)
     }
 
     // MARK: Nodes and zones
 
     /// The `pglist_data` of every online memory node.
-    func onlineNodes() throws(DumpError) -> [UInt64] {
+    func onlineNodes() throws -> [UInt64] {
         if let table = layout.symbolAddress("node_data") {
             let capacity = layout.length("node_data") ?? 1 << 10
             var count = capacity
             if let at = layout.symbolAddress("nr_node_ids") {
-                let n = try space.readInteger(at: at, width: 4, signed: true)
+                let n = try memory.signed(at, size: 4)
                 count = Int(max(1, min(Int64(capacity), n)))
             }
             let online = onlineNodeMask(count: count)
             var nodes: [UInt64] = []
             for n in 0..<count {
                 if let online, !online(n) { continue }
-                let pgdat = try space.readWord(at: table &+ UInt64(n * 8))
+                let pgdat = try memory.load(UInt64.self, table &+ UInt64(n * 8))
                 if pgdat != 0 { nodes.append(pgdat) }
             }
-            guard !nodes.isEmpty else { throw .missing(what: "an online node in node_data[]") }
+            guard !nodes.isEmpty else { throw DumpError.missing(what: "an online node in node_data[]") }
             return nodes
         }
-        return [try space.requireSymbol("contig_page_data")]
+        return [try memory.symbol("contig_page_data")]
     }
 
     /// Whether node `n` is online, from `node_states[N_ONLINE]`; nil when that is not known.
@@ -253,7 +259,7 @@ private struct Reader {
               let online = layout.enumerators("node_states")?.first(where: { $0.name == "N_ONLINE" })?.value,
               let maskSize = layout.typeSize("nodemask_t"), maskSize > 0, online >= 0, online < 64 else { return nil }
         let words = min(maskSize / 8, (count + 63) / 64)
-        guard words > 0, let raw = try? space.bytes(virtual: states &+ UInt64(Int(online) * maskSize), count: words * 8) else {
+        guard words > 0, let raw = try? memory.bytes(states &+ UInt64(Int(online) * maskSize), count: words * 8) else {
             return nil
         }
         return { n in
@@ -266,18 +272,18 @@ private struct Reader {
     }
 
     /// Free pages of all zones of all online nodes.
-    func freePages() throws(DumpError) -> UInt64 {
-        let zoneSize = try space.requireSize("zone")
-        let zonesOffset = try space.requireOffset("pglist_data", "node_zones")
+    func freePages() throws -> UInt64 {
+        let zoneSize = try memory.size(of: "zone")
+        let zonesOffset = try memory.offset("pglist_data", "node_zones")
         let zoneCount: Int
         if let n = layout.length("pglist_data.node_zones") {
             zoneCount = n
         } else if let bytes = layout.memberSize("pglist_data", "node_zones") {
             zoneCount = bytes / zoneSize
         } else {
-            throw .missing(what: "the length of pglist_data.node_zones")
+            throw DumpError.missing(what: "the length of pglist_data.node_zones")
         }
-        guard zoneCount > 0, zoneCount <= 64 else { throw .missing(what: "a sane count of zones (\(zoneCount))") }
+        guard zoneCount > 0, zoneCount <= 64 else { throw DumpError.missing(what: "a sane count of zones (\(zoneCount))") }
         // Per zone: `free_pages` (before Linux 2.6.21) or the zone's vm_stat[NR_FREE_PAGES].
         let freeOffset: UInt64
         let width: Int
@@ -285,13 +291,13 @@ private struct Reader {
             freeOffset = o
             width = layout.memberSize("zone", "free_pages") ?? 8
         } else {
-            let statOffset = try space.requireOffset("zone", "vm_stat")
+            let statOffset = try memory.offset("zone", "vm_stat")
             guard let index = layout.enumerators("zone_stat_item")?.first(where: { $0.name == "NR_FREE_PAGES" })?.value,
                   index >= 0 else {
-                throw .missing(what: "enumerator NR_FREE_PAGES")
+                throw DumpError.missing(what: "enumerator NR_FREE_PAGES")
             }
             guard let size = layout.typeSize("atomic_long_t"), size == 4 || size == 8 else {
-                throw .missing(what: "SIZE(atomic_long_t)")
+                throw DumpError.missing(what: "SIZE(atomic_long_t)")
             }
             freeOffset = statOffset &+ UInt64(index) &* UInt64(size)
             width = size
@@ -300,7 +306,7 @@ private struct Reader {
         for pgdat in try onlineNodes() {
             for z in 0..<zoneCount {
                 let zone = pgdat &+ zonesOffset &+ UInt64(z * zoneSize)
-                sum &+= UInt64(bitPattern: try space.readInteger(at: zone &+ freeOffset, width: width, signed: true))
+                sum &+= UInt64(bitPattern: try memory.signed(zone &+ freeOffset, size: width))
             }
         }
         return sum
@@ -310,16 +316,16 @@ private struct Reader {
 
     func pageCensus(interrupted: () -> Bool) throws -> MemoryStatistics.PageCensus {
         let pageSize = KernelAddressSpace.pageSize
-        guard let roots = space.vmcoreinfo?.symbol("mem_section") else {
+        guard let roots = memory.space.vmcoreinfo?.symbol("mem_section") else {
             throw DumpError.missing(what: "VMCOREINFO SYMBOL(mem_section) (the memory section table)")
         }
         guard let sectionBits = layout.number("SECTION_SIZE_BITS"), sectionBits >= 12, sectionBits < 48 else {
             throw DumpError.missing(what: "NUMBER(SECTION_SIZE_BITS)")
         }
-        let sectionSize = try space.requireSize("mem_section")
-        let mapOffset = try space.requireOffset("mem_section", "section_mem_map")
-        let pageStructSize = try space.requireSize("page")
-        let flagsOffset = try space.requireOffset("page", "flags")
+        let sectionSize = try memory.size(of: "mem_section")
+        let mapOffset = try memory.offset("mem_section", "section_mem_map")
+        let pageStructSize = try memory.size(of: "page")
+        let flagsOffset = try memory.offset("page", "flags")
         let countOffset: UInt64
         if let o = layout.memberOffset("page", "_refcount") ?? layout.memberOffset("page", "_count"),
            let u = UInt64(exactly: o) {
@@ -354,8 +360,8 @@ private struct Reader {
         // One block of struct pages at a time: big enough to read fast, small enough to stop soon.
         let pagesPerBlock = 4096
         for r in 0..<rootCount {
-            guard let root = try? space.load(UInt64.self, virtual: roots &+ UInt64(r * 8)), root != 0 else { continue }
-            guard let table = try? space.bytes(virtual: root, count: sectionsPerRoot * sectionSize) else { continue }
+            guard let root = try? memory.load(UInt64.self, roots &+ UInt64(r * 8)), root != 0 else { continue }
+            guard let table = try? memory.bytes(root, count: sectionsPerRoot * sectionSize) else { continue }
             for s in 0..<sectionsPerRoot {
                 let at = s * sectionSize + Int(mapOffset)
                 var coded: UInt64 = 0
@@ -370,7 +376,7 @@ private struct Reader {
                 let memMap = (coded & ~(pageSize - 1)) &+ firstPFN &* UInt64(pageStructSize)
                 var done: UInt64 = 0
                 while done < pagesPerSection {
-                    if interrupted() { throw WalkInterrupted() }
+                    if interrupted() { throw InterruptedByUser() }
                     let n = Int(min(UInt64(pagesPerBlock), pagesPerSection - done))
                     let start = memMap &+ done &* UInt64(pageStructSize)
                     let (bytes, readable) = readBlock(at: start, count: n * pageStructSize)
@@ -398,7 +404,7 @@ private struct Reader {
     /// `count` bytes at `vaddr`, read whole when possible, else page by page; the closure says
     /// whether bytes `offset ..< offset+length` were read (unreadable pages stay zero).
     private func readBlock(at vaddr: UInt64, count: Int) -> ([UInt8], (Int, Int) -> Bool) {
-        if let all = try? space.bytes(virtual: vaddr, count: count) { return (all, { _, _ in true }) }
+        if let all = try? memory.bytes(vaddr, count: count) { return (all, { _, _ in true }) }
         let pageSize = Int(KernelAddressSpace.pageSize)
         var out = [UInt8](repeating: 0, count: count)
         var missing: [Range<Int>] = []
@@ -406,7 +412,7 @@ private struct Reader {
         while offset < count {
             let addr = vaddr &+ UInt64(offset)
             let n = min(pageSize - Int(addr & UInt64(pageSize - 1)), count - offset)
-            if let chunk = try? space.bytes(virtual: addr, count: n) {
+            if let chunk = try? memory.bytes(addr, count: n) {
                 out.replaceSubrange(offset..<offset + n, with: chunk)
             } else {
                 missing.append(offset..<offset + n)
@@ -419,27 +425,27 @@ private struct Reader {
     // MARK: Buffers, cache, slab
 
     /// `nr_blockdev_pages()`: the page-cache pages of every block device's inode.
-    func blockDevicePages() throws(DumpError) -> UInt64 {
+    func blockDevicePages() throws -> UInt64 {
         guard layout.symbolAddress("nr_blockdev_pages") != nil else { return 0 }
-        let mappingOffset = try space.requireOffset("inode", "i_mapping")
-        let nrpagesOffset = try space.requireOffset("address_space", "nrpages")
-        func pages(ofInode inode: UInt64) throws(DumpError) -> UInt64 {
-            let mapping = try space.readWord(at: inode &+ mappingOffset)
-            return try space.readWord(at: mapping &+ nrpagesOffset)
+        let mappingOffset = try memory.offset("inode", "i_mapping")
+        let nrpagesOffset = try memory.offset("address_space", "nrpages")
+        func pages(ofInode inode: UInt64) throws -> UInt64 {
+            let mapping = try memory.load(UInt64.self, inode &+ mappingOffset)
+            return try memory.load(UInt64.self, mapping &+ nrpagesOffset)
         }
         var total: UInt64 = 0
         if let head = layout.symbolAddress("all_bdevs") {
             // Before Linux 5.9: every block_device on all_bdevs, through bd_inode.
-            let listOffset = try space.requireOffset("block_device", "bd_list")
-            let inodeOffset = try space.requireOffset("block_device", "bd_inode")
+            let listOffset = try memory.offset("block_device", "bd_list")
+            let inodeOffset = try memory.offset("block_device", "bd_inode")
             for node in try listNodes(head: head) {
-                let inode = try space.readWord(at: node &- listOffset &+ inodeOffset)
+                let inode = try memory.load(UInt64.self, node &- listOffset &+ inodeOffset)
                 total &+= try pages(ofInode: inode)
             }
         } else {
-            let superblock = try space.readWord(at: try space.requireSymbol("blockdev_superblock"))
-            let head = superblock &+ (try space.requireOffset("super_block", "s_inodes"))
-            let listOffset = try space.requireOffset("inode", "i_sb_list")
+            let superblock = try memory.load(UInt64.self, try memory.symbol("blockdev_superblock"))
+            let head = superblock &+ (try memory.offset("super_block", "s_inodes"))
+            let listOffset = try memory.offset("inode", "i_sb_list")
             for node in try listNodes(head: head) {
                 total &+= try pages(ofInode: node &- listOffset)
             }
@@ -447,63 +453,54 @@ private struct Reader {
         return total
     }
 
-    /// The `list_head`s on the circular list at `head` (not counting the head), bounded and
-    /// cycle-safe.
-    private func listNodes(head: UInt64) throws(DumpError) -> [UInt64] {
-        var nodes: [UInt64] = []
-        var seen: Set<UInt64> = [head]
-        var cur = try space.readWord(at: head)
-        while cur != head {
-            guard cur != 0 else { throw .missing(what: "a list entry (NULL next pointer after \(nodes.count) entries)") }
-            guard seen.insert(cur).inserted else {
-                throw .missing(what: "the end of the list at \(hex(head)) (it loops)")
-            }
-            guard nodes.count < Self.listLimit else {
-                throw .missing(what: "the end of the list at \(hex(head)) (over \(Self.listLimit) entries)")
-            }
-            nodes.append(cur)
-            cur = try space.readWord(at: cur)
+    /// The `list_head`s on the circular list at `head` (not counting the head): a list that
+    /// does not close is an error naming why.
+    private func listNodes(head: UInt64) throws -> [UInt64] {
+        let walk = KernelLists(memory: memory).listHead(head, limit: Self.listLimit)
+        switch walk.stop {
+        case .complete: return walk.nodes
+        case let .brokenLink(_, fault): throw fault
+        default: throw DumpError.missing(what: "the end of the list at \(hex(head)) (\(walk.stop))")
         }
-        return nodes
     }
 
     /// The swap cache: `NR_SWAPCACHE` (Linux 5.12+), else the swapper address spaces' pages.
-    func swapCachePages(_ vm: VMStatCounters) throws(DumpError) -> Int64 {
+    func swapCachePages(_ vm: VMStatCounters) throws -> Int64 {
         if let n = try vm.counter("NR_SWAPCACHE") { return n }
-        let nrpagesOffset = try space.requireOffset("address_space", "nrpages")
+        let nrpagesOffset = try memory.offset("address_space", "nrpages")
         if let counts = layout.symbolAddress("nr_swapper_spaces"), let count = layout.length("nr_swapper_spaces"),
            count > 0, count <= 1 << 10 {
             // Linux 4.9+: swapper_spaces[type] points to nr_swapper_spaces[type] address spaces.
-            let spaces = try space.requireSymbol("swapper_spaces")
-            let size = try space.requireSize("address_space")
+            let spaces = try memory.symbol("swapper_spaces")
+            let size = try memory.size(of: "address_space")
             var sum: Int64 = 0
             for i in 0..<count {
-                let banks = try space.readInteger(at: counts &+ UInt64(i * 4), width: 4, signed: false)
+                let banks = try Int64(bitPattern: try memory.unsigned(counts &+ UInt64(i * 4), size: 4))
                 guard banks > 0 else { continue }
-                let array = try space.readWord(at: spaces &+ UInt64(i * 8))
+                let array = try memory.load(UInt64.self, spaces &+ UInt64(i * 8))
                 guard array != 0 else { continue }
                 for j in 0..<min(banks, 1 << 20) {
-                    sum &+= Int64(bitPattern: try space.readWord(at: array &+ UInt64(j) &* UInt64(size) &+ nrpagesOffset))
+                    sum &+= Int64(bitPattern: try memory.load(UInt64.self, array &+ UInt64(j) &* UInt64(size) &+ nrpagesOffset))
                 }
             }
             return sum
         }
         if let spaces = layout.symbolAddress("swapper_spaces"), let count = layout.length("swapper_spaces"),
            count > 0, count <= 1 << 10 {
-            let size = try space.requireSize("address_space")
+            let size = try memory.size(of: "address_space")
             var sum: Int64 = 0
             for i in 0..<count {
-                sum &+= Int64(bitPattern: try space.readWord(at: spaces &+ UInt64(i * size) &+ nrpagesOffset))
+                sum &+= Int64(bitPattern: try memory.load(UInt64.self, spaces &+ UInt64(i * size) &+ nrpagesOffset))
             }
             return sum
         }
         if let single = layout.symbolAddress("swapper_space") {
-            return Int64(bitPattern: try space.readWord(at: single &+ nrpagesOffset))
+            return Int64(bitPattern: try memory.load(UInt64.self, single &+ nrpagesOffset))
         }
         return 0
     }
 
-    func slabPages(_ vm: VMStatCounters) throws(DumpError) -> UInt64 {
+    func slabPages(_ vm: VMStatCounters) throws -> UInt64 {
         if let n = try vm.counter("NR_SLAB") { return UInt64(bitPattern: n) }
         // Split counters (2.6.19+); in bytes per memory cgroup since 5.9 (the _B names), but
         // the global node counters stay in pages.
@@ -513,49 +510,49 @@ private struct Reader {
                 return UInt64(bitPattern: r &+ (try vm.counter(unreclaimable) ?? 0))
             }
         }
-        throw .missing(what: "a slab counter (NR_SLAB, NR_SLAB_RECLAIMABLE or NR_SLAB_RECLAIMABLE_B)")
+        throw DumpError.missing(what: "a slab counter (NR_SLAB, NR_SLAB_RECLAIMABLE or NR_SLAB_RECLAIMABLE_B)")
     }
 
     // MARK: Huge pages, swap, commit
 
-    func hugePages() throws(DumpError) -> MemoryStatistics.HugePages {
+    func hugePages() throws -> MemoryStatistics.HugePages {
         if let hstates = layout.symbolAddress("hstates") {
-            let size = try space.requireSize("hstate")
-            let orderOffset = try space.requireOffset("hstate", "order")
-            let totalOffset = try space.requireOffset("hstate", "nr_huge_pages")
-            let freeOffset = try space.requireOffset("hstate", "free_huge_pages")
+            let size = try memory.size(of: "hstate")
+            let orderOffset = try memory.offset("hstate", "order")
+            let totalOffset = try memory.offset("hstate", "nr_huge_pages")
+            let freeOffset = try memory.offset("hstate", "free_huge_pages")
             guard let count = layout.length("hstates"), count > 0, count <= 64 else {
-                throw .missing(what: "the length of hstates[]")
+                throw DumpError.missing(what: "the length of hstates[]")
             }
             var total: UInt64 = 0, free: UInt64 = 0
             for i in 0..<count {
                 let h = hstates &+ UInt64(i * size)
-                let order = try space.readInteger(at: h &+ orderOffset, width: 4, signed: false)
+                let order = try Int64(bitPattern: try memory.unsigned(h &+ orderOffset, size: 4))
                 // Unused slots have order 0; no huge page size is one base page.
                 guard order > 0 else { continue }
-                guard order < 64 else { throw .missing(what: "a sane hstates[\(i)].order (\(order))") }
-                total &+= try space.readWord(at: h &+ totalOffset) &<< UInt64(order)
-                free &+= try space.readWord(at: h &+ freeOffset) &<< UInt64(order)
+                guard order < 64 else { throw DumpError.missing(what: "a sane hstates[\(i)].order (\(order))") }
+                total &+= try memory.load(UInt64.self, h &+ totalOffset) &<< UInt64(order)
+                free &+= try memory.load(UInt64.self, h &+ freeOffset) &<< UInt64(order)
             }
             return .init(total: total, free: free)
         }
         if let nr = layout.symbolAddress("nr_huge_pages") {
             // Before hstates (2.6.27) x86_64 had one huge page size: a 2 MiB PMD page.
             let perHuge = UInt64(1 << 21) / KernelAddressSpace.pageSize
-            let total = try space.readWord(at: nr)
-            let free = try space.readWord(at: try space.requireSymbol("free_huge_pages"))
+            let total = try memory.load(UInt64.self, nr)
+            let free = try memory.load(UInt64.self, try memory.symbol("free_huge_pages"))
             return .init(total: total &* perHuge, free: free &* perHuge)
         }
         return .init(total: 0, free: 0)
     }
 
-    func swapTotals() throws(DumpError) -> MemoryStatistics.Swap {
-        let table = try space.requireSymbol("swap_info")
-        let files = try space.readInteger(at: try space.requireSymbol("nr_swapfiles"), width: 4, signed: false)
+    func swapTotals() throws -> MemoryStatistics.Swap {
+        let table = try memory.symbol("swap_info")
+        let files = try Int64(bitPattern: try memory.unsigned(try memory.symbol("nr_swapfiles"), size: 4))
         let limit = Int64(layout.length("swap_info") ?? 64)
-        let flagsOffset = try space.requireOffset("swap_info_struct", "flags")
+        let flagsOffset = try memory.offset("swap_info_struct", "flags")
         let flagsWidth = layout.memberSize("swap_info_struct", "flags") ?? 8
-        let pagesOffset = try space.requireOffset("swap_info_struct", "pages")
+        let pagesOffset = try memory.offset("swap_info_struct", "pages")
         let inuseOffset = layout.memberOffset("swap_info_struct", "inuse_pages").flatMap { UInt64(exactly: $0) }
         let inuseWidth = layout.memberSize("swap_info_struct", "inuse_pages") ?? 4
         // SWP_USED: the kernel's first swap flag bit, "is slot in swap_info[] used?".
@@ -563,36 +560,36 @@ private struct Reader {
         var total: UInt64 = 0, used: UInt64 = 0
         // swap_info[] holds pointers since Linux 2.6.33 (an array of structs before).
         for i in 0..<min(files, limit) {
-            guard let si = try? space.readWord(at: table &+ UInt64(i) * 8), si != 0 else { continue }
-            let flags = try space.readInteger(at: si &+ flagsOffset, width: flagsWidth, signed: false)
+            guard let si = try? memory.load(UInt64.self, table &+ UInt64(i) * 8), si != 0 else { continue }
+            let flags = try Int64(bitPattern: try memory.unsigned(si &+ flagsOffset, size: flagsWidth))
             guard flags & swpUsed != 0 else { continue }
-            total &+= UInt64(bitPattern: try space.readInteger(at: si &+ pagesOffset, width: 4, signed: true))
+            total &+= UInt64(bitPattern: try memory.signed(si &+ pagesOffset, size: 4))
             if let inuseOffset {
-                used &+= UInt64(bitPattern: try space.readInteger(at: si &+ inuseOffset, width: inuseWidth, signed: false))
+                used &+= UInt64(bitPattern: try Int64(bitPattern: try memory.unsigned(si &+ inuseOffset, size: inuseWidth)))
             }
         }
         return .init(total: total, used: used)
     }
 
     /// The RAM and huge-page figures are needed only for a ratio (no overcommit kbytes).
-    func commit(totalRAM: MemoryStatistics.Pages, huge: Result<MemoryStatistics.HugePages, DumpError>,
-                swapTotal: UInt64) throws(DumpError) -> MemoryStatistics.Commit {
+    func commit(totalRAM: MemoryStatistics.Pages, huge: Result<MemoryStatistics.HugePages, KernelReadError>,
+                swapTotal: UInt64) throws -> MemoryStatistics.Commit {
         var kbytes: UInt64 = 0
-        if let at = layout.symbolAddress("sysctl_overcommit_kbytes") { kbytes = try space.readWord(at: at) }
+        if let at = layout.symbolAddress("sysctl_overcommit_kbytes") { kbytes = try memory.load(UInt64.self, at) }
         var allowed: UInt64
         if kbytes != 0 {
             allowed = kbytes >> UInt64(KernelAddressSpace.pageSize.trailingZeroBitCount - 10)
         } else {
-            let ratio = try space.readInteger(at: try space.requireSymbol("sysctl_overcommit_ratio"), width: 4, signed: true)
+            let ratio = try memory.signed(try memory.symbol("sysctl_overcommit_ratio"), size: 4)
             allowed = (try totalRAM.get() &- huge.get().total) &* UInt64(bitPattern: ratio) / 100
         }
         var committed: Int64
         if let counter = layout.symbolAddress("vm_committed_as") {
-            let offset = try space.requireOffset("percpu_counter", "count")
+            let offset = try memory.offset("percpu_counter", "count")
             let width = layout.memberSize("percpu_counter", "count") ?? 8
-            committed = try space.readInteger(at: counter &+ offset, width: width, signed: true)
+            committed = try memory.signed(counter &+ offset, size: width)
         } else {
-            committed = try space.readCounterVariable("vm_committed_space", type: "atomic_t")
+            committed = try memory.counter(try memory.symbol("vm_committed_space"), type: "atomic_t")
         }
         committed = max(0, committed)
         allowed &+= swapTotal

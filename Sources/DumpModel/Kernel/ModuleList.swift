@@ -27,61 +27,45 @@ public struct ModuleListReader {
     /// The longest symbol name read (the kernel's KSYM_NAME_LEN is 512 since 6.1, 128 before).
     public static let maxNameLength = 512
 
-    let layout: any KernelLayout
-    let memory: (UInt64, Int) throws -> [UInt8]
+    let memory: KernelMemory
+    var layout: any KernelLayout { memory.layout }
 
-    /// Reads through the kernel address space of a dump.
-    public init(space: KernelAddressSpace) {
-        layout = space.layout
-        memory = { try space.bytes(virtual: $0, count: $1) }
-    }
-
-    /// Reads through any layout and memory (`read(address, count)`); the tests use hand-made bytes.
-    public init(layout: any KernelLayout, read: @escaping (UInt64, Int) throws -> [UInt8]) {
-        self.layout = layout
-        memory = read
+    public init(memory: KernelMemory) {
+        self.memory = memory
     }
 
     /// The modules on the `modules` list, in list order (the most recently loaded first, as the
     /// kernel adds at the head). A module whose `struct module` cannot be read is an
-    /// `.unreadable` record; a broken link ends the walk after it.
+    /// `.unreadable` record; a broken link (unreadable or NULL) ends the walk after its module,
+    /// with a row saying so when that module itself was readable; a loop or more than
+    /// `maxModules` entries end it quietly (the records so far stand).
     ///
     /// - Throws: `DumpError.missing` when the layout lacks the `modules` list or `struct module`
-    ///   (no debuginfo), the first link's read error, or `interruptedError` when `interrupted()`
-    ///   turns true.
+    ///   (no debuginfo), the `MemoryFault` of the list head's link, or `InterruptedByUser` when
+    ///   `interrupted()` turns true.
     public func modules(maxModules: Int = ModuleListReader.defaultMaxModules,
-                        interrupted: () -> Bool = { false }, interruptedError: Error? = nil) throws -> [ModuleRecord] {
+                        interrupted: @escaping () -> Bool = { false }) throws -> [ModuleRecord] {
         let shape = try ModuleShape(layout)
         guard let head = layout.symbolAddress("modules") else {
             throw DumpError.missing(what: "symbol modules (needs the vmlinux's debuginfo)")
         }
+        let walk = KernelLists(memory: memory, interrupted: interrupted).listHead(head, limit: max(0, maxModules))
+        if case .interrupted = walk.stop { throw InterruptedByUser() }
+        if case let .brokenLink(at, fault) = walk.stop, at == head { throw fault }
         var records: [ModuleRecord] = []
-        var visited: Set<UInt64> = [head]
-        var link = try load64(head)
-        let limit = max(0, maxModules)
-        while link != head, records.count < limit {
-            if interrupted() { throw interruptedError ?? DumpError.missing(what: "interrupted") }
-            guard link != 0, visited.insert(link).inserted else {
-                // A zero or repeated link: the list is corrupt past here (the records so far stand).
-                break
-            }
+        for link in walk.nodes {
+            if interrupted() { throw InterruptedByUser() }
             let moduleAddress = link &- shape.list
-            var readable = true
             do {
                 records.append(.module(try module(at: moduleAddress, shape: shape)))
             } catch {
                 records.append(.unreadable(address: moduleAddress, reason: String(describing: error)))
-                readable = false
+                continue
             }
-            do {
-                link = try load64(link)
-            } catch {
-                // An unreadable module already has its row; a readable one whose link is not is odd
-                // enough to say so. Either way the rest of the list is out of reach.
-                if readable {
-                    records.append(.unreadable(address: moduleAddress, reason: "cannot follow module.list.next: \(error)"))
-                }
-                break
+            // A readable module whose link is not is odd enough to say so; the rest of the list
+            // is out of reach.
+            if case let .brokenLink(at, fault) = walk.stop, at == link {
+                records.append(.unreadable(address: moduleAddress, reason: "cannot follow module.list.next: \(fault)"))
             }
         }
         return records
@@ -251,17 +235,8 @@ public struct ModuleListReader {
 
     // MARK: - Reads
 
-    private func read(_ address: UInt64, _ count: Int) throws -> [UInt8] {
-        let bytes = try memory(address, count)
-        guard bytes.count == count else {
-            throw DumpError.missing(what: "\(count) bytes at \(hex(address)) (got \(bytes.count))")
-        }
-        return bytes
-    }
-
-    private func load64(_ address: UInt64) throws -> UInt64 {
-        let b = try read(address, 8)
-        return ModuleSymbolTable.le64(b, 0) ?? 0
+    private func read(_ address: UInt64, _ count: Int) throws(MemoryFault) -> [UInt8] {
+        try memory.bytes(address, count: count)
     }
 
     /// Up to `count` bytes at `address`, page by page, stopping at the first page that cannot be
@@ -633,7 +608,7 @@ extension ModuleListReader {
         let moduleOffset = l.memberOffset("taint_flag", "module").flatMap { $0 >= 0 && $0 < size ? $0 : nil }
         let count = max(0, min(l.length("taint_flags") ?? Int(l.number("TAINT_FLAGS_COUNT") ?? 0), Self.maxTaintFlags))
         guard count > 0 else { throw DumpError.missing(what: "the length of taint_flags[]") }
-        let raw = try memory(table, count * size)
+        let raw = try memory.bytes(table, count: count * size)
         guard raw.count == count * size else { throw DumpError.missing(what: "taint_flags[] (short read)") }
         return (0..<count).map { i in
             let at = i * size

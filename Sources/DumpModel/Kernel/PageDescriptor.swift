@@ -16,7 +16,7 @@ public struct PageDescriptor: Sendable, Equatable {
     public let flagNames: [String]?
 }
 
-extension KernelAddressSpace {
+extension KernelMemory {
     /// The page flags of the kernel's `enum pageflags` up to `__NR_PAGEFLAGS`, as (name without `PG_`, bit),
     /// or nil when the layout does not know the enum (VMCOREINFO alone names only a few flags).
     public func pageFlagBits() -> [(name: String, bit: Int)]? {
@@ -33,8 +33,9 @@ extension KernelAddressSpace {
 
     /// Reads the `struct page` of page frame `pfn`. Needs vmemmap_base and SIZE(page),
     /// OFFSET(page.flags) and OFFSET(page._refcount) from the layout.
+    /// - Throws: `DumpError.missing` naming what the layout lacks, or the read's `MemoryFault`.
     public func pageDescriptor(pfn: UInt64) throws -> PageDescriptor {
-        guard let addr = pageStructAddress(pfn: pfn) else {
+        guard let addr = space.pageStructAddress(pfn: pfn) else {
             throw DumpError.missing(what: "vmemmap_base or SIZE(page): cannot locate struct page of pfn \(hex(pfn))")
         }
         // Offsets are the layout's word (debuginfo or VMCOREINFO): a negative one is corrupt.
@@ -44,10 +45,10 @@ extension KernelAddressSpace {
         guard let flagsOff = offset("flags"), let countOff = offset("_refcount") else {
             throw DumpError.missing(what: "OFFSET(page.flags) or OFFSET(page._refcount)")
         }
-        let flags = try load(UInt64.self, virtual: addr &+ flagsOff)
-        let count = try load(Int32.self, virtual: addr &+ countOff)
-        let mapping = try offset("mapping").map { try load(UInt64.self, virtual: addr &+ $0) }
-        let index = try offset("index").map { try load(UInt64.self, virtual: addr &+ $0) }
+        let flags = try load(UInt64.self, addr &+ flagsOff)
+        let count = try load(Int32.self, addr &+ countOff)
+        let mapping = try offset("mapping").map { try load(UInt64.self, addr &+ $0) }
+        let index = try offset("index").map { try load(UInt64.self, addr &+ $0) }
         let names = pageFlagBits().map { bits in bits.filter { flags & (1 << UInt64($0.bit)) != 0 }.map(\.name) }
         return PageDescriptor(address: addr, pfn: pfn, flags: flags, refcount: count, mapping: mapping,
                               index: index, flagNames: names)

@@ -39,8 +39,9 @@ extension CrashedKernel {
     /// The kernel log, read once per session.
     public func log() throws -> PrintkLog {
         if let logState { return try logState.get() }
-        let r = Result { try PrintkLog.read(space: space, interrupted: interrupted) }
-        if case .failure(let e) = r, e is PrintkLogInterrupted { throw InterruptedByUser() }
+        let r = Result { try PrintkLog.read(memory: memory, interrupted: interrupted) }
+        // An interrupted read is not kept: the next command reads the log again.
+        if case .failure(let e) = r, e is InterruptedByUser { throw e }
         logState = r
         return try r.get()
     }

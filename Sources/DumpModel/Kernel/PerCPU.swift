@@ -12,7 +12,7 @@ public struct PerCPU {
     /// The most CPU ids crashsh considers (the kernel's NR_CPUS limit, CONFIG_NR_CPUS_RANGE_END).
     public static let maxCPUs = 8192
 
-    public let space: KernelAddressSpace
+    public let memory: KernelMemory
     /// `__per_cpu_offset[cpu]` for each possible CPU id, in order.
     public let offsets: [UInt64]
     /// How the number of CPU ids was found: "nr_cpu_ids" (the kernel's count of possible CPU
@@ -20,31 +20,36 @@ public struct PerCPU {
     /// its boot value). Either way, only the first slot is kept when the array cannot be read whole.
     public let countSource: String
 
-    /// Reads `nr_cpu_ids` and the `__per_cpu_offset` array through `space`.
+    /// Reads `nr_cpu_ids` and the `__per_cpu_offset` array through `space`'s memory.
+    public init(space: KernelAddressSpace, maxCPUs: Int = PerCPU.maxCPUs) throws {
+        try self.init(memory: KernelMemory(space: space), maxCPUs: maxCPUs)
+    }
+
+    /// Reads `nr_cpu_ids` and the `__per_cpu_offset` array.
     ///
     /// - Throws: `DumpError.missing` when the layout has no `__per_cpu_offset` (a kernel built
-    ///   without SMP, or no debuginfo), or the read error of the array's first slot.
-    public init(space: KernelAddressSpace, maxCPUs: Int = PerCPU.maxCPUs) throws {
-        self.space = space
-        let layout = space.layout
+    ///   without SMP, or no debuginfo), or the `MemoryFault` of the array's first slot.
+    public init(memory: KernelMemory, maxCPUs: Int = PerCPU.maxCPUs) throws {
+        self.memory = memory
+        let layout = memory.layout
         guard let table = layout.symbolAddress("__per_cpu_offset") else {
             throw DumpError.missing(what: "symbol __per_cpu_offset (a kernel without SMP per-cpu areas, or no debuginfo)")
         }
         let limit = max(1, min(maxCPUs, PerCPU.maxCPUs))
         // nr_cpu_ids is an unsigned int; a value of 0 or above the limit is corrupt, not a count.
         var count: Int?
-        if let at = layout.symbolAddress("nr_cpu_ids"), let n = try? space.load(UInt32.self, virtual: at),
+        if let at = layout.symbolAddress("nr_cpu_ids"), let n = try? memory.load(UInt32.self, at),
            n >= 1, Int(n) <= limit {
             count = Int(n)
         }
         let slots = count ?? limit
         var raw: [UInt8]
         do {
-            raw = try space.bytes(virtual: table, count: slots * 8)
+            raw = try memory.bytes(table, count: slots * 8)
         } catch {
             // The array is in the kernel image's data; a partial read keeps what was readable.
             guard slots > 1 else { throw error }
-            raw = try space.bytes(virtual: table, count: 8)
+            raw = try memory.bytes(table, count: 8)
         }
         var found: [UInt64] = []
         found.reserveCapacity(raw.count / 8)
@@ -77,12 +82,12 @@ public struct PerCPU {
     /// CPU `cpu`'s instance of the per-CPU variable `name`, plus the byte offset of `member` in
     /// `type` when given (for variables that are structures: `pcpu_hot.current_task`).
     public func address(of name: String, member: (type: String, path: String)? = nil, cpu: Int) throws -> UInt64 {
-        guard let base = space.layout.symbolAddress(name) else {
+        guard let base = memory.layout.symbolAddress(name) else {
             throw DumpError.missing(what: "per-cpu symbol \(name)")
         }
         var offset = base
         if let member {
-            guard let m = space.layout.memberOffset(member.type, member.path) else {
+            guard let m = memory.layout.memberOffset(member.type, member.path) else {
                 throw DumpError.missing(what: "\(member.type).\(member.path)")
             }
             offset = base &+ UInt64(m)
@@ -97,21 +102,21 @@ public struct PerCPU {
     /// per-CPU `current_task`, kept in `pcpu_hot` since Linux 6.2.
     public func currentTask(cpu: Int) throws -> UInt64 {
         let slot: UInt64
-        if space.layout.symbolAddress("current_task") != nil {
+        if memory.layout.symbolAddress("current_task") != nil {
             slot = try address(of: "current_task", cpu: cpu)
         } else {
             slot = try address(of: "pcpu_hot", member: ("pcpu_hot", "current_task"), cpu: cpu)
         }
-        return try space.load(UInt64.self, virtual: slot)
+        return try memory.load(UInt64.self, slot)
     }
 
     /// The CPU that panicked (`panic_cpu`), or nil when the kernel did not panic (-1) or says
     /// something that is not a possible CPU id.
     public func panicCPU() throws -> Int? {
-        guard let at = space.layout.symbolAddress("panic_cpu") else {
+        guard let at = memory.layout.symbolAddress("panic_cpu") else {
             throw DumpError.missing(what: "symbol panic_cpu")
         }
-        let cpu = try space.load(Int32.self, virtual: at)
+        let cpu = try memory.load(Int32.self, at)
         guard cpu >= 0, Int(cpu) < cpuCount else { return nil }
         return Int(cpu)
     }

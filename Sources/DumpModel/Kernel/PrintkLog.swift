@@ -96,19 +96,24 @@ public struct PrintkRecord: Sendable, Equatable {
 }
 
 extension PrintkLog {
+    /// Reads the crashed kernel's log through `space`'s memory.
+    public static func read(space: KernelAddressSpace, interrupted: () -> Bool = { false }) throws -> PrintkLog {
+        try read(memory: KernelMemory(space: space), interrupted: interrupted)
+    }
+
     /// Reads the crashed kernel's log in whichever format it keeps: the lockless ring buffer when
     /// the layout knows `prb`, else the variable-length `log_buf` records when it knows
     /// `log_first_idx` and `log_next_idx`.
-    /// - Throws: `.missing` when neither is known (a kernel before 3.5, or no VMCOREINFO), or when
-    ///   the log's control structures cannot be read; `interrupted()` returning true stops with
-    ///   `PrintkLogInterrupted`.
-    public static func read(space: KernelAddressSpace, interrupted: () -> Bool = { false }) throws -> PrintkLog {
-        let layout = space.layout
+    /// - Throws: `DumpError.missing` when neither is known (a kernel before 3.5, or no
+    ///   VMCOREINFO), a `MemoryFault` when the log's control structures cannot be read;
+    ///   `InterruptedByUser` when `interrupted()` returns true.
+    public static func read(memory: KernelMemory, interrupted: () -> Bool = { false }) throws -> PrintkLog {
+        let layout = memory.layout
         let log: PrintkLog
         if layout.symbolAddress("prb") != nil {
-            log = try PrintkRingBuffer(space: space).read(interrupted: interrupted)
+            log = try PrintkRingBuffer(memory: memory).read(interrupted: interrupted)
         } else if layout.symbolAddress("log_first_idx") != nil, layout.symbolAddress("log_next_idx") != nil {
-            log = try PrintkLogBuffer(space: space).read(interrupted: interrupted)
+            log = try PrintkLogBuffer(memory: memory).read(interrupted: interrupted)
         } else {
             throw DumpError.missing(what: "the kernel log: no SYMBOL(prb) (Linux 5.10+) nor SYMBOL(log_first_idx) (Linux 3.5-5.9)")
         }
@@ -117,15 +122,12 @@ extension PrintkLog {
 
     /// The kernel's `pid_max` (crash sizes the caller column by it): its address from the layout,
     /// else from the kernel's kallsyms table when VMCOREINFO describes one. Nil when unknown.
-    public static func pidMax(space: KernelAddressSpace) -> Int32? {
-        guard let at = space.symbolAddressWithKallsyms("pid_max"),
-              let v = try? space.load(Int32.self, virtual: at), v > 0 else { return nil }
+    public static func pidMax(memory: KernelMemory) -> Int32? {
+        guard let at = memory.symbolAddressWithKallsyms("pid_max"),
+              let v = try? memory.load(Int32.self, at), v > 0 else { return nil }
         return v
     }
 }
-
-/// Thrown when the caller's `interrupted` closure asked a log walk to stop.
-public struct PrintkLogInterrupted: Error, Sendable {}
 
 /// A range of kernel virtual memory read lazily, a page at a time, and kept: a reader that touches
 /// a few hundred records of a large array reads only their pages, and a page missing from the dump
@@ -133,25 +135,26 @@ public struct PrintkLogInterrupted: Error, Sendable {}
 ///
 /// Not thread-safe (it fills its cache on reads).
 final class LazyVirtualRegion {
-    let space: KernelAddressSpace
+    let memory: KernelMemory
     let base: UInt64
     let length: Int
     private var pages: [UInt64: [UInt8]] = [:]
-    private var failures: [UInt64: String] = [:]
+    private var failures: [UInt64: MemoryFault] = [:]
     /// The page `byte(at:)` read last, for byte-at-a-time scans.
     private var lastPage: (start: UInt64, bytes: [UInt8])?
 
-    init(space: KernelAddressSpace, base: UInt64, length: Int) {
-        self.space = space
+    init(memory: KernelMemory, base: UInt64, length: Int) {
+        self.memory = memory
         self.base = base
         self.length = max(0, length)
     }
 
     /// `count` bytes at `offset` into the region.
-    /// - Throws: `RegionReadError` saying which page could not be read, or that the range leaves the region.
-    func bytes(at offset: Int, count: Int) throws -> [UInt8] {
+    /// - Throws: the `MemoryFault` of the page that could not be read, or a refused read when the
+    ///   range leaves the region.
+    func bytes(at offset: Int, count: Int) throws(MemoryFault) -> [UInt8] {
         guard offset >= 0, count >= 0, offset <= length, count <= length - offset else {
-            throw RegionReadError(message: "bytes \(offset)..<\(offset &+ count) are outside the \(length)-byte area")
+            throw outside("bytes \(offset)..<\(offset &+ count)", offset)
         }
         var out = [UInt8]()
         out.reserveCapacity(count)
@@ -170,10 +173,8 @@ final class LazyVirtualRegion {
     }
 
     /// The byte at `offset` into the region.
-    func byte(at offset: Int) throws -> UInt8 {
-        guard offset >= 0, offset < length else {
-            throw RegionReadError(message: "byte \(offset) is outside the \(length)-byte area")
-        }
+    func byte(at offset: Int) throws(MemoryFault) -> UInt8 {
+        guard offset >= 0, offset < length else { throw outside("byte \(offset)", offset) }
         let address = base &+ UInt64(offset)
         let start = address & ~(KernelAddressSpace.pageSize - 1)
         if let lastPage, lastPage.start == start { return lastPage.bytes[Int(address - start)] }
@@ -182,24 +183,23 @@ final class LazyVirtualRegion {
         return p[Int(address - start)]
     }
 
-    private func page(_ start: UInt64) throws -> [UInt8] {
+    private func outside(_ what: String, _ offset: Int) -> MemoryFault {
+        MemoryFault(address: base &+ UInt64(truncatingIfNeeded: offset), space: .kernel,
+                    reason: .refused(detail: "\(what) are outside the \(length)-byte area at \(hex(base))"))
+    }
+
+    private func page(_ start: UInt64) throws(MemoryFault) -> [UInt8] {
         if let p = pages[start] { return p }
-        if let reason = failures[start] { throw RegionReadError(message: reason) }
+        if let fault = failures[start] { throw fault }
         do {
-            let p = try space.bytes(virtual: start, count: Int(KernelAddressSpace.pageSize))
+            let p = try memory.bytes(start, count: Int(KernelAddressSpace.pageSize))
             pages[start] = p
             return p
         } catch {
-            let reason = "cannot read \(hex(start)): \(error)"
-            failures[start] = reason
-            throw RegionReadError(message: reason)
+            failures[start] = error
+            throw error
         }
     }
-}
-
-struct RegionReadError: Error, CustomStringConvertible {
-    var message: String
-    var description: String { message }
 }
 
 /// Little-endian field reads from a record's bytes, bounds-checked: nil when the field does not fit.

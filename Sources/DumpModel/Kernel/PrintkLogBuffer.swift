@@ -10,7 +10,7 @@
 /// VMCOREINFO has the symbols and the offsets of ts_nsec, len, text_len and dict_len; facility
 /// and the flags/level byte follow the 16-bit dict_len.
 public struct PrintkLogBuffer {
-    public let space: KernelAddressSpace
+    public let memory: KernelMemory
 
     struct Layout {
         var headerSize: Int
@@ -29,8 +29,13 @@ public struct PrintkLogBuffer {
 
     /// - Throws: `.missing` naming the first fact the layout lacks.
     public init(space: KernelAddressSpace) throws {
-        self.space = space
-        let l = space.layout
+        try self.init(memory: KernelMemory(space: space))
+    }
+
+    /// - Throws: `.missing` naming the first fact the layout lacks.
+    public init(memory: KernelMemory) throws {
+        self.memory = memory
+        let l = memory.layout
         func bounded(_ v: Int?) -> Int? { v.flatMap { (0...4096).contains($0) ? $0 : nil } }
         func symbol(_ name: String) throws -> UInt64 {
             guard let v = l.symbolAddress(name) else { throw DumpError.missing(what: "symbol \(name)") }
@@ -70,16 +75,16 @@ public struct PrintkLogBuffer {
     ///   with an `.unreadable` entry (the next record's place is in the bad one).
     public func read(interrupted: () -> Bool = { false }) throws -> PrintkLog {
         let f = facts
-        let buffer = try space.load(UInt64.self, virtual: logBufSymbol)
-        let length = try space.load(UInt32.self, virtual: lengthSymbol)
-        let firstIndex = try space.load(UInt32.self, virtual: firstSymbol)
-        let nextIndex = try space.load(UInt32.self, virtual: nextSymbol)
+        let buffer = try memory.load(UInt64.self, logBufSymbol)
+        let length = try memory.load(UInt32.self, lengthSymbol)
+        let firstIndex = try memory.load(UInt32.self, firstSymbol)
+        let nextIndex = try memory.load(UInt32.self, nextSymbol)
         guard length > 0, Int(length) <= Self.maxBufferLength else {
             throw DumpError.missing(what: "a believable log_buf_len (\(length))")
         }
-        let region = LazyVirtualRegion(space: space, base: buffer, length: Int(length))
+        let region = LazyVirtualRegion(memory: memory, base: buffer, length: Int(length))
         // Sequence numbers are not stored in the records: the first one's is log_first_seq.
-        var sequence = space.layout.symbolAddress("log_first_seq").flatMap { try? space.load(UInt64.self, virtual: $0) }
+        var sequence = memory.layout.symbolAddress("log_first_seq").flatMap { try? memory.load(UInt64.self, $0) }
         var entries: [PrintkLog.Entry] = []
         var problems: [String] = []
         // Each step moves to a new record of at least a header's size, or wraps once to 0: more
@@ -90,7 +95,7 @@ public struct PrintkLogBuffer {
         var steps = 0
         while index != nextIndex {
             steps += 1
-            if steps & 255 == 0, interrupted() { throw PrintkLogInterrupted() }
+            if steps & 255 == 0, interrupted() { throw InterruptedByUser() }
             guard steps <= maxSteps else {
                 problems.append("more records than log_buf can hold: stopped after \(maxSteps)")
                 break

@@ -16,7 +16,7 @@
 /// still extend. Every offset and size comes from the layout (VMCOREINFO has them all except the
 /// facility and flags/level bytes, which sit right after the 16-bit `text_len`).
 public struct PrintkRingBuffer {
-    public let space: KernelAddressSpace
+    public let memory: KernelMemory
 
     /// Facts about the structures, from the layout.
     struct Layout {
@@ -43,8 +43,13 @@ public struct PrintkRingBuffer {
 
     /// - Throws: `.missing` naming the first fact the layout lacks.
     public init(space: KernelAddressSpace) throws {
-        self.space = space
-        let l = space.layout
+        try self.init(memory: KernelMemory(space: space))
+    }
+
+    /// - Throws: `.missing` naming the first fact the layout lacks.
+    public init(memory: KernelMemory) throws {
+        self.memory = memory
+        let l = memory.layout
         // Offsets and sizes past `maxStructSize` are corrupt; bounding them also keeps the sums below from overflowing.
         func bounded(_ v: Int?) -> Int? { v.flatMap { (0...Self.maxStructSize).contains($0) ? $0 : nil } }
         func need(_ v: Int?, _ what: String) throws -> Int {
@@ -122,8 +127,8 @@ public struct PrintkRingBuffer {
     ///   becomes an `.unreadable` entry instead.
     public func read(interrupted: () -> Bool = { false }) throws -> PrintkLog {
         let f = facts
-        let prbPointer = try space.load(UInt64.self, virtual: prbAddress)
-        let header = try space.bytes(virtual: prbPointer, count: f.prbSize)
+        let prbPointer = try memory.load(UInt64.self, prbAddress)
+        let header = try memory.bytes(prbPointer, count: f.prbSize)
         func word(_ offset: Int) throws -> UInt64 {
             guard let v = header.littleEndian(UInt64.self, at: offset) else {
                 throw DumpError.missing(what: "printk_ringbuffer field at offset \(offset)")
@@ -139,9 +144,9 @@ public struct PrintkRingBuffer {
         }
         let count = UInt64(1) << UInt64(countBits)
         let dataSize = UInt64(1) << UInt64(sizeBits)
-        let descs = LazyVirtualRegion(space: space, base: try word(f.descRing + f.descs), length: Int(count) * f.descSize)
-        let infos = LazyVirtualRegion(space: space, base: try word(f.descRing + f.infos), length: Int(count) * f.infoSize)
-        let text = LazyVirtualRegion(space: space, base: try word(f.textDataRing + f.data), length: Int(dataSize))
+        let descs = LazyVirtualRegion(memory: memory, base: try word(f.descRing + f.descs), length: Int(count) * f.descSize)
+        let infos = LazyVirtualRegion(memory: memory, base: try word(f.descRing + f.infos), length: Int(count) * f.infoSize)
+        let text = LazyVirtualRegion(memory: memory, base: try word(f.textDataRing + f.data), length: Int(dataSize))
         let head = try word(f.descRing + f.headID) & Self.idMask
         let tail = try word(f.descRing + f.tailID) & Self.idMask
 
@@ -161,7 +166,7 @@ public struct PrintkRingBuffer {
         var skipped = 0
         var id = first
         for n in 0..<total {
-            if n & 255 == 255, interrupted() { throw PrintkLogInterrupted() }
+            if n & 255 == 255, interrupted() { throw InterruptedByUser() }
             switch record(id: id, count: count, dataSize: dataSize, descs: descs, infos: infos, text: text) {
             case let .some(entry): entries.append(entry)
             case .none: skipped += 1

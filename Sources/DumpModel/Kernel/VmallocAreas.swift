@@ -20,46 +20,47 @@ public enum VmallocAreas {
     public static let limit = 1 << 22
 
     /// The areas in list order.
-    /// - Throws: `DumpError` when the list cannot be walked (missing symbol or member, a link that
-    ///   cannot be read, a loop), `WalkInterrupted` when `interrupted` says so.
-    public static func read(from space: KernelAddressSpace, interrupted: () -> Bool = { false }) throws -> [Area] {
-        let layout = space.layout
+    /// - Throws: `DumpError.missing` when the kernel lacks the list or a member, or naming why the
+    ///   list has no proper end (a NULL or repeated link); `MemoryFault` when a link or an area
+    ///   cannot be read; `InterruptedByUser` when `interrupted` says so.
+    public static func read(from memory: KernelMemory, interrupted: @escaping () -> Bool = { false }) throws -> [Area] {
+        let layout = memory.layout
         guard let head = layout.symbolAddress("vmap_area_list") else {
             throw DumpError.missing(what: "symbol vmap_area_list (kernels from 6.9 keep vmap areas per node: not read yet)")
         }
-        let listOffset = try space.requireOffset("vmap_area", "list")
-        let startOffset = try space.requireOffset("vmap_area", "va_start")
-        let endOffset = try space.requireOffset("vmap_area", "va_end")
-        let vmOffset = try space.requireOffset("vmap_area", "vm")
+        // Checked before the walk, so a kernel without these members fails with their names.
+        let probe = memory.object(0, "vmap_area")
+        for member in ["list", "va_start", "va_end", "vm"] { _ = try probe.offset(member) }
         // Before 5.4 a busy area's vm could be set for other kinds too; flags said which were vmalloc.
-        let flagsOffset = layout.memberOffset("vmap_area", "purge_list") != nil
-            ? layout.memberOffset("vmap_area", "flags").flatMap { UInt64(exactly: $0) } : nil
+        let flagsMember: String? = probe.has("purge_list") && probe.has("flags") ? "flags" : nil
         let vmVMArea: UInt64 = 0x4
 
+        // The walk polls `interrupted` every few hundred nodes; poll it once up front too, so a
+        // request made before the walk is honoured even on a short list.
+        if interrupted() { throw InterruptedByUser() }
+        let walk = KernelLists(memory: memory, interrupted: interrupted).listHead(head, limit: limit)
+        switch walk.stop {
+        case .complete: break
+        case .interrupted: throw InterruptedByUser()
+        case let .brokenLink(_, fault): throw fault
+        default:
+            throw DumpError.missing(what: "the end of vmap_area_list (\(walk.stop) after \(walk.nodes.count) entries)")
+        }
         var areas: [Area] = []
-        var seen: Set<UInt64> = [head]
-        var node = try space.readWord(at: head)
-        var count = 0
-        while node != head {
-            if interrupted() { throw WalkInterrupted() }
-            guard node != 0, seen.insert(node).inserted, count < limit else {
-                throw DumpError.missing(what: "the end of vmap_area_list (a NULL or repeated link after \(count) entries)")
-            }
-            count += 1
-            let area = node &- listOffset
-            let vm = try space.readWord(at: area &+ vmOffset)
-            let keep: Bool
-            if let flagsOffset {
-                keep = try space.readWord(at: area &+ flagsOffset) == vmVMArea
-            } else {
-                keep = vm != 0
-            }
+        for node in walk.nodes {
+            let area = try KernelObject.container(of: node, type: "vmap_area", member: "list", memory: memory)
+            let vm = try area.pointer("vm")
+            let keep = try flagsMember.map { try area.unsigned($0) == vmVMArea } ?? (vm != 0)
             if keep {
-                areas.append(Area(vmapArea: area, vmStruct: vm, start: try space.readWord(at: area &+ startOffset),
-                                  end: try space.readWord(at: area &+ endOffset)))
+                areas.append(Area(vmapArea: area.address, vmStruct: vm, start: try area.pointer("va_start"),
+                                  end: try area.pointer("va_end")))
             }
-            node = try space.readWord(at: node)
         }
         return areas
+    }
+
+    /// The areas, read through `space`'s memory.
+    public static func read(from space: KernelAddressSpace, interrupted: @escaping () -> Bool = { false }) throws -> [Area] {
+        try read(from: KernelMemory(space: space), interrupted: interrupted)
     }
 }
