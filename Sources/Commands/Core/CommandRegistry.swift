@@ -24,6 +24,9 @@ public enum CommandRegistry {
         PrintCommand.self,
         PrintHexCommand.self,
         PrintDecimalCommand.self,
+        PrintOctalCommand.self,
+        PrintBinaryCommand.self,
+        PrintCharacterCommand.self,
         LogCommand.self,
         ExitCommand.self,
     ]

@@ -5,7 +5,8 @@
 /// Also renders the same value as JSON. Never follows a pointer except to show the string a
 /// `char *` points to, and bounds element counts and nesting so garbage memory cannot blow up.
 public struct ValuePrinter {
-    public enum Format: Sendable { case natural, hex, decimal }
+    /// gdb's print formats: natural, /x, /d (signed), /o, /t (binary), /c (character).
+    public enum Format: Sendable { case natural, hex, decimal, octal, binary, character }
 
     public let source: any TypeSource
     public let memory: any MemoryReader
@@ -42,7 +43,11 @@ public struct ValuePrinter {
     /// their signature in braces.
     public func topLevel(_ type: CType, bytes: [UInt8], address: UInt64?) -> String {
         switch type.resolved {
-        case .pointer where format == .natural:
+        case let .pointer(target) where format == .natural:
+            // gdb leaves out "(char *)" for an unnamed pointer to char: the string shows the type.
+            if case .pointer = type, case let .integer(i) = target.unqualified, i.name == "char" {
+                return text(type, bytes, 0, address: address, level: 0)
+            }
             return "(\(formatter.name(of: type))) " + text(type, bytes, 0, address: address, level: 0)
         case .function:
             let a = address ?? 0
@@ -70,7 +75,7 @@ public struct ValuePrinter {
             return integerText(raw, i)
         case let .float(_, size):
             let raw = ValueBytes.unsigned(bytes, offset, size)
-            if format == .hex { return hex(raw) }
+            if format != .natural { return numberText(raw, size: size, signed: true) }
             if size == 4 { return shortestFloat(Double(Float(bitPattern: UInt32(truncatingIfNeeded: raw)))) }
             if size == 8 { return shortestFloat(Double(bitPattern: raw)) }
             return hex(raw)
@@ -81,8 +86,7 @@ public struct ValuePrinter {
             return enumText(Int64(bitPattern: v), e)
         case let .pointer(target):
             let p = ValueBytes.unsigned(bytes, offset, 8)
-            if format == .hex { return hex(p) }
-            if format == .decimal { return String(p) }
+            if format != .natural { return numberText(p, size: 8, signed: false) }
             var s = hex(p) + symbolSuffix(p)
             if p != 0, case let .integer(i) = target.resolved, i.isCharacter {
                 s += " " + pointedString(p)
@@ -165,8 +169,7 @@ public struct ValuePrinter {
     func integerText(_ raw: UInt64, _ i: CInteger) -> String {
         let v = i.isSigned ? signExtend(raw, i.size) : raw
         switch format {
-        case .hex: return hex(raw)
-        case .decimal: return i.isSigned ? String(Int64(bitPattern: v)) : String(v)
+        case .hex, .decimal, .octal, .binary, .character: return numberText(raw, size: i.size, signed: i.isSigned)
         case .natural:
             if i.isBool {
                 if raw == 0 { return "false" }
@@ -179,9 +182,23 @@ public struct ValuePrinter {
         }
     }
 
+    /// An integer of `size` bytes in the chosen format, as gdb's print_scalar_formatted: /x, /o
+    /// and /t show the bits of the type's width, /d reads them signed, /c the low byte as a
+    /// char of the value's signedness with its character.
     func numberText(_ v: UInt64, size: Int, signed: Bool) -> String {
-        if format == .hex { return hex(size >= 8 ? v : v & ((1 << UInt64(size * 8)) - 1)) }
-        return signed ? String(Int64(bitPattern: v)) : String(v)
+        let width = max(1, min(size, 8))
+        let bits = width >= 8 ? v : v & ((1 << UInt64(width * 8)) - 1)
+        switch format {
+        case .hex: return hex(bits)
+        case .octal: return bits == 0 ? "0" : "0" + String(bits, radix: 8)
+        case .binary: return String(bits, radix: 2)
+        case .decimal: return String(Int64(bitPattern: signExtend(bits, width)))
+        case .character:
+            // The low byte as a char of the value's signedness.
+            let byte = UInt8(truncatingIfNeeded: v)
+            return (signed ? String(Int8(bitPattern: byte)) : String(byte)) + " '" + escaped([byte][...], quote: "'") + "'"
+        case .natural: return signed ? String(Int64(bitPattern: signExtend(bits, width))) : String(bits)
+        }
     }
 
     /// An enum value by name; flag enums as "(A | B)", gdb's way; else the number.
@@ -339,5 +356,17 @@ public struct ValuePrinter {
         case .typedef, .qualified:
             return .null
         }
+    }
+}
+
+extension CType {
+    /// The type with const/volatile peeled off, typedef names kept.
+    var unqualified: CType {
+        var t = self
+        for _ in 0..<64 {
+            guard case let .qualified(inner, _, _) = t else { return t }
+            t = inner
+        }
+        return t
     }
 }
