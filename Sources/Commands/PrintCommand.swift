@@ -128,13 +128,13 @@ public enum PrintCommand: CrashCommand {
         var optionsDone = false
         for a in arguments {
             if !optionsDone, a == "-x" || a == "-h" {
-                if format == .decimal, initial == .natural { throw CommandError("-d and -x are mutually exclusive") }
+                if format == .radixDecimal, initial == .natural { throw CommandError("-d and -x are mutually exclusive") }
                 format = .hex
                 continue
             }
             if !optionsDone, a == "-d" {
                 if format == .hex, initial == .natural { throw CommandError("-d and -x are mutually exclusive") }
-                format = .decimal
+                format = .radixDecimal
                 continue
             }
             if !optionsDone, a == "-u" { throw CommandError("-u (user virtual addresses) is not supported") }

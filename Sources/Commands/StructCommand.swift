@@ -107,7 +107,7 @@ enum RecordCommand {
                     switch c {
                     case "o": offsets = true
                     case "x": format = .hex
-                    case "d": format = .decimal
+                    case "d": format = .radixDecimal
                     default: throw CommandError("invalid option: -\(c)")
                     }
                 }

@@ -13,8 +13,8 @@ struct ExpressionTests {
     enum Reference: Equatable {
         /// What it printed.
         case output(String)
-        /// gdb refused the expression ("p: gdb request failed: ..."; gdb's own line is not
-        /// shown in crash's -s mode).
+        /// gdb or crash refused the expression ("p: gdb request failed: ..."; gdb's own line
+        /// is not shown in crash's -s mode).
         case gdbError
         /// crash's option parser took the expression for options ("p: invalid option -- '1'").
         case optionError
@@ -29,6 +29,13 @@ struct ExpressionTests {
         "p init_task.pid - 1": ("crash's option parser drops a lone \"-\" word", "$ = -1\n"),
         "p/x \"1 > 2\"": ("crash removes the double quotes for p but hands them to gdb for p/x, which prints the string's bytes; crashsh's shell removes quotes for every command",
                          "$ = 0x0\n"),
+        // Not crash's fault: crashsh's gap. BTF, where the types come from, records both a
+        // zero-length array ("[0]", as here) and a flexible one ("[]", sched_domain.span) as
+        // 0 elements; only DWARF's subrange tells them apart, and crashsh writes "[]".
+        "whatis struct mem_section_usage": ("crashsh cannot tell [0] from [] in BTF",
+                                            "struct mem_section_usage {\n    struct callback_head rcu;\n    unsigned long subsection_map[1];\n    unsigned long pageblock_flags[];\n}\nSIZE: 24\n"),
+        "whatis init_task.tasks.next + 1": ("crash's whatis reads \"init_task.tasks.next\" as TYPE.MEMBER and fails with \"cannot resolve: init_task + 1\"; gdb's whatis gives the pointer's type",
+                                           "struct list_head *\n"),
     ]
 
     /// The reference split at the "@@@ N" lines generate.sh put before each command.
@@ -51,6 +58,9 @@ struct ExpressionTests {
             let text = lines.joined(separator: "\n")
             if text.contains("gdb request failed") { return (command, .gdbError) }
             if text.contains("invalid option --") { return (command, .optionError) }
+            // crash's own error line ("whatis: cannot resolve: ..."), then its usage lines.
+            let name = command.split(separator: " ").first.map(String.init) ?? ""
+            if text.hasPrefix(name + ": ") { return (command, .gdbError) }
             return (command, .output(text + "\n"))
         }
     }

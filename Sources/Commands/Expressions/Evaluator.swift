@@ -108,11 +108,12 @@ public struct ExpressionEvaluator {
             case let .sizeofType(typeName):
                 let t = try resolve(typeName)
                 guard let s = t.size else { throw EvaluationError("sizeof applied to an incomplete type") }
-                value = immediate(UInt64(s), Self.unsignedLongType)
+                // gdb gives sizeof the type int.
+                value = immediate(UInt64(s), Self.intType)
             case let .sizeofExpression(operand):
                 guard let v = need(operand) else { continue }
                 guard let s = v.type.size else { throw EvaluationError("sizeof applied to an incomplete type") }
-                value = immediate(UInt64(s), Self.unsignedLongType)
+                value = immediate(UInt64(s), Self.intType)
             case let .binary(op, lhs, rhs):
                 guard let a = need(lhs) else { continue }
                 switch op {
@@ -124,6 +125,9 @@ public struct ExpressionEvaluator {
                 case .comma:
                     guard let b = need(rhs) else { continue }
                     value = b
+                case .repeated:
+                    guard let b = need(rhs) else { continue }
+                    value = try repeated(a, b)
                 default:
                     guard let b = need(rhs) else { continue }
                     value = try binary(op, a, b)
@@ -221,6 +225,15 @@ public struct ExpressionEvaluator {
         case .preIncrement, .preDecrement, .postIncrement, .postDecrement:
             throw EvaluationError("Left operand of assignment is not a modifiable lvalue: crashsh does not write to the dump.")
         }
+    }
+
+    /// `object@count`: an array of `count` objects starting at `object`'s address.
+    func repeated(_ object: TypedValue, _ count: TypedValue) throws -> TypedValue {
+        guard isIntegral(count.type) else { throw EvaluationError("Non-integral right operand for \"@\" operator.") }
+        guard let a = object.address else { throw EvaluationError("Only values in memory can be extended with '@'.") }
+        let n = Int64(bitPattern: try scalar(count))
+        guard n > 0, n <= Int64(Int32.max) else { throw EvaluationError("Invalid number \(n) of repetitions.") }
+        return TypedValue(type: .array(object.type, count: Int(n)), storage: .memory(a))
     }
 
     /// C's truth of a scalar: nonzero.
@@ -477,7 +490,7 @@ public struct ExpressionEvaluator {
         case .greaterEqual: return compare(signed ? sx >= sy : x >= y)
         case .equal: return compare(x == y)
         case .notEqual: return compare(x != y)
-        case .logicalAnd, .logicalOr, .comma: throw EvaluationError("internal: \(op.rawValue) handled by evaluate")
+        case .logicalAnd, .logicalOr, .comma, .repeated: throw EvaluationError("internal: \(op.rawValue) handled by evaluate")
         }
         return immediate(value, resultType)
     }

@@ -60,12 +60,15 @@ public struct Expression: Sendable, Equatable, CustomStringConvertible {
         case logicalAnd = "&&", logicalOr = "||"
         /// `a, b`
         case comma = ","
+        /// gdb's `object@count`: `count` objects like `object` from its address on, as an array.
+        case repeated = "@"
 
         /// C's precedence, higher binds tighter.
         var precedence: Int {
             switch self {
-            case .multiply, .divide, .remainder: return 10
-            case .add, .subtract: return 9
+            case .multiply, .divide, .remainder: return 11
+            case .add, .subtract: return 10
+            case .repeated: return 9
             case .shiftLeft, .shiftRight: return 8
             case .less, .lessEqual, .greater, .greaterEqual: return 7
             case .equal, .notEqual: return 6
@@ -154,7 +157,7 @@ struct ExpressionLexer {
     /// Operators of two characters, tried before single characters (C's longest match:
     /// `x--1` is `x-- 1`).
     static let twoCharacterOperators: Set<String> = ["->", "++", "--", "<<", ">>", "<=", ">=", "==", "!=", "&&", "||"]
-    static let oneCharacterOperators = "().[]*&-+/%,<>=!~^|?:".unicodeScalars
+    static let oneCharacterOperators = "().[]*&-+/%,<>=!~^|?:@".unicodeScalars
 
     static func tokens(_ text: String) throws -> [ExpressionToken] {
         let chars = Array(text.unicodeScalars)

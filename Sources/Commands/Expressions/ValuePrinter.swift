@@ -5,17 +5,20 @@
 /// Also renders the same value as JSON. Never follows a pointer except to show the string a
 /// `char *` points to, and bounds element counts and nesting so garbage memory cannot blow up.
 public struct ValuePrinter {
-    /// gdb's print formats: natural, /x, /d (signed), /o, /t (binary), /c (character).
-    public enum Format: Sendable { case natural, hex, decimal, octal, binary, character }
+    /// gdb's print formats: natural, /x, /d (signed), /o, /t (binary), /c (character), and
+    /// crash's `-d` (output radix 10: numbers in decimal by their own signedness).
+    public enum Format: Sendable { case natural, hex, decimal, octal, binary, character, radixDecimal }
 
     public let source: any TypeSource
     public let memory: any MemoryReader
     public var format: Format = .natural
-    /// Elements printed per array before "..." (crash sets gdb's limit to unlimited; this bound
-    /// only guards against absurd sizes).
+    /// Elements of an array in JSON (a bound against absurd sizes from damaged types).
     public var maxElements = 1 << 16
-    /// Bytes read for the string a `char *` points to.
-    public var maxStringBytes = 4096
+    /// Elements of an array, characters of a string, printed as text before "...": gdb's
+    /// `print elements` as crash sets it (256).
+    public var printElementLimit = 256
+    /// Bytes read for the string a `char *` points to (gdb's print elements again).
+    public var maxStringBytes = 256
     public var maxDepth = 48
     /// Values printed (text and JSON together) before the rest is elided: corrupt type information
     /// can nest a struct in itself, and `maxDepth` alone would still allow members^depth values.
@@ -75,7 +78,7 @@ public struct ValuePrinter {
             return integerText(raw, i)
         case let .float(_, size):
             let raw = ValueBytes.unsigned(bytes, offset, size)
-            if format != .natural { return numberText(raw, size: size, signed: true) }
+            if format != .natural, format != .radixDecimal { return numberText(raw, size: size, signed: true) }
             if size == 4 { return shortestFloat(Double(Float(bitPattern: UInt32(truncatingIfNeeded: raw)))) }
             if size == 8 { return shortestFloat(Double(bitPattern: raw)) }
             return hex(raw)
@@ -101,7 +104,7 @@ public struct ValuePrinter {
                 return s
             }
             guard let es = element.size, es > 0 else { return "{}" }
-            let shown = min(count, maxElements)
+            let shown = min(count, printElementLimit)
             if case let .integer(i) = element.resolved, i.isCharacter, format == .natural {
                 // A member offset from damaged type information can lie past the bytes read.
                 let start = max(0, min(offset, bytes.count))
@@ -169,7 +172,7 @@ public struct ValuePrinter {
     func integerText(_ raw: UInt64, _ i: CInteger) -> String {
         let v = i.isSigned ? signExtend(raw, i.size) : raw
         switch format {
-        case .hex, .decimal, .octal, .binary, .character: return numberText(raw, size: i.size, signed: i.isSigned)
+        case .hex, .decimal, .octal, .binary, .character, .radixDecimal: return numberText(raw, size: i.size, signed: i.isSigned)
         case .natural:
             if i.isBool {
                 if raw == 0 { return "false" }
@@ -197,7 +200,7 @@ public struct ValuePrinter {
             // The low byte as a char of the value's signedness.
             let byte = UInt8(truncatingIfNeeded: v)
             return (signed ? String(Int8(bitPattern: byte)) : String(byte)) + " '" + escaped([byte][...], quote: "'") + "'"
-        case .natural: return signed ? String(Int64(bitPattern: signExtend(bits, width))) : String(bits)
+        case .natural, .radixDecimal: return signed ? String(Int64(bitPattern: signExtend(bits, width))) : String(bits)
         }
     }
 
@@ -265,11 +268,20 @@ public struct ValuePrinter {
     }
 
     /// gdb's C escapes: \a \b \f \n \r \t \v \033 \\ and the quote, octal for other
-    /// non-printable bytes.
+    /// non-printable bytes, and octal for a digit right after an octal escape ("\316\062", not
+    /// "\3162", which would read back as one character).
     func escaped(_ bytes: ArraySlice<UInt8>, quote: Character) -> String {
         var s = ""
         s.reserveCapacity(bytes.count)
+        var afterOctal = false
         for b in bytes {
+            let wasAfterOctal = afterOctal
+            afterOctal = false
+            if wasAfterOctal, b >= 0x30, b <= 0x39 {
+                s += "\\0" + String(b, radix: 8)
+                afterOctal = true
+                continue
+            }
             switch b {
             case 7: s += "\\a"
             case 8: s += "\\b"
@@ -285,6 +297,7 @@ public struct ValuePrinter {
                 else {
                     let o = String(b, radix: 8)
                     s += "\\" + String(repeating: "0", count: 3 - o.count) + o
+                    afterOctal = true
                 }
             }
         }

@@ -53,6 +53,28 @@ FIXED = [
     "p/c 97", "p/c -1", "p/c 200", "p/d &init_task", "p/x &init_task", "p/o 8UL",
 ]
 
+# gdb's print shape: the 256-element limit, strings, escapes, whatis of types and expressions.
+SHAPE = [
+    "p __per_cpu_offset", "p/x __per_cpu_offset", "p init_task.cpus_mask", "p (char *)schedule",
+    "p (char *)schedule + 16", "p (unsigned char *)schedule", "p (const char *)schedule",
+    "p (char *)linux_banner", "p linux_banner", "p saved_command_line", "p init_task.comm",
+    "p/x init_task.comm", "p/d init_task.comm", "p &init_task.comm", "p *init_task.comm@3",
+    "p init_task.comm[0]@20", "p jiffies@2", "p/x jiffies@2", "p init_uts_ns.name",
+    "p init_uts_ns.name.sysname", "p init_task.sched_class", "p jiffies_64", "p *init_task.sched_class",
+    "p init_task.tasks", "p &init_task.tasks", "p *&init_task.tasks", "p init_task.tasks.next",
+    "p (long)init_task.tasks.next", "p/x (long)init_task.tasks.next", "p (char)init_task.comm[1]",
+    "p (signed char)init_task.comm[1]", "p (unsigned char)init_task.comm[1]",
+    "whatis enum pid_type", "whatis enum zone_type", "whatis atomic_t", "whatis spinlock_t",
+    "whatis cpumask_t", "whatis pid_t", "whatis struct lock_class_key",
+    "whatis struct mem_section_usage", "whatis jiffies", "whatis init_task.comm",
+    "whatis &init_task.comm[1]", "whatis init_task.comm + 1", "whatis 1 == 1", "whatis 'A'",
+    "whatis 1UL", "whatis 4294967295", "whatis 2147483648", "whatis 1LL", "whatis sizeof(int)",
+    "whatis (char)1 + (char)1", "whatis nr_cpu_ids * 1", "whatis jiffies+1", "whatis 1 ? 'A' : 2",
+    "whatis init_task.tasks.next + 1", "whatis -nr_cpu_ids", "whatis ~(short)1", "whatis !jiffies",
+    "whatis init_task.pid << 2", "whatis (unsigned char)1 << 2", "whatis 1U + 1L",
+    "whatis 1UL + 1LL", "whatis 1L + 1U",
+]
+
 # Commands crash 8.0.6 mangles before gdb sees them (ExpressionTests.knownDifferences).
 CRASH_MISREADS = ["p 5 - 3", "p jiffies - 1", "p init_task.pid - 1", "p/x \"1 > 2\""]
 
@@ -118,7 +140,7 @@ def fixed(c):
 def main():
     seen = set()
     out = []
-    for c in [fixed(c) for c in FIXED] + CRASH_MISREADS:
+    for c in [fixed(c) for c in FIXED + SHAPE] + CRASH_MISREADS:
         if c not in seen:
             seen.add(c)
             out.append(c)
