@@ -186,6 +186,14 @@ public enum PrintCommand: CrashCommand {
         let printer = ValuePrinter(source: context.source, memory: evaluator.memory, format: format)
         let bytes: [UInt8]
         if value.type.isFunction {
+            // gdb fetches a function's first byte before printing it: "*fp" with a NULL fp fails.
+            if let a = value.address {
+                do {
+                    _ = try evaluator.memory.read(a, count: 1)
+                } catch let e as MemoryFault {
+                    throw CommandError(faultMessage(e))
+                }
+            }
             bytes = []
         } else {
             do {

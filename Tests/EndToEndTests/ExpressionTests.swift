@@ -1,5 +1,6 @@
 import Commands
 import Foundation
+import TestSupport
 import Testing
 
 /// C expressions as gdb evaluates them (crash's `p` is gdb's `print`): every command of
@@ -125,4 +126,28 @@ struct ExpressionTests {
                                        + String(repeating: ")", count: ExpressionParser.maxNesting + 1))
         }
     }
+
+    /// Token soup: every line is an answer or one error line, and the session goes on.
+    @Test func randomTokenSoupNeverTraps() throws {
+        let session = try Session(dumpPath: Harness.fixture("dump.kdump"), vmlinuxPath: Harness.fixture(Harness.vmlinuxName))
+        let pieces = ["1", "0", "-1", "0xffffffffffffffff", "18446744073709551616", "2147483648", "'A'", "'\\0'", "'",
+                      "jiffies", "init_task", ".comm", ".tasks", ".next", "->", "[", "]", "(", ")", "(char *)",
+                      "(struct task_struct *)", "(unsigned long)", "(_Bool)", "sizeof", "*", "&", "+", "-", "/",
+                      "%", "<<", ">>", "<", "==", "&&", "||", "!", "~", "?", ":", ",", "@", "++", "--", "schedule",
+                      "nr_cpu_ids", "$", "$$", "$1", "64", "63", "65536", "init_task.comm", "1000000000"]
+        var rng = SplitMix64(state: 11)
+        for _ in 0..<3000 {
+            let count = 1 + rng.below(9)
+            let text = (0..<count).map { _ in pieces[rng.below(pieces.count)] }.joined(separator: rng.below(2) == 0 ? "" : " ")
+            switch session.execute(["p", text]) {
+            case let .failure(line): #expect(!line.isEmpty && !line.contains("\n"), "p \(text): \(line)")
+            case .output, .partial, .exit: break
+            }
+        }
+        #expect(Harness.runCommand(session, "p 1 + 1").isOutput)
+    }
+}
+
+extension Harness.Outcome {
+    var isOutput: Bool { if case .output = self { return true }; return false }
 }

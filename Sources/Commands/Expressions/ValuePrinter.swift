@@ -108,10 +108,21 @@ public struct ValuePrinter {
             if case let .integer(i) = element.resolved, i.isCharacter, format == .natural {
                 // A member offset from damaged type information can lie past the bytes read.
                 let start = max(0, min(offset, bytes.count))
-                var n = min(shown, bytes.count - start)
-                let truncated = n < count
+                var n = min(count, bytes.count - start)
                 // gdb drops one trailing NUL of a whole char array (the terminator).
-                if !truncated, n > 0, bytes[start + n - 1] == 0 { n -= 1 }
+                if n == count, n > 0, bytes[start + n - 1] == 0 { n -= 1 }
+                // gdb counts a run of one character against the limit as it goes and prints
+                // every run it started: 4096 NULs print whole, 300 letters stop at 256.
+                var end = 0, counted = 0
+                while end < n, counted < printElementLimit {
+                    let c = bytes[start + end]
+                    var runEnd = end + 1
+                    while runEnd < n, bytes[start + runEnd] == c { runEnd += 1 }
+                    counted += runEnd - end
+                    end = runEnd
+                }
+                let truncated = end < n || bytes.count - start < count
+                n = end
                 return "\"" + escaped(bytes[start..<start + n], quote: "\"") + "\"" + (truncated ? "..." : "")
             }
             var parts: [String] = []

@@ -73,6 +73,18 @@ SHAPE = [
     "whatis init_task.tasks.next + 1", "whatis -nr_cpu_ids", "whatis ~(short)1", "whatis !jiffies",
     "whatis init_task.pid << 2", "whatis (unsigned char)1 << 2", "whatis 1U + 1L",
     "whatis 1UL + 1LL", "whatis 1L + 1U",
+    "p *linux_banner@300", "p linux_banner[1]@258", "p/x init_task.comm[0]@4",
+    "p (char *)linux_banner + 100", "p init_task.thread", "p init_task.pid_links",
+    "p &init_task.pid_links[1]", "p *init_task.pid_links", "p init_task.se", "p/x init_task.se.load",
+    "p init_task.stack", "p (unsigned long)init_task.stack", "p/o init_task.flags",
+    "p/t init_task.flags", "p/c init_task.comm", "p -x init_task.pid", "p -d init_task.tasks.next",
+    "p $1", "p $", "p $$2", "p jiffies@0", "p 1@2", "p *init_task.sched_class->enqueue_task",
+    "p init_task.sched_class->enqueue_task", "p *init_task.sched_class->enqueue_task@2",
+    "p init_task.comm[16]", "p init_task.comm[-1]", "p &init_task.comm[16] - &init_task.comm[0]",
+    "p sizeof(init_task.comm)/sizeof(init_task.comm[0])", "p (char)init_task.comm",
+    "p (struct list_head)init_task", "p *(struct list_head *)&init_task.tasks",
+    "p ((struct list_head *)&init_task.tasks)->next", "p &((struct task_struct *)0)->tasks",
+    "p (unsigned long)&((struct task_struct *)0)->tasks", "p &*&init_task",
 ]
 
 # Commands crash 8.0.6 mangles before gdb sees them (ExpressionTests.knownDifferences).
@@ -121,7 +133,7 @@ def expression():
 
 def protected(expr):
     """expr as crash's command line passes it to gdb unchanged."""
-    if any(c in expr for c in ">|!") or " - " in expr or expr.startswith("-"):
+    if any(c in expr.replace("->", "") for c in ">|!") or " - " in expr or expr.startswith("-"):
         return "(%s)" % expr
     return expr
 
