@@ -14,6 +14,9 @@ public enum PrintCommand: CrashCommand {
       p [-x|-d] symbol[:cpuspec]
       p/x expression
       p/d expression
+      p/o expression
+      p/t expression
+      p/c expression
 
     DESCRIPTION
       Evaluates a C expression over the kernel's global variables and types and prints
@@ -23,7 +26,11 @@ public enum PrintCommand: CrashCommand {
 
       The expression may use symbols, member access (. and ->), array indexes, *, &,
       casts to struct/union/typedef/base types and pointers to them, sizeof, integer
-      literals and + - * /. Pointers are never followed unless the expression says so.
+      and character literals (10UL, 'A'), and C's operators: + - * / % << >> & | ^ ~
+      ! && || == != < <= > >= ?: and ",", with C's integer promotions, usual arithmetic
+      conversions and pointer arithmetic. Pointers are never followed unless the
+      expression says so. Quote an expression holding ">" or "|" ("p 'a > b'" is not
+      needed inside parentheses: p (a > b)).
 
         -x  print integers and pointers in hexadecimal (also p/x).
         -d  print them in decimal (also p/d).
@@ -121,13 +128,13 @@ public enum PrintCommand: CrashCommand {
         var optionsDone = false
         for a in arguments {
             if !optionsDone, a == "-x" || a == "-h" {
-                if format == .decimal, initial == .natural { throw CommandError("-d and -x are mutually exclusive") }
+                if format == .radixDecimal, initial == .natural { throw CommandError("-d and -x are mutually exclusive") }
                 format = .hex
                 continue
             }
             if !optionsDone, a == "-d" {
                 if format == .hex, initial == .natural { throw CommandError("-d and -x are mutually exclusive") }
-                format = .decimal
+                format = .radixDecimal
                 continue
             }
             if !optionsDone, a == "-u" { throw CommandError("-u (user virtual addresses) is not supported") }
@@ -152,18 +159,21 @@ public enum PrintCommand: CrashCommand {
         }
         let text = words.joined(separator: " ")
         let evaluator = context.evaluator()
-        let expression: Expression
+
         let value: TypedValue
         do {
-            (expression, value) = try evaluator.evaluate(text)
+            (_, value) = try evaluator.evaluate(text)
         } catch let e as ExpressionSyntaxError {
             throw CommandError(e.message)
         } catch let e as EvaluationError {
             throw CommandError(e.message)
         }
         var leader: String?
-        // crash names a plain symbol before its value, except after gdb's "/x" and "/d" forms.
-        if case let .identifier(n) = expression, initial == .natural, !n.hasPrefix("$") { leader = n }
+        // crash names the symbol before the value when the first word of the expression is one
+        // ("p jiffies * 2" too, but not "p jiffies*2"), except after gdb's "/x"-style forms.
+        if initial == .natural, let first = words.first, !first.hasPrefix("$"), context.source.global(named: first) != nil {
+            leader = first
+        }
         var result = try render(value, expression: text, leader: leader, format: format, context: context,
                                 evaluator: evaluator, in: session)
         result.warning = warning
@@ -176,6 +186,14 @@ public enum PrintCommand: CrashCommand {
         let printer = ValuePrinter(source: context.source, memory: evaluator.memory, format: format)
         let bytes: [UInt8]
         if value.type.isFunction {
+            // gdb fetches a function's first byte before printing it: "*fp" with a NULL fp fails.
+            if let a = value.address {
+                do {
+                    _ = try evaluator.memory.read(a, count: 1)
+                } catch let e as MemoryFault {
+                    throw CommandError(faultMessage(e))
+                }
+            }
             bytes = []
         } else {
             do {
@@ -306,6 +324,45 @@ public enum PrintDecimalCommand: CrashCommand {
     public static let usage = PrintCommand.usage
     public static func run(_ arguments: [String], in session: Session) throws -> any CommandResult {
         try PrintCommand.run(arguments, format: .decimal, in: session)
+    }
+    public static func completions(forArgument index: Int, prefix: String, in session: Session) -> [String] {
+        PrintCommand.completions(forArgument: index, prefix: prefix, in: session)
+    }
+}
+
+/// `p/o`: `p` with octal integers (gdb's /o format).
+public enum PrintOctalCommand: CrashCommand {
+    public static let name = "p/o"
+    public static let summary = "print the value of an expression in octal"
+    public static let usage = PrintCommand.usage
+    public static func run(_ arguments: [String], in session: Session) throws -> any CommandResult {
+        try PrintCommand.run(arguments, format: .octal, in: session)
+    }
+    public static func completions(forArgument index: Int, prefix: String, in session: Session) -> [String] {
+        PrintCommand.completions(forArgument: index, prefix: prefix, in: session)
+    }
+}
+
+/// `p/t`: `p` with binary integers (gdb's /t format).
+public enum PrintBinaryCommand: CrashCommand {
+    public static let name = "p/t"
+    public static let summary = "print the value of an expression in binary"
+    public static let usage = PrintCommand.usage
+    public static func run(_ arguments: [String], in session: Session) throws -> any CommandResult {
+        try PrintCommand.run(arguments, format: .binary, in: session)
+    }
+    public static func completions(forArgument index: Int, prefix: String, in session: Session) -> [String] {
+        PrintCommand.completions(forArgument: index, prefix: prefix, in: session)
+    }
+}
+
+/// `p/c`: `p` with integers as characters (gdb's /c format).
+public enum PrintCharacterCommand: CrashCommand {
+    public static let name = "p/c"
+    public static let summary = "print the value of an expression as characters"
+    public static let usage = PrintCommand.usage
+    public static func run(_ arguments: [String], in session: Session) throws -> any CommandResult {
+        try PrintCommand.run(arguments, format: .character, in: session)
     }
     public static func completions(forArgument index: Int, prefix: String, in session: Session) -> [String] {
         PrintCommand.completions(forArgument: index, prefix: prefix, in: session)

@@ -107,7 +107,7 @@ enum RecordCommand {
                     switch c {
                     case "o": offsets = true
                     case "x": format = .hex
-                    case "d": format = .decimal
+                    case "d": format = .radixDecimal
                     default: throw CommandError("invalid option: -\(c)")
                     }
                 }
@@ -265,24 +265,39 @@ enum RecordCommand {
         }
     }
 
-    /// Evaluates a member chain whose root identifier stands for `base`.
+    /// Evaluates a member chain whose root identifier stands for `base`: the chain's steps are
+    /// collected from the outermost node inwards, then applied from the root out.
     static func evaluate(_ e: Expression, base: TypedValue, evaluator: ExpressionEvaluator) throws -> TypedValue {
-        switch e {
-        case .identifier: return base
-        case let .member(inner, name):
-            let b = try evaluate(inner, base: base, evaluator: evaluator)
-            guard let r = b.type.record else { throw EvaluationError("There is no member named \(name).") }
-            return try evaluator.member(name, of: r, in: b)
-        case let .index(inner, indexExpression):
-            let b = try evaluate(inner, base: base, evaluator: evaluator)
-            guard case let .array(element, _) = b.type.resolved, let a = b.address, let es = element.size else {
-                throw EvaluationError("cannot subscript a value that is not an array")
+        var steps: [Expression.Node] = []
+        var at = e.root
+        walk: while true {
+            switch e.nodes[at] {
+            case .identifier: break walk
+            case let .member(inner, _), let .index(inner, _):
+                steps.append(e.nodes[at])
+                at = inner
+            default:
+                throw EvaluationError("There is no member named \(e).")
             }
-            let i = try evaluator.scalar(try evaluator.evaluate(indexExpression))
-            return TypedValue(type: element, storage: .memory(a &+ i &* UInt64(es)))
-        default:
-            throw EvaluationError("There is no member named \(e).")
         }
+        var value = base
+        for step in steps.reversed() {
+            switch step {
+            case let .member(_, name):
+                guard let r = value.type.record else { throw EvaluationError("There is no member named \(name).") }
+                value = try evaluator.member(name, of: r, in: value)
+            case let .index(_, indexNode):
+                guard case let .array(element, _) = value.type.resolved, let a = value.address, let es = element.size else {
+                    throw EvaluationError("cannot subscript a value that is not an array")
+                }
+                let index = Expression(nodes: e.nodes, root: indexNode)
+                let i = try evaluator.scalar(try evaluator.evaluate(index))
+                value = TypedValue(type: element, storage: .memory(a &+ i &* UInt64(es)))
+            default:
+                break
+            }
+        }
+        return value
     }
 
     static func memberOffsetJSON(_ path: String, type: CType, evaluator: ExpressionEvaluator, formatter: DeclarationFormatter) -> JSONValue {

@@ -70,8 +70,11 @@ public enum WhatisCommand: CrashCommand {
                               json: .object([("type", .string(formatter.name(of: t))), ("member", .string(path))]))
             }
         }
-        // A plain symbol: its declaration.
-        if let g = source.global(named: text) {
+        // A plain symbol: its declaration. crash looks at the first word alone when it names a
+        // symbol ("whatis jiffies + 1" declares jiffies).
+        let symbolName = source.global(named: arguments[0]) != nil ? arguments[0] : text
+        if let g = source.global(named: symbolName) {
+            let text = symbolName
             guard let type = g.type else {
                 throw CommandError("\(text): no type information (an ELF symbol without debuginfo)")
             }

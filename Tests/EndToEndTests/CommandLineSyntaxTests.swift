@@ -22,6 +22,20 @@ struct CommandLineSyntaxTests {
         #expect(throws: CommandError.self) { try CommandLineSyntax.parse("ps \"open") }
     }
 
+    /// In `p` and `whatis`, single quotes are C's character literals and `>`/`|` inside
+    /// parentheses are C's operators, as crash hands them to gdb; outside they still redirect.
+    @Test func expressionsKeepCharacterLiteralsAndOperators() throws {
+        #expect(try CommandLineSyntax.parse("p 'A' + 1") == [Inv(words: ["p", "'A'", "+", "1"])])
+        #expect(try CommandLineSyntax.parse(#"p/c '\'' ; ps 'a b'"#) ==
+                [Inv(words: ["p/c", #"'\''"#]), Inv(words: ["ps", "a b"])])
+        #expect(try CommandLineSyntax.parse("p (jiffies > 1 || nr_cpu_ids | 2) > out") ==
+                [Inv(words: ["p", "(jiffies", ">", "1", "||", "nr_cpu_ids", "|", "2)"], output: .file(path: "out", append: false))])
+        #expect(try CommandLineSyntax.parse("p (1 >> 2)|wc -l") ==
+                [Inv(words: ["p", "(1", ">>", "2)"], output: .pipe(shellCommand: "wc -l"))])
+        #expect(try CommandLineSyntax.parse("p jiffies > 1") == [Inv(words: ["p", "jiffies"], output: .file(path: "1", append: false))])
+        #expect(throws: CommandError.self) { try CommandLineSyntax.parse("p 'A") }
+    }
+
     @Test func pipesKeepTheShellTextAsTyped() throws {
         #expect(try CommandLineSyntax.parse("log | grep 'a;b' | wc -l; sys") ==
                 [Inv(words: ["log"], output: .pipe(shellCommand: "grep 'a;b' | wc -l")), Inv(words: ["sys"])])

@@ -202,18 +202,26 @@ struct ExpressionUnitTests {
     @Test func parsesWhatCrashUsersWrite() throws {
         let isType: (String) -> Bool = { $0 == "pid_t" }
         #expect(try ExpressionParser.parse("init_task.se.vruntime").description == "init_task.se.vruntime")
-        #expect(try ExpressionParser.parse("*init_task.mm") == .dereference(.member(.identifier("init_task"), "mm")))
-        #expect(try ExpressionParser.parse("&init_task.pid_links[1]") ==
-                .addressOf(.index(.member(.identifier("init_task"), "pid_links"), .number(1))))
-        #expect(try ExpressionParser.parse("(struct list_head *)0xffff8a15411f8890") ==
-                .cast(TypeName(base: "struct list_head", pointerDepth: 1), .number(0xffff8a15411f8890)))
-        #expect(try ExpressionParser.parse("(long unsigned int)x") == .cast(TypeName(base: "unsigned long"), .identifier("x")))
-        #expect(try ExpressionParser.parse("(pid_t)x", isTypeName: isType) == .cast(TypeName(base: "pid_t"), .identifier("x")))
-        #expect(try ExpressionParser.parse("(x)", isTypeName: isType) == .identifier("x"))
-        #expect(try ExpressionParser.parse("a->b->c") == .arrow(.arrow(.identifier("a"), "b"), "c"))
-        #expect(try ExpressionParser.parse("sizeof(struct task_struct)") == .sizeofType(TypeName(base: "struct task_struct")))
-        #expect(try ExpressionParser.parse("jiffies - 10UL") == .binary(.subtract, .identifier("jiffies"), .number(10)))
-        for bad in ["", "a.", "(struct)x", "a[1", "1 +", "a @ b", "0xzz", String(repeating: "(", count: 5000)] {
+        // The flat tree written back fully parenthesized: the structure the parser found.
+        func tree(_ text: String, _ isTypeName: @escaping (String) -> Bool = { _ in false }) throws -> String {
+            try ExpressionParser.parse(text, isTypeName: isTypeName).description
+        }
+        #expect(try tree("*init_task.mm") == "*init_task.mm")
+        #expect(try tree("&init_task.pid_links[1]") == "&init_task.pid_links[1]")
+        #expect(try tree("(struct list_head *)0xffff8a15411f8890") == "(struct list_head *)18446614422624372880")
+        #expect(try tree("(long unsigned int)x") == "(unsigned long)x")
+        #expect(try tree("(pid_t)x", isType) == "(pid_t)x")
+        #expect(try tree("(x)", isType) == "x")
+        #expect(try tree("a->b->c") == "a->b->c")
+        #expect(try tree("sizeof(struct task_struct)") == "sizeof(struct task_struct)")
+        #expect(try tree("jiffies - 10UL") == "(jiffies - 10UL)")
+        #expect(try tree("1 + 2 * 3 - 4") == "((1 + (2 * 3)) - 4)")
+        #expect(try tree("a || b && c | d ^ e & f == g < h << i + j * k") ==
+                "(a || (b && (c | (d ^ (e & (f == (g < (h << (i + (j * k))))))))))")
+        #expect(try tree("a ? b : c ? d : e") == "(a ? b : (c ? d : e))")
+        #expect(try tree("-(int)~!x") == "-(int)~!x")
+        #expect(throws: ExpressionSyntaxError.self) { try ExpressionParser.parse("nr_cpu_ids--1") }
+        for bad in ["", "a.", "(struct)x", "a[1", "1 +", "a # b", "0xzz", String(repeating: "(", count: 5000)] {
             #expect(throws: (any Error).self, "\(bad.prefix(20))") { try ExpressionParser.parse(bad) }
         }
     }

@@ -35,6 +35,9 @@ public struct CommandInvocation: Equatable, Sendable {
 /// after an unquoted `|` is a shell command that receives the output on its standard input.
 /// A `#` at the start of a command makes the rest of the line a comment.
 public enum CommandLineSyntax {
+    /// Commands whose arguments are a C expression: single quotes in them are C's.
+    static let expressionCommands: Set<String> = ["p", "print", "p/x", "p/d", "p/o", "p/t", "p/c", "whatis"]
+
     /// Splits `line` into commands. Empty commands (`;;`, blank lines, comments) are dropped.
     /// Throws a `CommandError` for an unterminated quote or a redirection without a file name.
     public static func parse(_ line: String) throws -> [CommandInvocation] {
@@ -64,6 +67,9 @@ public enum CommandLineSyntax {
     private struct Parser {
         let s: [Unicode.Scalar]
         var i = 0
+        /// Open parentheses in the current command's expression (for `p` and `whatis` only):
+        /// inside them `>` and `|` are C's operators, as crash leaves them to gdb.
+        var parenthesisDepth = 0
 
         init(_ s: [Unicode.Scalar]) { self.s = s }
 
@@ -81,6 +87,7 @@ public enum CommandLineSyntax {
         mutating func parseCommand() throws -> CommandInvocation {
             var words: [String] = []
             var output = CommandInvocation.Output.standard
+            parenthesisDepth = 0
             skipBlanks()
             if i < s.count, s[i] == "#" {
                 i = s.count
@@ -89,6 +96,14 @@ public enum CommandLineSyntax {
             while true {
                 skipBlanks()
                 guard i < s.count, s[i] != ";" else { break }
+                let isExpression = words.first.map(CommandLineSyntax.expressionCommands.contains) ?? false
+                switch s[i] {
+                case "|" where !(isExpression && parenthesisDepth > 0), ">" where !(isExpression && parenthesisDepth > 0):
+                    break
+                default:
+                    if let w = try word(expression: isExpression) { words.append(w) }
+                    continue
+                }
                 switch s[i] {
                 case "|":
                     i += 1
@@ -120,16 +135,35 @@ public enum CommandLineSyntax {
         }
 
         /// One word with quotes and escapes resolved; stops at blanks and the operators ; | >.
-        mutating func word() throws -> String? {
+        /// In an `expression` (the arguments of `p`), a single-quoted part stays as typed: it is
+        /// C's character literal ('A'), which crash hands to gdb unchanged; and `>` and `|`
+        /// inside parentheses are operators.
+        mutating func word(expression: Bool = false) throws -> String? {
             var out = String.UnicodeScalarView()
             var any = false
             while i < s.count {
                 let c = s[i]
                 // "->" inside a word is C's member-through-pointer (p task->mm), not a redirection.
                 if c == ">", out.last == "-" { out.append(c); i += 1; continue }
+                if expression {
+                    if c == "(" { parenthesisDepth += 1 }
+                    if c == ")" { parenthesisDepth = max(0, parenthesisDepth - 1) }
+                    if parenthesisDepth > 0, c == ">" || c == "|" { out.append(c); i += 1; any = true; continue }
+                }
                 if c == " " || c == "\t" || c == "\n" || c == "\r" || c == ";" || c == "|" || c == ">" { break }
                 any = true
-                if c == "'" || c == "\"" {
+                if c == "'", expression {
+                    out.append(c)
+                    i += 1
+                    var closed = false
+                    while i < s.count {
+                        out.append(s[i])
+                        if s[i] == "\\", i + 1 < s.count { out.append(s[i + 1]); i += 2; continue }
+                        i += 1
+                        if s[i - 1] == "'" { closed = true; break }
+                    }
+                    if !closed { throw CommandError("unterminated single quote") }
+                } else if c == "'" || c == "\"" {
                     i += 1
                     var closed = false
                     while i < s.count {

@@ -25,6 +25,9 @@ public enum CommandRegistry {
         PrintCommand.self,
         PrintHexCommand.self,
         PrintDecimalCommand.self,
+        PrintOctalCommand.self,
+        PrintBinaryCommand.self,
+        PrintCharacterCommand.self,
         LogCommand.self,
         ExitCommand.self,
     ]

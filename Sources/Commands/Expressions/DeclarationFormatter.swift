@@ -90,9 +90,11 @@ public struct DeclarationFormatter {
     /// "struct {\n<members>\n<indent>}" with members at `indent` + 4 spaces.
     func recordBody(_ r: CRecord, indent: Int, depth: Int) -> String {
         var out = r.kind.rawValue + (r.name.map { " " + $0 } ?? "") + " {\n"
-        for line in memberLines(r, indent: indent + 4, depth: depth) {
+        let lines = memberLines(r, indent: indent + 4, depth: depth)
+        for line in lines {
             out += line.text + "\n"
         }
+        if lines.isEmpty, !r.isDeclaration { out += String(repeating: " ", count: indent + 4) + "<no data fields>\n" }
         out += String(repeating: " ", count: indent) + "}"
         return out
     }
@@ -177,7 +179,10 @@ public struct DeclarationFormatter {
         case let .record(r):
             out = r.isDeclaration ? "\(r.kind.rawValue) \(r.name ?? "") {\n}" : recordBody(r, indent: 0, depth: 0)
         case let .enumeration(e):
-            out = enumBody(e)
+            // gdb's ptype of an enum: one "NAME = VALUE" a line, and crash prints no size.
+            out = "enum " + (e.name.map { $0 + " " } ?? "") + "{\n"
+            for en in e.enumerators { out += "  \(en.name) = \(en.value)\n" }
+            return out + "};\n"
         case let .typedef(name, inner):
             // gdb's ptype looks through a chain of typedefs to the type underneath.
             var target = inner
@@ -185,7 +190,12 @@ public struct DeclarationFormatter {
                 guard case let .typedef(_, next) = target else { break }
                 target = next
             }
-            out = "typedef " + declare(target, name, expandAt: 0) + ";"
+            if case let .record(r) = target, !r.isDeclaration {
+                // A typedef of a struct or union shows the body, named or not, as gdb's ptype does.
+                out = "typedef " + recordBody(r, indent: 0, depth: 0) + " " + name + ";"
+            } else {
+                out = "typedef " + declare(target, name, expandAt: 0) + ";"
+            }
         default:
             out = declare(type, "", expandAt: 0)
         }

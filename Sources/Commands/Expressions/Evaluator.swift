@@ -46,6 +46,9 @@ public struct ExpressionEvaluator {
     static let longType = CType.integer(CInteger(name: "long", size: 8, isSigned: true))
     static let unsignedIntType = CType.integer(CInteger(name: "unsigned int", size: 4, isSigned: false))
     static let unsignedLongType = CType.integer(CInteger(name: "unsigned long", size: 8, isSigned: false))
+    static let longLongType = CType.integer(CInteger(name: "long long", size: 8, isSigned: true))
+    static let unsignedLongLongType = CType.integer(CInteger(name: "unsigned long long", size: 8, isSigned: false))
+    static let charType = CType.integer(CInteger(name: "char", size: 1, isSigned: true))
 
     /// Parses and evaluates `text`.
     public func evaluate(_ text: String) throws -> (Expression, TypedValue) {
@@ -55,65 +58,146 @@ public struct ExpressionEvaluator {
         return (e, try evaluate(e))
     }
 
+    /// Evaluates `e` without recursion: a stack of node indices, each node evaluated once its
+    /// operands are. Only the operands C evaluates are evaluated (`&&`, `||` and `?:` skip the
+    /// other side), so a branch not taken cannot fail the expression.
     public func evaluate(_ e: Expression) throws -> TypedValue {
-        switch e {
-        case let .identifier(name):
-            if name.hasPrefix("$"), let history, let v = try history.value(named: name) { return v }
-            guard let g = source.global(named: name) else {
-                throw EvaluationError("No symbol \"\(name)\" in current context.")
+        var values = [TypedValue?](repeating: nil, count: e.nodes.count)
+        var stack: [Int] = [e.root]
+        while let i = stack.last {
+            // The operand still needed, if any; else the node's value.
+            func need(_ k: Int) -> TypedValue? {
+                if let v = values[k] { return v }
+                stack.append(k)
+                return nil
             }
-            guard let type = g.type else {
-                throw EvaluationError("'\(name)' has unknown type; cast it to its declared type")
-            }
-            return TypedValue(type: type, storage: .memory(g.address))
-        case let .number(v):
-            let type: CType
-            if v <= UInt64(Int32.max) { type = Self.intType }
-            else if v <= UInt64(UInt32.max) { type = Self.unsignedIntType }
-            else if v <= UInt64(Int64.max) { type = Self.longType }
-            else { type = Self.unsignedLongType }
-            return immediate(v, type)
-        case let .member(base, name):
-            let b = try evaluate(base)
-            guard let record = b.type.record else {
-                throw EvaluationError("Attempt to extract a component of a value that is not a structure.")
-            }
-            return try member(name, of: record, in: b)
-        case let .arrow(base, name):
-            let b = try evaluate(base)
-            guard case let .pointer(target) = b.type.resolved else {
-                if let record = b.type.record { return try member(name, of: record, in: b) }
-                throw EvaluationError("The -> operator is applied to a non-pointer value.")
-            }
-            guard let record = target.record else {
-                throw EvaluationError("Attempt to extract a component of a value that is not a structure pointer.")
-            }
-            let address = try scalar(b)
-            return try member(name, of: record, in: TypedValue(type: target, storage: .memory(address)))
-        case let .index(base, indexExpression):
-            let b = try evaluate(base)
-            let i = Int64(bitPattern: try scalar(try evaluate(indexExpression)))
-            let element: CType
-            let start: UInt64
-            switch b.type.resolved {
-            case let .array(e, _):
-                element = e
-                guard let a = b.address else {
-                    throw EvaluationError("cannot index an array that is not in memory")
+            let value: TypedValue
+            switch e.nodes[i] {
+            case let .identifier(name):
+                value = try identifier(name)
+            case let .integer(literal):
+                value = integerLiteral(literal)
+            case let .character(c):
+                value = immediate(UInt64(c), Self.charType)
+            case let .member(base, name):
+                guard let b = need(base) else { continue }
+                guard let record = b.type.record else {
+                    throw EvaluationError("Attempt to extract a component of a value that is not a structure.")
                 }
-                start = a
-            case let .pointer(e):
-                element = e
-                start = try scalar(b)
-            default:
-                throw EvaluationError("cannot subscript something of type `\(DeclarationFormatter(source: source).name(of: b.type))'")
+                value = try member(name, of: record, in: b)
+            case let .arrow(base, name):
+                guard let b = need(base) else { continue }
+                guard case let .pointer(target) = b.type.resolved else {
+                    if let record = b.type.record { value = try member(name, of: record, in: b); break }
+                    throw EvaluationError("The -> operator is applied to a non-pointer value.")
+                }
+                guard let record = target.record else {
+                    throw EvaluationError("Attempt to extract a component of a value that is not a structure pointer.")
+                }
+                let address = try scalar(b)
+                value = try member(name, of: record, in: TypedValue(type: target, storage: .memory(address)))
+            case let .index(base, indexNode):
+                guard let b = need(base), let x = need(indexNode) else { continue }
+                value = try subscripted(b, x)
+            case let .unary(op, operand):
+                guard let v = need(operand) else { continue }
+                value = try unary(op, v)
+            case let .cast(typeName, operand):
+                guard let v = need(operand) else { continue }
+                value = try cast(v, to: try resolve(typeName))
+            case let .sizeofType(typeName):
+                let t = try resolve(typeName)
+                guard let s = t.size else { throw EvaluationError("sizeof applied to an incomplete type") }
+                // gdb gives sizeof the type int.
+                value = immediate(UInt64(s), Self.intType)
+            case let .sizeofExpression(operand):
+                guard let v = need(operand) else { continue }
+                guard let s = v.type.size else { throw EvaluationError("sizeof applied to an incomplete type") }
+                value = immediate(UInt64(s), Self.intType)
+            case let .binary(op, lhs, rhs):
+                guard let a = need(lhs) else { continue }
+                switch op {
+                case .logicalAnd, .logicalOr:
+                    let left = try truth(a)
+                    if left == (op == .logicalOr) { value = immediate(left ? 1 : 0, Self.intType); break }
+                    guard let b = need(rhs) else { continue }
+                    value = immediate(try truth(b) ? 1 : 0, Self.intType)
+                case .comma:
+                    guard let b = need(rhs) else { continue }
+                    value = b
+                case .repeated:
+                    guard let b = need(rhs) else { continue }
+                    value = try repeated(a, b)
+                default:
+                    guard let b = need(rhs) else { continue }
+                    value = try binary(op, a, b)
+                }
+            case let .conditional(condition, then, otherwise):
+                guard let c = need(condition) else { continue }
+                guard let v = need(try truth(c) ? then : otherwise) else { continue }
+                value = v
             }
-            guard let size = element.size, size > 0 else {
-                throw EvaluationError("cannot subscript an array of elements of unknown size")
-            }
-            return TypedValue(type: element, storage: .memory(start &+ UInt64(bitPattern: i &* Int64(size))))
-        case let .dereference(operand):
-            let v = try evaluate(operand)
+            values[i] = value
+            stack.removeLast()
+        }
+        guard let result = values[e.root] else { throw EvaluationError("expression has no value") }
+        return result
+    }
+
+    func identifier(_ name: String) throws -> TypedValue {
+        if name.hasPrefix("$"), let history, let v = try history.value(named: name) { return v }
+        guard let g = source.global(named: name) else {
+            throw EvaluationError("No symbol \"\(name)\" in current context.")
+        }
+        guard let type = g.type else {
+            throw EvaluationError("'\(name)' has unknown type; cast it to its declared type")
+        }
+        return TypedValue(type: type, storage: .memory(g.address))
+    }
+
+    /// gdb's rule for a literal's type: the smallest of int, long, long long (at least what the
+    /// `l` suffixes ask) whose width holds it, unsigned when the suffix says so or the value
+    /// sets that type's sign bit.
+    func integerLiteral(_ l: Expression.IntegerLiteral) -> TypedValue {
+        let v = l.value
+        let width: Int
+        if l.longCount == 0, v >> 32 == 0 { width = 4 } else { width = 8 }
+        let signBit: UInt64 = width == 4 ? 1 << 31 : 1 << 63
+        let unsigned = l.isUnsigned || v & signBit != 0
+        let type: CType
+        if width == 4 { type = unsigned ? Self.unsignedIntType : Self.intType }
+        else if l.longCount == 2 { type = unsigned ? Self.unsignedLongLongType : Self.longLongType }
+        else { type = unsigned ? Self.unsignedLongType : Self.longType }
+        return immediate(v, type)
+    }
+
+    func subscripted(_ b: TypedValue, _ x: TypedValue) throws -> TypedValue {
+        // a[i] is *(a + i): either side may be the pointer.
+        if isIntegral(b.type), !isIntegral(x.type) { return try subscripted(x, b) }
+        guard isIntegral(x.type) else { throw EvaluationError("Argument to arithmetic operation not a number or boolean.") }
+        let i = Int64(bitPattern: try scalar(x))
+        let element: CType
+        let start: UInt64
+        switch b.type.resolved {
+        case let .array(e, _):
+            element = e
+            guard let a = b.address else { throw EvaluationError("cannot index an array that is not in memory") }
+            start = a
+        case let .pointer(e):
+            element = e
+            start = try scalar(b)
+        default:
+            throw EvaluationError("cannot subscript something of type `\(DeclarationFormatter(source: source).name(of: b.type))'")
+        }
+        guard let size = element.size, size > 0 else {
+            throw EvaluationError("cannot subscript an array of elements of unknown size")
+        }
+        return TypedValue(type: element, storage: .memory(start &+ UInt64(bitPattern: i &* Int64(size))))
+    }
+
+    func unary(_ op: Expression.UnaryOperator, _ v: TypedValue) throws -> TypedValue {
+        switch op {
+        case .dereference:
             switch v.type.resolved {
             case let .pointer(target):
                 if case .void = target.resolved { throw EvaluationError("Attempt to take contents of a non-pointer value.") }
@@ -126,29 +210,96 @@ public struct ExpressionEvaluator {
             default:
                 throw EvaluationError("Attempt to take contents of a non-pointer value.")
             }
-        case let .addressOf(operand):
-            let v = try evaluate(operand)
+        case .addressOf:
             guard let a = v.address else { throw EvaluationError("Attempt to take address of value not located in memory.") }
             return immediate(a, .pointer(v.type))
-        case let .cast(typeName, operand):
-            let target = try resolve(typeName)
-            let v = try evaluate(operand)
-            return try cast(v, to: target)
-        case let .sizeofType(typeName):
-            let t = try resolve(typeName)
-            guard let s = t.size else { throw EvaluationError("sizeof applied to an incomplete type") }
-            return immediate(UInt64(s), Self.unsignedLongType)
-        case let .sizeofExpression(operand):
-            let v = try evaluate(operand)
-            guard let s = v.type.size else { throw EvaluationError("sizeof applied to an incomplete type") }
-            return immediate(UInt64(s), Self.unsignedLongType)
-        case let .negate(operand):
-            let v = try evaluate(operand)
-            let t = promoted(v.type)
-            return immediate(0 &- (try scalar(v)), t)
-        case let .binary(op, lhs, rhs):
-            return try binary(op, try evaluate(lhs), try evaluate(rhs))
+        case .logicalNot:
+            return immediate(try truth(v) ? 0 : 1, Self.intType)
+        case .plus, .negate, .complement:
+            let operand = try rvalue(v)
+            guard let (x, type) = try arithmetic(operand) else {
+                throw EvaluationError("Argument to arithmetic operation not a number or boolean.")
+            }
+            let r = op == .plus ? x : op == .negate ? 0 &- x : ~x
+            return immediate(r, type)
+        case .preIncrement, .preDecrement, .postIncrement, .postDecrement:
+            throw EvaluationError("Left operand of assignment is not a modifiable lvalue: crashsh does not write to the dump.")
         }
+    }
+
+    /// `object@count`: an array of `count` objects starting at `object`'s address.
+    func repeated(_ object: TypedValue, _ count: TypedValue) throws -> TypedValue {
+        guard isIntegral(count.type) else { throw EvaluationError("Non-integral right operand for \"@\" operator.") }
+        guard let a = object.address else { throw EvaluationError("Only values in memory can be extended with '@'.") }
+        let n = Int64(bitPattern: try scalar(count))
+        guard n > 0, n <= Int64(Int32.max) else { throw EvaluationError("Invalid number \(n) of repetitions.") }
+        return TypedValue(type: .array(object.type, count: Int(n)), storage: .memory(a))
+    }
+
+    /// C's truth of a scalar: nonzero.
+    func truth(_ v: TypedValue) throws -> Bool {
+        switch v.type.resolved {
+        case .integer, .enumeration, .pointer, .array, .function: return try scalar(v) != 0
+        case .float: return try scalar(v) << 1 != 0
+        default: throw EvaluationError("Argument to logical operation not a number or boolean.")
+        }
+    }
+
+    /// Arrays and functions decay to pointers (to their first element, to the function).
+    func rvalue(_ v: TypedValue) throws -> TypedValue {
+        switch v.type.resolved {
+        case let .array(e, _):
+            guard let a = v.address else { throw EvaluationError("Attempt to take address of value not located in memory.") }
+            return immediate(a, .pointer(e))
+        case .function:
+            guard let a = v.address else { throw EvaluationError("Attempt to take address of value not located in memory.") }
+            return immediate(a, .pointer(v.type))
+        default:
+            return v
+        }
+    }
+
+    func isIntegral(_ t: CType) -> Bool {
+        switch t.resolved {
+        case .integer, .enumeration: return true
+        default: return false
+        }
+    }
+
+    /// An integer operand after C's integer promotion (types narrower than int become int):
+    /// its value sign- or zero-extended to 64 bits and its promoted type; nil for non-integers.
+    func arithmetic(_ v: TypedValue) throws -> (UInt64, CType)? {
+        guard let (size, signed) = integerShape(v.type) else { return nil }
+        let x = try scalar(v)
+        if size < 4 { return (x, Self.intType) }
+        return (x, Self.integerType(size: size, signed: signed, like: v.type))
+    }
+
+    /// Width and signedness of an integer or enum type.
+    func integerShape(_ t: CType) -> (Int, Bool)? {
+        switch t.resolved {
+        case let .integer(i): return (i.size, i.isSigned)
+        case let .enumeration(e): return (e.size, e.isSigned)
+        default: return nil
+        }
+    }
+
+    /// The type of an arithmetic result: gdb's builtin int, unsigned int, long or unsigned long
+    /// by width and signedness (`whatis jiffies+1` is "unsigned long" whatever the typedef).
+    static func integerType(size: Int, signed: Bool, like t: CType) -> CType {
+        switch (size, signed) {
+        case (..<5, true): return intType
+        case (..<5, false): return unsignedIntType
+        case (_, true): return longType
+        default: return unsignedLongType
+        }
+    }
+
+    static func truncated(_ v: UInt64, size: Int, signed: Bool) -> UInt64 {
+        guard size < 8 else { return v }
+        let bits = UInt64(size * 8)
+        let low = v & ((1 << bits) - 1)
+        return signed && low & (1 << (bits - 1)) != 0 ? low | ~((1 << bits) - 1) : low
     }
 
     /// The CType for a written type name (with its stars and array dimensions).
@@ -280,59 +431,110 @@ public struct ExpressionEvaluator {
             return TypedValue(type: target, storage: .memory(a))
         case .void:
             return TypedValue(type: target, storage: .immediate([]))
+        case let .integer(i) where i.isBool:
+            // Any nonzero value is true: (_Bool)5 is 1.
+            return immediate(try truth(v) ? 1 : 0, target)
         default:
             return immediate(try scalar(v), target)
         }
     }
 
-    /// The C "usual arithmetic conversions", reduced to what matters here: int, long and their
-    /// unsigned forms.
-    func promoted(_ t: CType) -> CType {
-        switch t.resolved {
-        case let .integer(i):
-            if i.size < 4 { return Self.intType }
-            return t
-        case .enumeration: return Self.intType
-        case .pointer: return t
-        default: return Self.longType
+    func binary(_ op: Expression.BinaryOperator, _ left: TypedValue, _ right: TypedValue) throws -> TypedValue {
+        let a = try rvalue(left), b = try rvalue(right)
+        let pa: CType? = { if case let .pointer(t) = a.type.resolved { return t }; return nil }()
+        let pb: CType? = { if case let .pointer(t) = b.type.resolved { return t }; return nil }()
+        if pa != nil || pb != nil {
+            return try pointerBinary(op, a, pa, b, pb)
         }
-    }
-
-    func binary(_ op: Expression.BinaryOperator, _ a: TypedValue, _ b: TypedValue) throws -> TypedValue {
-        let x = try scalar(a), y = try scalar(b)
-        // Pointer arithmetic: scaled by the pointed-to size (1 for void *).
-        if case let .pointer(target) = a.type.resolved, op == .add || op == .subtract {
-            if case .pointer = b.type.resolved, op == .subtract {
-                let s = Int64(max(1, target.size ?? 1))
-                return immediate(UInt64(bitPattern: Int64(bitPattern: x &- y) / s), Self.longType)
-            }
-            let s = UInt64(max(1, target.size ?? 1))
-            return immediate(op == .add ? x &+ y &* s : x &- y &* s, a.type)
+        guard let (x0, ta) = try arithmetic(a), let (y0, tb) = try arithmetic(b) else {
+            throw EvaluationError("Argument to arithmetic operation not a number or boolean.")
         }
-        if case let .pointer(target) = b.type.resolved, op == .add {
-            return immediate(y &+ x &* UInt64(max(1, target.size ?? 1)), b.type)
+        // The usual arithmetic conversions: the wider type wins; of equal widths, unsigned wins.
+        let (sa, signedA) = integerShape(ta) ?? (4, true), (sb, signedB) = integerShape(tb) ?? (4, true)
+        let size: Int, signed: Bool, resultType: CType
+        if sa != sb {
+            (size, signed, resultType) = sa > sb ? (sa, signedA, ta) : (sb, signedB, tb)
+        } else {
+            size = sa
+            signed = signedA && signedB
+            resultType = signed == signedA ? ta : tb
         }
-        let ta = promoted(a.type), tb = promoted(b.type)
-        let sa = ta.size ?? 8, sb = tb.size ?? 8
-        let result: CType
-        if sa != sb { result = sa > sb ? ta : tb }
-        else { result = ta.isSignedInteger ? tb : ta }
-        let signed = result.isSignedInteger
+        let x = Self.truncated(x0, size: size, signed: signed), y = Self.truncated(y0, size: size, signed: signed)
+        let sx = Int64(bitPattern: x), sy = Int64(bitPattern: y)
+        func compare(_ r: Bool) -> TypedValue { immediate(r ? 1 : 0, Self.intType) }
         let value: UInt64
         switch op {
         case .add: value = x &+ y
         case .subtract: value = x &- y
         case .multiply: value = x &* y
-        case .divide:
+        case .divide, .remainder:
             guard y != 0 else { throw EvaluationError("Division by zero") }
             if signed {
-                let (q, o) = Int64(bitPattern: x).dividedReportingOverflow(by: Int64(bitPattern: y))
-                value = o ? x : UInt64(bitPattern: q)
+                let (q, o) = op == .divide ? sx.dividedReportingOverflow(by: sy) : sx.remainderReportingOverflow(dividingBy: sy)
+                value = o ? (op == .divide ? x : 0) : UInt64(bitPattern: q)
             } else {
-                value = x / y
+                let ux = Self.truncated(x, size: size, signed: false), uy = Self.truncated(y, size: size, signed: false)
+                value = op == .divide ? ux / uy : ux % uy
+            }
+        case .shiftLeft, .shiftRight:
+            // gdb shifts in 64 bits and truncates; counts outside 0..<64 are C's undefined behavior.
+            guard y < 64 else { throw EvaluationError("shift count \(sy) is outside 0..63") }
+            if op == .shiftLeft { value = x << y }
+            else { value = signed ? UInt64(bitPattern: sx >> Int64(y)) : Self.truncated(x, size: size, signed: false) >> y }
+        case .bitAnd: value = x & y
+        case .bitOr: value = x | y
+        case .bitXor: value = x ^ y
+        case .less: return compare(signed ? sx < sy : x < y)
+        case .lessEqual: return compare(signed ? sx <= sy : x <= y)
+        case .greater: return compare(signed ? sx > sy : x > y)
+        case .greaterEqual: return compare(signed ? sx >= sy : x >= y)
+        case .equal: return compare(x == y)
+        case .notEqual: return compare(x != y)
+        case .logicalAnd, .logicalOr, .comma, .repeated: throw EvaluationError("internal: \(op.rawValue) handled by evaluate")
+        }
+        return immediate(value, resultType)
+    }
+
+    /// Pointer arithmetic and comparison: pointer ± integer scaled by the pointed-to size
+    /// (1 for void and functions, as gdb has it), pointer − pointer of one element size in
+    /// elements, comparisons of addresses; anything else is an error.
+    func pointerBinary(_ op: Expression.BinaryOperator, _ a: TypedValue, _ pa: CType?, _ b: TypedValue, _ pb: CType?) throws -> TypedValue {
+        func scale(_ t: CType) -> UInt64 {
+            switch t.resolved {
+            case .void, .function: return 1
+            default: return UInt64(max(1, t.size ?? 1))
             }
         }
-        return immediate(value, result)
+        let x = try scalar(a), y = try scalar(b)
+        func compare(_ r: Bool) -> TypedValue { immediate(r ? 1 : 0, Self.intType) }
+        switch op {
+        case .add:
+            if let pa, pb == nil, isIntegral(b.type) { return immediate(x &+ y &* scale(pa), a.type) }
+            if let pb, pa == nil, isIntegral(a.type) { return immediate(y &+ x &* scale(pb), b.type) }
+        case .subtract:
+            if let pa, pb == nil, isIntegral(b.type) { return immediate(x &- y &* scale(pa), a.type) }
+            if let pa, let pb {
+                let s = scale(pa)
+                guard s == scale(pb) else {
+                    throw EvaluationError("First argument of `-' is a pointer and second argument is neither\nan integer nor a pointer of the same type.")
+                }
+                return immediate(UInt64(bitPattern: Int64(bitPattern: x &- y) / Int64(s)), Self.longType)
+            }
+        case .equal, .notEqual, .less, .lessEqual, .greater, .greaterEqual:
+            let okA = pa != nil || isIntegral(a.type), okB = pb != nil || isIntegral(b.type)
+            guard okA, okB else { break }
+            switch op {
+            case .equal: return compare(x == y)
+            case .notEqual: return compare(x != y)
+            case .less: return compare(x < y)
+            case .lessEqual: return compare(x <= y)
+            case .greater: return compare(x > y)
+            default: return compare(x >= y)
+            }
+        default:
+            break
+        }
+        throw EvaluationError("Argument to arithmetic operation not a number or boolean.")
     }
 }
 

@@ -1,43 +1,122 @@
 /// The C expressions crash users hand to `p` (which crash passes to gdb): symbols, member
-/// chains, array indexes, `*`, `&`, casts to struct/union/typedef/base types and pointers to
-/// them, integer literals, `sizeof`, unary minus and `+ - * /` on integers and pointers.
-public indirect enum Expression: Sendable, Equatable, CustomStringConvertible {
-    case identifier(String)
-    case number(UInt64)
-    /// `base.member`
-    case member(Expression, String)
-    /// `base->member`
-    case arrow(Expression, String)
-    /// `base[index]`
-    case index(Expression, Expression)
-    /// `*operand`
-    case dereference(Expression)
-    /// `&operand`
-    case addressOf(Expression)
-    /// `(type)operand`
-    case cast(TypeName, Expression)
-    case sizeofType(TypeName)
-    case sizeofExpression(Expression)
-    case negate(Expression)
-    case binary(BinaryOperator, Expression, Expression)
+/// chains, array indexes, casts, literals, `sizeof`, and C's unary, binary and conditional
+/// operators.
+///
+/// The tree is a flat array of nodes that name their operands by index (an operand always has a
+/// smaller index than the node using it), never a recursive value: `1+1+...+1` with a million
+/// operands is a million-element array, which is built, walked and freed without recursion.
+public struct Expression: Sendable, Equatable, CustomStringConvertible {
+    public var nodes: [Node]
+    /// The index of the outermost node.
+    public var root: Int
 
-    public enum BinaryOperator: String, Sendable { case add = "+", subtract = "-", multiply = "*", divide = "/" }
+    public enum Node: Sendable, Equatable {
+        case identifier(String)
+        case integer(IntegerLiteral)
+        /// `'A'`, `'\n'`: a `char`.
+        case character(UInt8)
+        /// `base.member`
+        case member(Int, String)
+        /// `base->member`
+        case arrow(Int, String)
+        /// `base[index]`
+        case index(Int, Int)
+        case unary(UnaryOperator, Int)
+        /// `(type)operand`
+        case cast(TypeName, Int)
+        case sizeofType(TypeName)
+        case sizeofExpression(Int)
+        case binary(BinaryOperator, Int, Int)
+        /// `condition ? then : else`
+        case conditional(Int, Int, Int)
+    }
 
-    public var description: String {
-        switch self {
-        case let .identifier(n): return n
-        case let .number(v): return "0x" + String(v, radix: 16)
-        case let .member(b, m): return "\(b).\(m)"
-        case let .arrow(b, m): return "\(b)->\(m)"
-        case let .index(b, i): return "\(b)[\(i)]"
-        case let .dereference(e): return "*\(e)"
-        case let .addressOf(e): return "&\(e)"
-        case let .cast(t, e): return "(\(t))\(e)"
-        case let .sizeofType(t): return "sizeof(\(t))"
-        case let .sizeofExpression(e): return "sizeof(\(e))"
-        case let .negate(e): return "-\(e)"
-        case let .binary(op, a, b): return "(\(a) \(op.rawValue) \(b))"
+    /// An integer literal with what its suffix says (`10UL`: unsigned, one `l`).
+    public struct IntegerLiteral: Sendable, Equatable {
+        public var value: UInt64
+        public var isUnsigned: Bool
+        /// 0, 1 (`l`) or 2 (`ll`).
+        public var longCount: Int
+        public init(_ value: UInt64, isUnsigned: Bool = false, longCount: Int = 0) {
+            self.value = value
+            self.isUnsigned = isUnsigned
+            self.longCount = longCount
         }
+    }
+
+    public enum UnaryOperator: String, Sendable {
+        case negate = "-", plus = "+", logicalNot = "!", complement = "~"
+        case dereference = "*", addressOf = "&"
+        case preIncrement = "++", preDecrement = "--", postIncrement = "++ ", postDecrement = "-- "
+    }
+
+    public enum BinaryOperator: String, Sendable {
+        case multiply = "*", divide = "/", remainder = "%"
+        case add = "+", subtract = "-"
+        case shiftLeft = "<<", shiftRight = ">>"
+        case less = "<", lessEqual = "<=", greater = ">", greaterEqual = ">="
+        case equal = "==", notEqual = "!="
+        case bitAnd = "&", bitXor = "^", bitOr = "|"
+        case logicalAnd = "&&", logicalOr = "||"
+        /// `a, b`
+        case comma = ","
+        /// gdb's `object@count`: `count` objects like `object` from its address on, as an array.
+        case repeated = "@"
+
+        /// C's precedence, higher binds tighter.
+        var precedence: Int {
+            switch self {
+            case .multiply, .divide, .remainder: return 11
+            case .add, .subtract: return 10
+            case .repeated: return 9
+            case .shiftLeft, .shiftRight: return 8
+            case .less, .lessEqual, .greater, .greaterEqual: return 7
+            case .equal, .notEqual: return 6
+            case .bitAnd: return 5
+            case .bitXor: return 4
+            case .bitOr: return 3
+            case .logicalAnd: return 2
+            case .logicalOr: return 1
+            case .comma: return 0
+            }
+        }
+    }
+
+    public var rootNode: Node { nodes[root] }
+
+    /// The symbol name when the whole expression is one identifier.
+    public var plainIdentifier: String? {
+        if case let .identifier(n) = rootNode { return n }
+        return nil
+    }
+
+    /// The expression written back, fully parenthesized (for diagnostics and tests). Built bottom
+    /// up over the array; very large trees are summarized rather than written out.
+    public var description: String {
+        guard nodes.count <= 512 else { return "<expression of \(nodes.count) nodes>" }
+        var text: [String] = []
+        text.reserveCapacity(nodes.count)
+        for node in nodes {
+            switch node {
+            case let .identifier(n): text.append(n)
+            case let .integer(l): text.append(String(l.value) + (l.isUnsigned ? "U" : "") + String(repeating: "L", count: l.longCount))
+            case let .character(c): text.append("'\\\(String(c, radix: 8))'")
+            case let .member(b, m): text.append("\(text[b]).\(m)")
+            case let .arrow(b, m): text.append("\(text[b])->\(m)")
+            case let .index(b, i): text.append("\(text[b])[\(text[i])]")
+            case let .unary(op, e):
+                switch op {
+                case .postIncrement, .postDecrement: text.append("(\(text[e])\(op.rawValue.dropLast()))")
+                default: text.append("\(op.rawValue)\(text[e])")
+                }
+            case let .cast(t, e): text.append("(\(t))\(text[e])")
+            case let .sizeofType(t): text.append("sizeof(\(t))")
+            case let .sizeofExpression(e): text.append("sizeof(\(text[e]))")
+            case let .binary(op, a, b): text.append("(\(text[a]) \(op.rawValue) \(text[b]))")
+            case let .conditional(c, a, b): text.append("(\(text[c]) ? \(text[a]) : \(text[b]))")
+            }
+        }
+        return text[root]
     }
 }
 
@@ -67,13 +146,19 @@ public struct ExpressionSyntaxError: Error, Sendable, CustomStringConvertible {
 /// Tokens of the expression language.
 enum ExpressionToken: Equatable {
     case identifier(String)
-    case number(UInt64)
+    case number(Expression.IntegerLiteral, text: String)
+    case character(UInt8, text: String)
     case punctuation(String)
     case end
 }
 
 /// Splits expression text into tokens.
 struct ExpressionLexer {
+    /// Operators of two characters, tried before single characters (C's longest match:
+    /// `x--1` is `x-- 1`).
+    static let twoCharacterOperators: Set<String> = ["->", "++", "--", "<<", ">>", "<=", ">=", "==", "!=", "&&", "||"]
+    static let oneCharacterOperators = "().[]*&-+/%,<>=!~^|?:@".unicodeScalars
+
     static func tokens(_ text: String) throws -> [ExpressionToken] {
         let chars = Array(text.unicodeScalars)
         var out: [ExpressionToken] = []
@@ -86,23 +171,8 @@ struct ExpressionLexer {
             if ("0"..."9").contains(c) {
                 var j = i
                 while j < chars.count, isIdent(chars[j]) { j += 1 }
-                var word = String(String.UnicodeScalarView(chars[i..<j])).lowercased()
-                // C integer suffixes: 10UL, 0x10ull
-                while let last = word.last, last == "u" || last == "l", !(word.hasPrefix("0x") && word.count > 2 && last.isHexDigit) {
-                    word.removeLast()
-                }
-                let value: UInt64?
-                if word.hasPrefix("0x") {
-                    value = UInt64(word.dropFirst(2), radix: 16)
-                } else if word.count > 1, word.hasPrefix("0") {
-                    value = UInt64(word.dropFirst(), radix: 8)
-                } else {
-                    value = UInt64(word, radix: 10)
-                }
-                guard let value else {
-                    throw ExpressionSyntaxError(message: "invalid number \"\(String(String.UnicodeScalarView(chars[i..<j])))\"")
-                }
-                out.append(.number(value))
+                let written = String(String.UnicodeScalarView(chars[i..<j]))
+                out.append(.number(try integerLiteral(written), text: written))
                 i = j
                 continue
             }
@@ -113,32 +183,113 @@ struct ExpressionLexer {
                 i = j
                 continue
             }
-            if c == "-", i + 1 < chars.count, chars[i + 1] == ">" {
-                out.append(.punctuation("->"))
-                i += 2
+            if c == "'" {
+                let (value, end) = try characterLiteral(chars, from: i)
+                out.append(.character(value, text: String(String.UnicodeScalarView(chars[i..<end]))))
+                i = end
                 continue
             }
-            if "().[]*&-+/,".unicodeScalars.contains(c) {
+            if i + 1 < chars.count {
+                let pair = String(String.UnicodeScalarView([c, chars[i + 1]]))
+                if twoCharacterOperators.contains(pair) {
+                    out.append(.punctuation(pair))
+                    i += 2
+                    continue
+                }
+            }
+            if oneCharacterOperators.contains(c) {
                 out.append(.punctuation(String(c)))
                 i += 1
                 continue
             }
-            throw ExpressionSyntaxError(message: "invalid character '\(c)' in expression")
+            throw ExpressionSyntaxError(message: "Invalid character '\(c)' in expression.")
         }
         out.append(.end)
         return out
     }
+
+    /// A C integer literal: decimal, 0x hexadecimal or 0 octal, with u/l/ul/ll/ull suffixes in
+    /// any case. Digits beyond 64 bits wrap, as gdb lets them.
+    static func integerLiteral(_ written: String) throws -> Expression.IntegerLiteral {
+        var word = Substring(written.lowercased())
+        var isUnsigned = false
+        var longCount = 0
+        let isHex = word.hasPrefix("0x")
+        while let last = word.last, last == "u" || last == "l", word.count > (isHex ? 3 : 1) {
+            if last == "u" { if isUnsigned { break }; isUnsigned = true } else { longCount += 1 }
+            word.removeLast()
+        }
+        guard longCount <= 2 else { throw ExpressionSyntaxError(message: "Invalid number \"\(written)\".") }
+        let radix: UInt64
+        if isHex { word = word.dropFirst(2); radix = 16 }
+        else if word.count > 1, word.hasPrefix("0") { word = word.dropFirst(); radix = 8 }
+        else { radix = 10 }
+        guard !word.isEmpty else { throw ExpressionSyntaxError(message: "Invalid number \"\(written)\".") }
+        var value: UInt64 = 0
+        for ch in word {
+            guard let d = ch.hexDigitValue, UInt64(d) < radix else {
+                throw ExpressionSyntaxError(message: "Invalid number \"\(written)\".")
+            }
+            value = value &* radix &+ UInt64(d)
+        }
+        return Expression.IntegerLiteral(value, isUnsigned: isUnsigned, longCount: longCount)
+    }
+
+    /// `'c'`, `'\n'`, `'\0'`, `'\101'`, `'\x41'` starting at `start` (the quote): the byte and
+    /// the index after the closing quote.
+    static func characterLiteral(_ chars: [Unicode.Scalar], from start: Int) throws -> (UInt8, Int) {
+        let bad = ExpressionSyntaxError(message: "Unmatched single quote.")
+        var i = start + 1
+        guard i < chars.count else { throw bad }
+        var value: UInt32
+        if chars[i] == "\\" {
+            i += 1
+            guard i < chars.count else { throw bad }
+            let e = chars[i]
+            i += 1
+            switch e {
+            case "n": value = 10
+            case "t": value = 9
+            case "r": value = 13
+            case "a": value = 7
+            case "b": value = 8
+            case "f": value = 12
+            case "v": value = 11
+            case "e": value = 27
+            case "x":
+                value = 0
+                var digits = 0
+                while i < chars.count, let d = Character(chars[i]).hexDigitValue { value = (value &* 16 &+ UInt32(d)) & 0xff; i += 1; digits += 1 }
+                guard digits > 0 else { throw ExpressionSyntaxError(message: "\\x escape without a following hex digit") }
+            case "0"..."7":
+                value = e.value - 48
+                var digits = 1
+                while digits < 3, i < chars.count, ("0"..."7").contains(chars[i]) { value = value * 8 + chars[i].value - 48; i += 1; digits += 1 }
+            default: value = e.value
+            }
+        } else {
+            guard chars[i] != "'" else { throw ExpressionSyntaxError(message: "Empty character constant.") }
+            value = chars[i].value
+            i += 1
+        }
+        guard i < chars.count, chars[i] == "'" else { throw bad }
+        return (UInt8(truncatingIfNeeded: value), i + 1)
+    }
 }
 
-/// Recursive-descent parser for `Expression`. `isTypeName` tells a typedef name from a variable,
-/// which C needs to parse `(pid_t)x` versus `(x)`.
+/// Parser for `Expression`: binary operators by precedence climbing over explicit stacks,
+/// prefix operators collected in a list, so only parentheses, subscripts and `?:` nest on the
+/// call stack, and those at most `maxNesting` deep. `isTypeName` tells a typedef name from a
+/// variable, which C needs to parse `(pid_t)x` versus `(x)`.
 public struct ExpressionParser {
     private var tokens: [ExpressionToken]
     private var at = 0
     private let isTypeName: (String) -> Bool
-    /// Nesting limit so that "((((...))))" of any length cannot overflow the stack.
-    private let maxDepth = 200
-    private var depth = 0
+    private var nodes: [Expression.Node] = []
+    /// How deep parentheses, subscripts and `?:` may nest: "((((...))))" of any length ends in
+    /// one error instead of overflowing the stack.
+    public static let maxNesting = 256
+    private var nesting = 0
 
     static let baseTypeWords: Set<String> = ["unsigned", "signed", "char", "short", "int", "long", "void", "_Bool", "float", "double"]
     static let qualifierWords: Set<String> = ["const", "volatile"]
@@ -146,9 +297,9 @@ public struct ExpressionParser {
     /// Parses `text` whole. `isTypeName` answers whether a bare identifier names a type.
     public static func parse(_ text: String, isTypeName: @escaping (String) -> Bool = { _ in false }) throws -> Expression {
         var p = ExpressionParser(tokens: try ExpressionLexer.tokens(text), isTypeName: isTypeName)
-        let e = try p.expression()
-        guard p.peek == .end else { throw ExpressionSyntaxError(message: "A syntax error in expression, near `\(p.rest)'.") }
-        return e
+        let root = try p.expression()
+        guard p.peek == .end else { throw p.syntaxError() }
+        return Expression(nodes: p.nodes, root: root)
     }
 
     private init(tokens: [ExpressionToken], isTypeName: @escaping (String) -> Bool) {
@@ -163,80 +314,139 @@ public struct ExpressionParser {
         tokens[at...].compactMap { t -> String? in
             switch t {
             case let .identifier(s): return s
-            case let .number(v): return String(v)
+            case let .number(_, text): return text
+            case let .character(_, text): return text
             case let .punctuation(p): return p
             case .end: return nil
             }
-        }.joined()
+        }.joined(separator: " ")
+    }
+
+    private func syntaxError() -> ExpressionSyntaxError {
+        ExpressionSyntaxError(message: "A syntax error in expression, near `\(rest)'.")
+    }
+
+    private mutating func add(_ node: Expression.Node) -> Int {
+        nodes.append(node)
+        return nodes.count - 1
     }
 
     private mutating func expect(_ p: String) throws {
-        guard peek == .punctuation(p) else {
-            throw ExpressionSyntaxError(message: "A syntax error in expression, near `\(rest)'.")
-        }
+        guard peek == .punctuation(p) else { throw syntaxError() }
         advance()
     }
 
-    private mutating func expression() throws -> Expression {
-        depth += 1
-        defer { depth -= 1 }
-        guard depth < maxDepth else { throw ExpressionSyntaxError(message: "expression nested too deeply") }
-        var lhs = try term()
-        while case let .punctuation(p) = peek, p == "+" || p == "-" {
-            advance()
-            let rhs = try term()
-            lhs = .binary(p == "+" ? .add : .subtract, lhs, rhs)
+    private mutating func nest() throws {
+        nesting += 1
+        guard nesting <= Self.maxNesting else {
+            throw ExpressionSyntaxError(message: "Expression nested more than \(Self.maxNesting) levels deep.")
         }
-        return lhs
     }
 
-    private mutating func term() throws -> Expression {
-        var lhs = try unary()
-        while case let .punctuation(p) = peek, p == "*" || p == "/" {
-            advance()
-            let rhs = try unary()
-            lhs = .binary(p == "*" ? .multiply : .divide, lhs, rhs)
-        }
-        return lhs
+    /// A full expression, commas included.
+    private mutating func expression() throws -> Int {
+        try nest()
+        defer { nesting -= 1 }
+        return try binaryChain(minimumPrecedence: 0)
     }
 
-    private mutating func unary() throws -> Expression {
-        depth += 1
-        defer { depth -= 1 }
-        guard depth < maxDepth else { throw ExpressionSyntaxError(message: "expression nested too deeply") }
-        switch peek {
-        case .punctuation("*"):
-            advance()
-            return .dereference(try unary())
-        case .punctuation("&"):
-            advance()
-            return .addressOf(try unary())
-        case .punctuation("-"):
-            advance()
-            return .negate(try unary())
-        case .punctuation("+"):
-            advance()
-            return try unary()
-        case .identifier("sizeof"):
-            advance()
-            if peek == .punctuation("("), startsTypeName(peek(1)) {
-                advance()
-                let t = try typeName()
-                try expect(")")
-                return .sizeofType(t)
-            }
-            return .sizeofExpression(try unary())
-        case .punctuation("("):
-            if startsTypeName(peek(1)) {
-                advance()
-                let t = try typeName()
-                try expect(")")
-                return .cast(t, try unary())
-            }
-            return try postfix()
-        default:
-            return try postfix()
+    /// A conditional expression (no top-level comma): what a subscript or `?:` branch holds.
+    private mutating func conditional() throws -> Int {
+        try nest()
+        defer { nesting -= 1 }
+        return try binaryChain(minimumPrecedence: 1)
+    }
+
+    private func binaryOperator(_ t: ExpressionToken) -> Expression.BinaryOperator? {
+        guard case let .punctuation(p) = t else { return nil }
+        return Expression.BinaryOperator(rawValue: p)
+    }
+
+    /// Operands and binary operators, reduced by precedence with two stacks; a `?` after them
+    /// makes a conditional (right associative: its else branch is another conditional).
+    private mutating func binaryChain(minimumPrecedence: Int) throws -> Int {
+        var operands: [Int] = [try unary()]
+        var operators: [Expression.BinaryOperator] = []
+        func reduce(_ operands: inout [Int], _ operators: inout [Expression.BinaryOperator], _ nodes: inout [Expression.Node]) {
+            let op = operators.removeLast()
+            let rhs = operands.removeLast(), lhs = operands.removeLast()
+            nodes.append(.binary(op, lhs, rhs))
+            operands.append(nodes.count - 1)
         }
+        while let op = binaryOperator(peek), op.precedence >= minimumPrecedence {
+            advance()
+            // Left associative: reduce everything that binds at least as tightly.
+            while let top = operators.last, top.precedence >= op.precedence { reduce(&operands, &operators, &nodes) }
+            operators.append(op)
+            operands.append(try unary())
+        }
+        while !operators.isEmpty { reduce(&operands, &operators, &nodes) }
+        var result = operands[0]
+        if peek == .punctuation("?"), minimumPrecedence <= 1 {
+            advance()
+            let then = try expression()
+            try expect(":")
+            let otherwise = try conditional()
+            result = add(.conditional(result, then, otherwise))
+            // a ? b : c , d
+            if minimumPrecedence == 0, peek == .punctuation(",") {
+                advance()
+                let rhs = try expression()
+                result = add(.binary(.comma, result, rhs))
+            }
+        }
+        return result
+    }
+
+    /// Prefix operators and casts, collected and applied innermost first around a postfix
+    /// expression.
+    private enum Prefix { case op(Expression.UnaryOperator), cast(TypeName), sizeof }
+
+    private mutating func unary() throws -> Int {
+        var prefixes: [Prefix] = []
+        var operand: Int?
+        loop: while true {
+            switch peek {
+            case .punctuation("*"): advance(); prefixes.append(.op(.dereference))
+            case .punctuation("&"): advance(); prefixes.append(.op(.addressOf))
+            case .punctuation("-"): advance(); prefixes.append(.op(.negate))
+            case .punctuation("+"): advance(); prefixes.append(.op(.plus))
+            case .punctuation("!"): advance(); prefixes.append(.op(.logicalNot))
+            case .punctuation("~"): advance(); prefixes.append(.op(.complement))
+            case .punctuation("++"): advance(); prefixes.append(.op(.preIncrement))
+            case .punctuation("--"): advance(); prefixes.append(.op(.preDecrement))
+            case .identifier("sizeof"):
+                advance()
+                if peek == .punctuation("("), startsTypeName(peek(1)) {
+                    advance()
+                    let t = try typeName()
+                    try expect(")")
+                    operand = add(.sizeofType(t))
+                    break loop
+                }
+                prefixes.append(.sizeof)
+            case .punctuation("("):
+                if startsTypeName(peek(1)) {
+                    advance()
+                    let t = try typeName()
+                    try expect(")")
+                    prefixes.append(.cast(t))
+                    continue
+                }
+                break loop
+            default:
+                break loop
+            }
+        }
+        var e = try operand ?? postfix()
+        for prefix in prefixes.reversed() {
+            switch prefix {
+            case let .op(op): e = add(.unary(op, e))
+            case let .cast(t): e = add(.cast(t, e))
+            case .sizeof: e = add(.sizeofExpression(e))
+            }
+        }
+        return e
     }
 
     private func startsTypeName(_ t: ExpressionToken) -> Bool {
@@ -251,9 +461,7 @@ public struct ExpressionParser {
             if Self.qualifierWords.contains(w) { advance(); continue }
             if w == "struct" || w == "union" || w == "enum" {
                 advance()
-                guard case let .identifier(tag) = peek else {
-                    throw ExpressionSyntaxError(message: "A syntax error in expression, near `\(rest)'.")
-                }
+                guard case let .identifier(tag) = peek else { throw syntaxError() }
                 advance()
                 words = [w, tag]
                 break
@@ -262,7 +470,7 @@ public struct ExpressionParser {
             if words.isEmpty, isTypeName(w) { words = [w]; advance(); break }
             break
         }
-        guard !words.isEmpty else { throw ExpressionSyntaxError(message: "A syntax error in expression, near `\(rest)'.") }
+        guard !words.isEmpty else { throw syntaxError() }
         var stars = 0
         while true {
             if peek == .punctuation("*") { stars += 1; advance(); continue }
@@ -272,12 +480,10 @@ public struct ExpressionParser {
         var dims: [Int] = []
         while peek == .punctuation("[") {
             advance()
-            guard case let .number(n) = peek, n <= UInt64(Int32.max) else {
-                throw ExpressionSyntaxError(message: "A syntax error in expression, near `\(rest)'.")
-            }
+            guard case let .number(n, _) = peek, n.value <= UInt64(Int32.max) else { throw syntaxError() }
             advance()
             try expect("]")
-            dims.append(Int(n))
+            dims.append(Int(n.value))
         }
         return TypeName(base: Self.normalizedBase(words), pointerDepth: stars, arrayDimensions: dims)
     }
@@ -304,55 +510,52 @@ public struct ExpressionParser {
         return core
     }
 
-    private mutating func postfix() throws -> Expression {
+    private mutating func postfix() throws -> Int {
         var e = try primary()
-        var steps = 0
         while true {
-            steps += 1
-            guard steps < 10_000 else { throw ExpressionSyntaxError(message: "expression too long") }
             switch peek {
-            case .punctuation("."):
+            case .punctuation("."), .punctuation("->"):
+                let arrow = peek == .punctuation("->")
                 advance()
-                guard case let .identifier(m) = peek else {
-                    throw ExpressionSyntaxError(message: "A syntax error in expression, near `\(rest)'.")
-                }
+                guard case let .identifier(m) = peek else { throw syntaxError() }
                 advance()
-                e = .member(e, m)
-            case .punctuation("->"):
-                advance()
-                guard case let .identifier(m) = peek else {
-                    throw ExpressionSyntaxError(message: "A syntax error in expression, near `\(rest)'.")
-                }
-                advance()
-                e = .arrow(e, m)
+                e = add(arrow ? .arrow(e, m) : .member(e, m))
             case .punctuation("["):
                 advance()
                 let i = try expression()
                 try expect("]")
-                e = .index(e, i)
+                e = add(.index(e, i))
+            case .punctuation("++"):
+                advance()
+                e = add(.unary(.postIncrement, e))
+            case .punctuation("--"):
+                advance()
+                e = add(.unary(.postDecrement, e))
             default:
                 return e
             }
         }
     }
 
-    private mutating func primary() throws -> Expression {
+    private mutating func primary() throws -> Int {
         switch peek {
         case let .identifier(n):
+            guard n != "sizeof" else { throw syntaxError() }
             advance()
-            return .identifier(n)
-        case let .number(v):
+            return add(.identifier(n))
+        case let .number(v, _):
             advance()
-            return .number(v)
+            return add(.integer(v))
+        case let .character(c, _):
+            advance()
+            return add(.character(c))
         case .punctuation("("):
             advance()
             let e = try expression()
             try expect(")")
             return e
-        case .end:
-            throw ExpressionSyntaxError(message: "A syntax error in expression, near `'.")
         default:
-            throw ExpressionSyntaxError(message: "A syntax error in expression, near `\(rest)'.")
+            throw syntaxError()
         }
     }
 }

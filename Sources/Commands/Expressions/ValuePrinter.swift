@@ -5,16 +5,20 @@
 /// Also renders the same value as JSON. Never follows a pointer except to show the string a
 /// `char *` points to, and bounds element counts and nesting so garbage memory cannot blow up.
 public struct ValuePrinter {
-    public enum Format: Sendable { case natural, hex, decimal }
+    /// gdb's print formats: natural, /x, /d (signed), /o, /t (binary), /c (character), and
+    /// crash's `-d` (output radix 10: numbers in decimal by their own signedness).
+    public enum Format: Sendable { case natural, hex, decimal, octal, binary, character, radixDecimal }
 
     public let source: any TypeSource
     public let memory: any MemoryReader
     public var format: Format = .natural
-    /// Elements printed per array before "..." (crash sets gdb's limit to unlimited; this bound
-    /// only guards against absurd sizes).
+    /// Elements of an array in JSON (a bound against absurd sizes from damaged types).
     public var maxElements = 1 << 16
-    /// Bytes read for the string a `char *` points to.
-    public var maxStringBytes = 4096
+    /// Elements of an array, characters of a string, printed as text before "...": gdb's
+    /// `print elements` as crash sets it (256).
+    public var printElementLimit = 256
+    /// Bytes read for the string a `char *` points to (gdb's print elements again).
+    public var maxStringBytes = 256
     public var maxDepth = 48
     /// Values printed (text and JSON together) before the rest is elided: corrupt type information
     /// can nest a struct in itself, and `maxDepth` alone would still allow members^depth values.
@@ -42,7 +46,11 @@ public struct ValuePrinter {
     /// their signature in braces.
     public func topLevel(_ type: CType, bytes: [UInt8], address: UInt64?) -> String {
         switch type.resolved {
-        case .pointer where format == .natural:
+        case let .pointer(target) where format == .natural:
+            // gdb leaves out "(char *)" for an unnamed pointer to char: the string shows the type.
+            if case .pointer = type, case let .integer(i) = target.unqualified, i.name == "char" {
+                return text(type, bytes, 0, address: address, level: 0)
+            }
             return "(\(formatter.name(of: type))) " + text(type, bytes, 0, address: address, level: 0)
         case .function:
             let a = address ?? 0
@@ -70,7 +78,7 @@ public struct ValuePrinter {
             return integerText(raw, i)
         case let .float(_, size):
             let raw = ValueBytes.unsigned(bytes, offset, size)
-            if format == .hex { return hex(raw) }
+            if format != .natural, format != .radixDecimal { return numberText(raw, size: size, signed: true) }
             if size == 4 { return shortestFloat(Double(Float(bitPattern: UInt32(truncatingIfNeeded: raw)))) }
             if size == 8 { return shortestFloat(Double(bitPattern: raw)) }
             return hex(raw)
@@ -81,8 +89,7 @@ public struct ValuePrinter {
             return enumText(Int64(bitPattern: v), e)
         case let .pointer(target):
             let p = ValueBytes.unsigned(bytes, offset, 8)
-            if format == .hex { return hex(p) }
-            if format == .decimal { return String(p) }
+            if format != .natural { return numberText(p, size: 8, signed: false) }
             var s = hex(p) + symbolSuffix(p)
             if p != 0, case let .integer(i) = target.resolved, i.isCharacter {
                 s += " " + pointedString(p)
@@ -97,14 +104,25 @@ public struct ValuePrinter {
                 return s
             }
             guard let es = element.size, es > 0 else { return "{}" }
-            let shown = min(count, maxElements)
+            let shown = min(count, printElementLimit)
             if case let .integer(i) = element.resolved, i.isCharacter, format == .natural {
                 // A member offset from damaged type information can lie past the bytes read.
                 let start = max(0, min(offset, bytes.count))
-                var n = min(shown, bytes.count - start)
-                let truncated = n < count
+                var n = min(count, bytes.count - start)
                 // gdb drops one trailing NUL of a whole char array (the terminator).
-                if !truncated, n > 0, bytes[start + n - 1] == 0 { n -= 1 }
+                if n == count, n > 0, bytes[start + n - 1] == 0 { n -= 1 }
+                // gdb counts a run of one character against the limit as it goes and prints
+                // every run it started: 4096 NULs print whole, 300 letters stop at 256.
+                var end = 0, counted = 0
+                while end < n, counted < printElementLimit {
+                    let c = bytes[start + end]
+                    var runEnd = end + 1
+                    while runEnd < n, bytes[start + runEnd] == c { runEnd += 1 }
+                    counted += runEnd - end
+                    end = runEnd
+                }
+                let truncated = end < n || bytes.count - start < count
+                n = end
                 return "\"" + escaped(bytes[start..<start + n], quote: "\"") + "\"" + (truncated ? "..." : "")
             }
             var parts: [String] = []
@@ -165,8 +183,7 @@ public struct ValuePrinter {
     func integerText(_ raw: UInt64, _ i: CInteger) -> String {
         let v = i.isSigned ? signExtend(raw, i.size) : raw
         switch format {
-        case .hex: return hex(raw)
-        case .decimal: return i.isSigned ? String(Int64(bitPattern: v)) : String(v)
+        case .hex, .decimal, .octal, .binary, .character, .radixDecimal: return numberText(raw, size: i.size, signed: i.isSigned)
         case .natural:
             if i.isBool {
                 if raw == 0 { return "false" }
@@ -179,9 +196,23 @@ public struct ValuePrinter {
         }
     }
 
+    /// An integer of `size` bytes in the chosen format, as gdb's print_scalar_formatted: /x, /o
+    /// and /t show the bits of the type's width, /d reads them signed, /c the low byte as a
+    /// char of the value's signedness with its character.
     func numberText(_ v: UInt64, size: Int, signed: Bool) -> String {
-        if format == .hex { return hex(size >= 8 ? v : v & ((1 << UInt64(size * 8)) - 1)) }
-        return signed ? String(Int64(bitPattern: v)) : String(v)
+        let width = max(1, min(size, 8))
+        let bits = width >= 8 ? v : v & ((1 << UInt64(width * 8)) - 1)
+        switch format {
+        case .hex: return hex(bits)
+        case .octal: return bits == 0 ? "0" : "0" + String(bits, radix: 8)
+        case .binary: return String(bits, radix: 2)
+        case .decimal: return String(Int64(bitPattern: signExtend(bits, width)))
+        case .character:
+            // The low byte as a char of the value's signedness.
+            let byte = UInt8(truncatingIfNeeded: v)
+            return (signed ? String(Int8(bitPattern: byte)) : String(byte)) + " '" + escaped([byte][...], quote: "'") + "'"
+        case .natural, .radixDecimal: return signed ? String(Int64(bitPattern: signExtend(bits, width))) : String(bits)
+        }
     }
 
     /// An enum value by name; flag enums as "(A | B)", gdb's way; else the number.
@@ -248,11 +279,20 @@ public struct ValuePrinter {
     }
 
     /// gdb's C escapes: \a \b \f \n \r \t \v \033 \\ and the quote, octal for other
-    /// non-printable bytes.
+    /// non-printable bytes, and octal for a digit right after an octal escape ("\316\062", not
+    /// "\3162", which would read back as one character).
     func escaped(_ bytes: ArraySlice<UInt8>, quote: Character) -> String {
         var s = ""
         s.reserveCapacity(bytes.count)
+        var afterOctal = false
         for b in bytes {
+            let wasAfterOctal = afterOctal
+            afterOctal = false
+            if wasAfterOctal, b >= 0x30, b <= 0x39 {
+                s += "\\0" + String(b, radix: 8)
+                afterOctal = true
+                continue
+            }
             switch b {
             case 7: s += "\\a"
             case 8: s += "\\b"
@@ -268,6 +308,7 @@ public struct ValuePrinter {
                 else {
                     let o = String(b, radix: 8)
                     s += "\\" + String(repeating: "0", count: 3 - o.count) + o
+                    afterOctal = true
                 }
             }
         }
@@ -339,5 +380,17 @@ public struct ValuePrinter {
         case .typedef, .qualified:
             return .null
         }
+    }
+}
+
+extension CType {
+    /// The type with const/volatile peeled off, typedef names kept.
+    var unqualified: CType {
+        var t = self
+        for _ in 0..<64 {
+            guard case let .qualified(inner, _, _) = t else { return t }
+            t = inner
+        }
+        return t
     }
 }
