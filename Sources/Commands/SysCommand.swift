@@ -111,21 +111,15 @@ public enum SysCommand: CrashCommand {
         }.joined(separator: ", ")
     }
 
-    /// crash's memory size: rounded up to a whole GiB when within 64 MiB of it, then in GB, MB
-    /// or KB with one decimal (".0" dropped).
+    /// crash's memory size: rounded up to a whole GiB when within 64 MiB of it, then written
+    /// as `kmem -i` writes sizes (crash's pages_to_size).
     static func memoryText(_ bytes: UInt64) -> String {
         var total = bytes
         let gig: UInt64 = 1 << 30
         let next = (total + gig - 1) / gig * gig
         if next > 0, next - total <= 64 << 20 { total = next }
-        if total == 0 { return "0" }
-        let v = Double(total)
-        var text: String
-        if total >= gig { text = String(format: "%.1f GB", v / Double(gig)) }
-        else if total >= 1 << 20 { text = String(format: "%.1f MB", v / Double(1 << 20)) }
-        else { text = "\(total / 1024) KB" }
-        if let r = text.range(of: ".0 ") { text.replaceSubrange(r, with: " ") }
-        return text
+        let page = KernelAddressSpace.pageSize
+        return KmemCommand.pagesToSize(total / page, pageSize: page)
     }
 
     public static func run(_ arguments: [String], in session: Session) throws -> any CommandResult {

@@ -67,15 +67,21 @@ final class Shell {
         case .exit:
             exitRequested = true
         case let .failure(line):
-            fail(line)
-            if session.jsonOutput {
-                deliver(JSONValue.errorLine(command: invocation.words.joined(separator: " "), message: line),
-                        to: invocation.output)
-            }
+            failCommand(invocation, line)
         case let .partial(_, line):
             fail(line)
         case .output:
             break
+        }
+    }
+
+    /// A command failed: its line on standard error and, in JSON mode, its error line on the
+    /// output, so a reader of the stream can tell which command failed.
+    private func failCommand(_ invocation: CommandInvocation, _ line: String) {
+        fail(line)
+        if session.jsonOutput {
+            deliver(JSONValue.errorLine(command: invocation.words.joined(separator: " "), message: line),
+                    to: invocation.output)
         }
     }
 
@@ -85,13 +91,7 @@ final class Shell {
         case .exit:
             exitRequested = true
         case let .failure(line):
-            fail(line)
-            // In JSON mode every command leaves one line on the output, so a reader of the
-            // stream can tell which command failed.
-            if session.jsonOutput {
-                deliver(JSONValue.errorLine(command: invocation.words.joined(separator: " "), message: line),
-                        to: invocation.output)
-            }
+            failCommand(invocation, line)
         case let .output(text):
             deliver(text, to: invocation.output)
         case let .partial(text, line):
