@@ -97,18 +97,22 @@ final class DebuginfoKernelLayout: KernelLayout {
 extension Session {
     /// The crashed kernel's address space, built on first use and kept: facts from the vmlinux
     /// when one was given (it must match the dump), VMCOREINFO behind them; phys_base from
-    /// VMCOREINFO or the kdump sub-header.
+    /// VMCOREINFO, else the CPU state (with the vmlinux), else the dump header.
     public func addressSpace() throws -> KernelAddressSpace {
         if let addressSpaceState { return try addressSpaceState.get() }
         let state = Result<KernelAddressSpace, Error> {
             var layout: (any KernelLayout)?
+            var placement: KernelImagePlacement?
             if vmlinuxPath != nil {
                 let kernel = try kernel()
+                placement = try imagePlacement()
                 layout = DebuginfoKernelLayout(symbols: try kernelSymbols(), types: try kernel.types(),
                                                variableType: { try? kernel.variable(named: $0).type })
+            } else if placementFromCPUState && dump.headerPhysBase == nil {
+                throw CommandError("no VMCOREINFO in \(dump.path): finding phys_base and the KASLR offset from the CPU state needs the vmlinux")
             }
             return try KernelAddressSpace(memory: memory, vmcoreinfo: vmcoreinfo, layout: layout,
-                                          physBase: dump.headerPhysBase)
+                                          physBase: placement?.physBase ?? dump.headerPhysBase, kernelOffset: placement?.slide)
         }
         addressSpaceState = state
         return try state.get()

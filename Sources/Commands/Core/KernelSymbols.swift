@@ -41,13 +41,17 @@ extension Session {
     /// against the bytes at its run-time address in the dump's memory (`readMemory`, when given
     /// and the read succeeds: another build of the same release differs in its build number,
     /// compiler or date). As a last check, VMCOREINFO's SYMBOL(_stext) must agree with the
-    /// vmlinux's _stext moved by KERNELOFFSET.
+    /// vmlinux's _stext moved by KERNELOFFSET. Without VMCOREINFO only the banner is compared, at
+    /// the address `slide` (found from the CPU state) gives it.
     /// Returns nil when they match or when the dump says too little to tell.
-    public static func vmlinuxMismatch(kernel: KernelImage, vmcoreinfo: VMCoreInfo?, dumpPath: String,
+    public static func vmlinuxMismatch(kernel: KernelImage, vmcoreinfo: VMCoreInfo?, dumpPath: String, slide knownSlide: UInt64? = nil,
                                        readMemory: ((_ address: UInt64, _ count: Int) -> [UInt8]?)? = nil) -> VmlinuxMismatch? {
-        guard let info = vmcoreinfo else { return nil }
         func mismatch(_ what: String, _ mine: String, _ theirs: String) -> VmlinuxMismatch {
             VmlinuxMismatch(vmlinuxPath: kernel.path, dumpPath: dumpPath, what: what, vmlinuxValue: mine, dumpValue: theirs)
+        }
+        guard let info = vmcoreinfo else {
+            guard let knownSlide else { return nil }
+            return bannerMismatch(kernel: kernel, slide: knownSlide, readMemory: readMemory, mismatch: mismatch)
         }
         if let dumpID = info.buildID?.lowercased().trimmingWhitespace(), !dumpID.isEmpty,
            let fileID = kernel.buildID?.lowercased() {
@@ -60,20 +64,10 @@ extension Session {
            let fileRelease = kernel.osRelease, fileRelease != dumpRelease {
             return mismatch("release", fileRelease, dumpRelease)
         }
-        if let readMemory, let banner = kernel.linuxBanner, !banner.isEmpty,
-           let table = try? kernel.symbols(), let link = table.symbol(named: "linux_banner")?.address,
-           let slide = KernelAddressSpace.kernelOffset(vmcoreinfo: info, linkedStext: table.symbol(named: "_stext")?.address) {
-            let expected = Array(banner.utf8)
-            // One byte more than the file's string: the dump's must end where the file's does.
-            if let bytes = readMemory(link &+ slide, expected.count + 1) {
-                let inMemory = Array(bytes.prefix(while: { $0 != 0 }))
-                if inMemory != expected {
-                    func shown(_ b: [UInt8]) -> String {
-                        "\"" + String(decoding: b, as: UTF8.self).trimmingWhitespace() + "\""
-                    }
-                    return mismatch("linux_banner", shown(expected), shown(inMemory))
-                }
-            }
+        if let table = try? kernel.symbols(),
+           let slide = KernelAddressSpace.kernelOffset(vmcoreinfo: info, linkedStext: table.symbol(named: "_stext")?.address) ?? knownSlide,
+           let m = bannerMismatch(kernel: kernel, slide: slide, readMemory: readMemory, mismatch: mismatch) {
+            return m
         }
         if let offset = info.kernelOffset, let runStext = info.symbol("_stext"),
            let table = try? kernel.symbols(), let linkStext = table.symbol(named: "_stext")?.address,
@@ -81,6 +75,23 @@ extension Session {
             return mismatch("_stext", hexDigits(linkStext &+ offset, width: 16), hexDigits(runStext, width: 16))
         }
         return nil
+    }
+
+    /// The vmlinux's `linux_banner` against the bytes at its run-time address in the dump.
+    private static func bannerMismatch(kernel: KernelImage, slide: UInt64,
+                                       readMemory: ((_ address: UInt64, _ count: Int) -> [UInt8]?)?,
+                                       mismatch: (String, String, String) -> VmlinuxMismatch) -> VmlinuxMismatch? {
+        guard let readMemory, let banner = kernel.linuxBanner, !banner.isEmpty,
+              let table = try? kernel.symbols(), let link = table.symbol(named: "linux_banner")?.address else { return nil }
+        let expected = Array(banner.utf8)
+        // One byte more than the file's string: the dump's must end where the file's does.
+        guard let bytes = readMemory(link &+ slide, expected.count + 1) else { return nil }
+        let inMemory = Array(bytes.prefix(while: { $0 != 0 }))
+        guard inMemory != expected else { return nil }
+        func shown(_ b: [UInt8]) -> String {
+            "\"" + String(decoding: b, as: UTF8.self).trimmingWhitespace() + "\""
+        }
+        return mismatch("linux_banner", shown(expected), shown(inMemory))
     }
 
     /// Throws `VmlinuxMismatch` when the session's vmlinux does not belong to the dump (unless
@@ -92,13 +103,17 @@ extension Session {
     }
 
     /// The KASLR slide of the kernel image: VMCOREINFO's KERNELOFFSET, else SYMBOL(_stext)
-    /// minus the vmlinux's link-time _stext, else none.
+    /// minus the vmlinux's link-time _stext, else what the CPU state says (a dump without
+    /// VMCOREINFO: `imagePlacement()`), else none.
     public func kernelSlide() throws -> KernelSlide {
         if let offset = vmcoreinfo?.kernelOffset { return KernelSlide(offset: offset, source: "KERNELOFFSET") }
         if vmcoreinfo?.symbol("_stext") != nil,
            let slide = KernelAddressSpace.kernelOffset(
                vmcoreinfo: vmcoreinfo, linkedStext: try kernel().symbols().symbol(named: "_stext")?.address) {
             return KernelSlide(offset: slide, source: "SYMBOL(_stext)")
+        }
+        if let p = try imagePlacement() {
+            return KernelSlide(offset: p.slide, source: "CPU \(p.cpu) \(p.method.rawValue)")
         }
         return KernelSlide(offset: 0, source: "none")
     }

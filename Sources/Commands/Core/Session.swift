@@ -40,6 +40,9 @@ public final class Session {
     var stackUnwinderState: Result<StackUnwinder, Error>?
     /// The slab caches, once read (see `BtCommand`'s `-F`).
     var slabCachesState: SlabCaches?
+    /// Where the kernel image lies, found from the CPU state when the dump has no VMCOREINFO
+    /// phys_base (see `KernelPlacement.swift`); set when the vmlinux is opened.
+    var imagePlacementState: Result<KernelImagePlacement, Error>?
 
     public init(dump: any DumpFile, vmlinuxPath: String?) {
         self.dump = dump
@@ -73,11 +76,14 @@ public final class Session {
         }
         do {
             let k = try KernelImage(path: vmlinuxPath)
+            let placement = locateImage(kernel: k)
             // A vmlinux of another kernel gives wrong answers everywhere: refuse it (KernelSymbols.swift).
             if !ignoreMismatch, let m = Session.vmlinuxMismatch(kernel: k, vmcoreinfo: vmcoreinfo, dumpPath: dump.path,
-                                                                 readMemory: { [self] in try? vmcoreinfoAddressSpace()?.bytes(virtual: $0, count: $1) }) {
+                                                                 slide: try? placement?.get().slide,
+                                                                 readMemory: { [self] in readKernelImage($0, $1, placement: placement) }) {
                 throw m
             }
+            imagePlacementState = placement
             kernelCache = k
             return k
         } catch {

@@ -209,6 +209,19 @@ public final class ElfCoreFile: DumpFile {
         }
     }
 
+    /// phys_base from the segment kdump's /proc/vmcore writes for the kernel image: its virtual
+    /// address is in the image mapping at `__START_KERNEL_map`, so physical minus (virtual minus
+    /// `__START_KERNEL_map`) is phys_base (what kernels before 4.10, which export only the address
+    /// of `phys_base` in VMCOREINFO, leave to the reader). Nil for dumps without virtual addresses
+    /// (QEMU's without paging).
+    public var headerPhysBase: UInt64? {
+        let start = KernelAddressSpace.startKernelMap
+        let segment = programHeaders.first {
+            $0.type == ElfProgramHeader.load && $0.vaddr >= start && $0.vaddr &- start < 1 << 30
+        }
+        return segment.map { $0.paddr &- ($0.vaddr &- start) }
+    }
+
     public func readPage(pfn: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {
         let size = UInt64(pageSize)
         let (start, o1) = pfn.multipliedReportingOverflow(by: size)

@@ -2,10 +2,12 @@
 /// page table, user) virtual addresses to physical ones, and reads at virtual addresses.
 ///
 /// Where the facts come from:
-/// - phys_base: VMCOREINFO `NUMBER(phys_base)` (a signed number), else the value the caller passes
-///   (the kdump sub-header's `phys_base`).
+/// - phys_base: VMCOREINFO `NUMBER(phys_base)` (a signed number, 4.10 and later), else the value the
+///   caller passes (the kdump sub-header's `phys_base`, an ELF core's kernel-text segment, or what
+///   `KernelImageLocator` found from the CPU state).
 /// - The kernel page table: the run-time address of `init_top_pgt` (VMCOREINFO or the layout), else
-///   `swapper_pg_dir`; it lies in the kernel image, so its physical address follows from phys_base.
+///   `init_level4_pgt` (its name before 4.13), else `swapper_pg_dir`; it lies in the kernel image, so
+///   its physical address follows from phys_base.
 /// - 4- or 5-level paging: `NUMBER(pgtable_l5_enabled)`.
 /// - `page_offset_base`, `vmalloc_base`, `vmemmap_base` (randomised by KASLR): read from the kernel
 ///   variables of those names when the layout knows their addresses; otherwise derived from
@@ -27,6 +29,9 @@ public final class KernelAddressSpace {
     public static let startKernelMap: UInt64 = 0xffff_ffff_8000_0000
     /// x86_64 paging always works in 4 KiB pages (large pages are multiples).
     public static let pageSize: UInt64 = 4096
+    /// Names of the kernel's top-level page table, newest first: `init_top_pgt` since 4.13,
+    /// `init_level4_pgt` before; `swapper_pg_dir` is the generic alias VMCOREINFO also writes.
+    public static let pageTableNames = ["init_top_pgt", "init_level4_pgt", "swapper_pg_dir"]
 
     /// Physical address the kernel image was loaded at, minus its link-time physical address.
     public let physBase: UInt64
@@ -63,10 +68,11 @@ public final class KernelAddressSpace {
     /// Builds the address space of the dump's kernel.
     /// - Parameters:
     ///   - layout: kernel facts from the debuginfo, if any; VMCOREINFO answers behind it.
-    ///   - physBase: phys_base from the dump header (kdump sub-header), used when VMCOREINFO lacks it.
+    ///   - physBase: phys_base from elsewhere (dump header, CPU state), used when VMCOREINFO lacks it.
+    ///   - kernelOffset: the KASLR slide from elsewhere (CPU state), used when VMCOREINFO lacks it.
     /// - Throws: `.missing` when phys_base or the kernel page table cannot be found.
     public init(memory: PhysicalMemory, vmcoreinfo: VMCoreInfo?, layout: (any KernelLayout)? = nil,
-                physBase headerPhysBase: UInt64? = nil) throws {
+                physBase headerPhysBase: UInt64? = nil, kernelOffset givenOffset: UInt64? = nil) throws {
         self.memory = memory
         self.vmcoreinfo = vmcoreinfo
         var layers: [any KernelLayout] = []
@@ -80,9 +86,9 @@ public final class KernelAddressSpace {
         } else if let headerPhysBase {
             physBase = headerPhysBase
         } else {
-            throw DumpError.missing(what: "phys_base (no VMCOREINFO NUMBER(phys_base) and none in the dump header)")
+            throw DumpError.missing(what: "phys_base (no VMCOREINFO NUMBER(phys_base), none in the dump header, none from the CPU state)")
         }
-        kernelOffset = vmcoreinfo?.kernelOffset
+        kernelOffset = vmcoreinfo?.kernelOffset ?? givenOffset
         // VMCOREINFO's NUMBER()s first: the kernel wrote them, and they cost a dictionary read.
         func number(_ name: String) -> Int64? { vmcoreinfo?.number(name) ?? combined.number(name) }
         fiveLevel = (number("pgtable_l5_enabled") ?? 0) != 0
@@ -93,14 +99,14 @@ public final class KernelAddressSpace {
             // The smaller of the two sizes x86_64 uses (512 MiB without KASLR): never claims module space.
             kernelImageSize = 512 << 20
         }
-        guard let pgd = combined.symbolAddress("init_top_pgt") ?? combined.symbolAddress("swapper_pg_dir") else {
-            throw DumpError.missing(what: "the kernel page table: no SYMBOL(init_top_pgt) or swapper_pg_dir")
+        guard let pgd = Self.pageTableNames.lazy.compactMap({ combined.symbolAddress($0) }).first else {
+            throw DumpError.missing(what: "the kernel page table: no SYMBOL(init_top_pgt), init_level4_pgt or swapper_pg_dir")
         }
         kernelPGD = pgd
         let start = Self.startKernelMap
         guard pgd >= start, pgd &- start < kernelImageSize else {
             throw DumpError.translationFailed(vaddr: pgd, level: "PGD",
-                                              reason: "init_top_pgt is outside the kernel image mapping")
+                                              reason: "the kernel page table is outside the kernel image mapping")
         }
         kernelPGDPhysical = (pgd &- start &+ physBase) & PageTableEntry.frameMask
         deriveBases()
@@ -196,47 +202,8 @@ public final class KernelAddressSpace {
     }
 
     private func walk(_ vaddr: UInt64, root: UInt64, rootVirtual: UInt64?, user: Bool) -> PageWalk {
-        let levels: [PagingLevel] = fiveLevel ? [.pgd, .p4d, .pud, .pmd, .pte] : [.pgd, .pud, .pmd, .pte]
-        var steps: [PageWalkStep] = []
-        var table = root
-        func done(_ outcome: PageWalk.Outcome) -> PageWalk {
-            PageWalk(virtualAddress: vaddr, rootPhysical: root, rootVirtual: rootVirtual, isUserWalk: user,
-                     fiveLevel: fiveLevel, steps: steps, outcome: outcome)
-        }
-        for level in levels {
-            let index = (vaddr >> level.shift(fiveLevel: fiveLevel)) & 0x1ff
-            // `table` is masked to 52 bits, so this cannot overflow.
-            let entryAddress = table | (index << 3)
-            let raw: UInt64
-            do {
-                raw = try memory.load(UInt64.self, physical: entryAddress)
-            } catch let e as DumpError {
-                return done(.unreadable(level: level, error: e))
-            } catch {
-                return done(.unreadable(level: level, error: .missing(what: "\(error)")))
-            }
-            let entry = PageTableEntry(raw & ~smeMask)
-            steps.append(PageWalkStep(level: level, tableAddress: table, entryAddress: entryAddress, entry: entry))
-            // User PMDs and PTEs of PROT_NONE mappings clear PRESENT but still map their page.
-            let leafLevel = level == .pmd || level == .pte
-            let present = entry.isPresent || (user && leafLevel && entry.raw & PageTableEntry.protNone != 0)
-            guard present else { return done(.notPresent(level: level)) }
-            switch level {
-            case .pud where entry.isLargePage:
-                let base = entry.raw & 0x000f_ffff_c000_0000
-                return done(.mapped(physical: base | (vaddr & 0x3fff_ffff), pageBase: base, pageSize: 1 << 30))
-            case .pmd where entry.isLargePage:
-                let base = entry.raw & 0x000f_ffff_ffe0_0000
-                return done(.mapped(physical: base | (vaddr & 0x1f_ffff), pageBase: base, pageSize: 1 << 21))
-            case .pte:
-                let base = entry.frame
-                return done(.mapped(physical: base | (vaddr & 0xfff), pageBase: base, pageSize: 1 << 12))
-            default:
-                table = entry.frame
-            }
-        }
-        // Not reached: the PTE level always returns.
-        return done(.notPresent(level: .pte))
+        PageTableWalker(memory: memory, fiveLevel: fiveLevel, smeMask: smeMask)
+            .walk(vaddr, root: root, rootVirtual: rootVirtual, user: user)
     }
 
     // MARK: - Reads
