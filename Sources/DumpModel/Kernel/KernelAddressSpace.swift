@@ -95,6 +95,9 @@ public final class KernelAddressSpace {
         smeMask = UInt64(bitPattern: number("sme_mask") ?? 0)
         if let size = number("KERNEL_IMAGE_SIZE"), size > 0, size <= 1 << 31 {
             kernelImageSize = UInt64(size)
+        } else if let kernelOffset, kernelOffset != 0 {
+            // A relocated kernel that does not say its size (before 4.14): KASLR kernels map 1 GiB.
+            kernelImageSize = 1 << 30
         } else {
             // The smaller of the two sizes x86_64 uses (512 MiB without KASLR): never claims module space.
             kernelImageSize = 512 << 20
@@ -276,7 +279,9 @@ public final class KernelAddressSpace {
     ///    address, and page_offset_base is the difference (checked to be 1 GiB aligned, as KASLR aligns
     ///    the region). Any valid section's `section_mem_map` encodes `mem_map - first pfn`, which with
     ///    a virtual memmap is vmemmap_base itself (plus flag bits below the page offset).
-    /// 3. A kernel that was not relocated (KERNELOFFSET=0) uses the fixed layout of mm.rst.
+    /// 3. A kernel that was not relocated (KERNELOFFSET=0, or none: before KASLR) uses the fixed
+    ///    layout of mm.rst. The direct map moved in 4.20 (0xffff880000000000 before, 0xffff888000000000
+    ///    since; 5-level 0xff10... and 0xff11...): the candidate the page tables map to physical 0 is taken.
     /// vmalloc_base has no VMCOREINFO derivation; it stays nil then (the direct map is walked).
     private func deriveBases() {
         for name in ["page_offset_base", "vmalloc_base", "vmemmap_base"] {
@@ -297,7 +302,14 @@ public final class KernelAddressSpace {
                 set("vmemmap_base", v, source: "mem_section[].section_mem_map")
             }
         }
-        if kernelOffset == 0 {
+        if (kernelOffset ?? 0) == 0, pageOffsetBase == nil {
+            let candidates: [UInt64] = fiveLevel ? [0xff11_0000_0000_0000, 0xff10_0000_0000_0000]
+                : [0xffff_8880_0000_0000, 0xffff_8800_0000_0000]
+            if let found = candidates.first(where: { (try? translateByWalk($0, root: kernelPGDPhysical, user: false)) == 0 }) {
+                set("page_offset_base", found, source: "fixed layout (maps physical 0)")
+            }
+        }
+        if (kernelOffset ?? 0) == 0 {
             let defaults: [(String, UInt64)] = fiveLevel
                 ? [("page_offset_base", 0xff11_0000_0000_0000), ("vmalloc_base", 0xffa0_0000_0000_0000),
                    ("vmemmap_base", 0xffd4_0000_0000_0000)]

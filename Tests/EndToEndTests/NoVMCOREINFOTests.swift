@@ -1,0 +1,113 @@
+import Foundation
+import TestSupport
+import Testing
+@testable import Commands
+@testable import DumpModel
+
+/// A QEMU dump without VMCOREINFO (qemu.elf with the note cut out, made by `GeneratedDumps`):
+/// the KASLR slide and phys_base come from the CPU notes and the vmlinux, and the commands give
+/// crash 8.0.6's answers on qemu.elf (crash gives the same ones on the generated file).
+@Suite(Harness.needsFixtureSet)
+struct NoVMCOREINFOTests {
+    static func generated() throws -> String {
+        let result = try #require(GeneratedDumps.qemuElfWithoutVMCOREINFO, "no fixture set")
+        return try result.get()
+    }
+
+    static func session(vmlinux: Bool = true) throws -> Session {
+        try Session(dumpPath: try generated(), vmlinuxPath: vmlinux ? Harness.fixture(Harness.vmlinuxName) : nil)
+    }
+
+    /// The note is gone, and what the CPU state gives equals what qemu.elf's VMCOREINFO says.
+    @Test func slideAndPhysBaseEqualVMCOREINFOs() throws {
+        let original = try KernelViewTests.session("qemu.elf")
+        let info = try #require(original.vmcoreinfo)
+        let session = try Self.session()
+        #expect(session.vmcoreinfo == nil)
+        let slide = try session.kernelSlide()
+        #expect(slide.offset == info.kernelOffset)
+        #expect(slide.source == "CPU 0 CR3 page tables")
+        let space = try session.addressSpace()
+        #expect(space.physBase == info.number("phys_base").map { UInt64(bitPattern: $0) })
+        #expect(space.kernelOffset == info.kernelOffset)
+        #expect(space.kernelPGD == info.symbol("init_top_pgt"))
+        #expect(space.pageOffsetBase == (try original.addressSpace()).pageOffsetBase)
+    }
+
+    /// The IDT alone (the page-table search made to fail by a wrong `_text`) gives the same answer.
+    @Test func idtGivesTheSameAnswer() throws {
+        let session = try Self.session()
+        let table = try session.kernel().symbols()
+        func address(_ name: String) throws -> UInt64 { try #require(table.symbol(named: name)?.address) }
+        let cpus = session.dump.qemuCPUStates
+        #expect(cpus.count == 2)
+        let linked = LinkedKernelAddresses(imageStart: try address("_text") + 4096, linuxBanner: try address("linux_banner"),
+                                           idtTable: try address("idt_table"),
+                                           divideErrorEntry: try address("asm_exc_divide_error"), pageTableIsolation: true)
+        let p = try KernelImageLocator.locate(memory: session.memory, cpuStates: cpus, linked: linked)
+        let expected = try #require(try session.imagePlacement())
+        #expect(p.method == .idt)
+        #expect(p.slide == expected.slide)
+        #expect(p.physBase == expected.physBase)
+        // Without the IDT facts either, the error names what is missing.
+        var bare = linked
+        bare.idtTable = nil
+        #expect(throws: DumpError.missing(what: "the kernel's KASLR offset and phys_base (no VMCOREINFO, and no CPU's CR3 page tables or IDT lead to this vmlinux's linux_banner)")) {
+            try KernelImageLocator.locate(memory: session.memory, cpuStates: cpus, linked: bare)
+        }
+    }
+
+    /// crash 8.0.6's answers on qemu.elf, byte for byte.
+    @Test func commandsEqualCrashOnQemuElf() throws {
+        let session = try Self.session()
+        for (command, file) in [("sym schedule", "sym_schedule.txt"), ("p jiffies", "p_jiffies.txt"),
+                                ("struct task_struct.pid,comm init_task", "struct_task_struct_pid_comm_init_task.txt"),
+                                ("ps", "ps.txt"), ("ps -t", "ps_-t.txt"), ("runq", "runq.txt")] {
+            let expected = try KernelViewTests.reference("qemu.elf", file)
+            #expect(Harness.runCommand(session, command) == .output(expected), "\(command)")
+        }
+        // sys: all but the two lines naming the files.
+        guard case let .output(sys) = Harness.runCommand(session, "sys") else {
+            Issue.record("sys failed")
+            return
+        }
+        func facts(_ text: String) -> [Substring] {
+            text.split(separator: "\n").filter { !$0.contains("KERNEL: ") && !$0.contains("DUMPFILE: ") }
+        }
+        let expected = try KernelViewTests.reference("qemu.elf", "sys.txt")
+        #expect(facts(sys) == facts(expected))
+        #expect(facts(sys).count == 11)
+    }
+
+    /// `bt -a` traces the same frames as on qemu.elf (where crashsh goes further than crash:
+    /// BtTests checks those against crash).
+    @Test func backtracesEqualQemuElfs() throws {
+        let original = try KernelViewTests.session("qemu.elf")
+        let session = try Self.session()
+        for command in ["bt -a", "bt -f"] {
+            guard case let .output(expected) = Harness.runCommand(original, command) else {
+                Issue.record("\(command) failed on qemu.elf")
+                continue
+            }
+            #expect(Harness.runCommand(session, command) == .output(expected), "\(command)")
+            #expect(expected.contains(" panic at "))
+        }
+    }
+
+    /// Without the vmlinux, reading kernel memory fails with one line saying what is needed.
+    @Test func withoutVmlinuxOneLineSaysWhatIsMissing() throws {
+        let session = try Self.session(vmlinux: false)
+        let message = "no VMCOREINFO in \(try Self.generated()): finding phys_base and the KASLR offset from the CPU state needs the vmlinux"
+        guard case let .failure(line) = Harness.runCommand(session, "rd ffffffff8d41aa40") else {
+            Issue.record("rd read kernel memory without phys_base")
+            return
+        }
+        #expect(line.hasSuffix(message) && !line.contains("\n"), "\(line)")
+        do {
+            _ = try session.addressSpace()
+            Issue.record("an address space without phys_base")
+        } catch {
+            #expect("\(error)" == message)
+        }
+    }
+}

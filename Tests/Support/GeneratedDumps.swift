@@ -1,0 +1,102 @@
+import Foundation
+
+/// Dumps made from the fixture set for tests that need a kind of dump the set lacks. They are
+/// written once per machine under the temporary directory (sparse: all-zero pages are holes)
+/// and rewritten when their source changes; nothing generated is committed.
+public enum GeneratedDumps {
+    /// qemu.elf with its VMCOREINFO note removed from the PT_NOTE segment: what QEMU's
+    /// dump-guest-memory writes for a guest without `-device vmcoreinfo`. Nil without the fixture set.
+    public static let qemuElfWithoutVMCOREINFO: Result<String, GeneratedDumpError>? = {
+        guard let set = SharedFixtures.setDirectory else { return nil }
+        do {
+            return .success(try generate(from: set + "/qemu.elf", name: "qemu-no-vmcoreinfo.elf", edit: removeVMCOREINFONote))
+        } catch {
+            return .failure(GeneratedDumpError("qemu-no-vmcoreinfo.elf: \(error)"))
+        }
+    }()
+
+    /// Writes `edit(source)`'s header change and the rest of `source` to the cache, unless a copy
+    /// made from the same source (size and modification time) is there.
+    static func generate(from source: String, name: String,
+                         edit: (inout [UInt8]) throws -> Void) throws -> String {
+        let fm = FileManager.default
+        let dir = fm.temporaryDirectory.appendingPathComponent("crashsh-generated-\(getuid())")
+        try fm.createDirectory(at: dir, withIntermediateDirectories: true)
+        let target = dir.appendingPathComponent(name).path
+        let attributes = try fm.attributesOfItem(atPath: source)
+        let size = (attributes[.size] as? NSNumber)?.intValue ?? 0
+        let modified = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+        let stamp = "\(source) \(size) \(modified)\n"
+        let stampPath = target + ".source"
+        if fm.fileExists(atPath: target), (try? String(contentsOfFile: stampPath, encoding: .utf8)) == stamp {
+            return target
+        }
+        let data = try Data(contentsOf: URL(fileURLWithPath: source), options: .alwaysMapped)
+        // The edits touch only headers and notes: the first MiB.
+        let headLength = min(data.count, 1 << 20)
+        var head = [UInt8](data.prefix(headLength))
+        try edit(&head)
+        let temporary = target + ".\(getpid()).tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw GeneratedDumpError("cannot create \(temporary)") }
+        defer { close(fd) }
+        func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws {
+            guard pwrite(fd, bytes.baseAddress, bytes.count, off_t(offset)) == bytes.count else {
+                throw GeneratedDumpError("cannot write \(temporary)")
+            }
+        }
+        try head.withUnsafeBytes { try write($0, at: 0) }
+        let page = 4096
+        try data.withUnsafeBytes { (all: UnsafeRawBufferPointer) in
+            var offset = headLength
+            while offset < all.count {
+                let chunk = UnsafeRawBufferPointer(rebasing: all[offset ..< min(offset + page, all.count)])
+                if chunk.contains(where: { $0 != 0 }) { try write(chunk, at: offset) }
+                offset += chunk.count
+            }
+        }
+        guard ftruncate(fd, off_t(data.count)) == 0 else { throw GeneratedDumpError("cannot size \(temporary)") }
+        try? fm.removeItem(atPath: target)
+        try fm.moveItem(atPath: temporary, toPath: target)
+        try stamp.write(toFile: stampPath, atomically: true, encoding: .utf8)
+        return target
+    }
+
+    /// Cuts the VMCOREINFO note out of an ELF64 core's first PT_NOTE segment: the segment ends
+    /// before it when it is the last note, else the note's name is changed so readers skip it.
+    static func removeVMCOREINFONote(_ b: inout [UInt8]) throws {
+        func u16(_ o: Int) -> Int { Int(b[o]) | Int(b[o + 1]) << 8 }
+        func u32(_ o: Int) -> Int { u16(o) | u16(o + 2) << 16 }
+        func u64(_ o: Int) -> Int { u32(o) | u32(o + 4) << 32 }
+        func put64(_ v: Int, _ o: Int) { for i in 0..<8 { b[o + i] = UInt8(truncatingIfNeeded: v >> (8 * i)) } }
+        guard b.count >= 64, b[0 ..< 4] == [0x7f, 0x45, 0x4c, 0x46] else { throw GeneratedDumpError("not an ELF file") }
+        let phoff = u64(32), phentsize = u16(54), phnum = u16(56)
+        for i in 0..<phnum {
+            let ph = phoff + i * phentsize
+            guard ph + 56 <= b.count, u32(ph) == 4 else { continue }
+            let start = u64(ph + 8), size = u64(ph + 32)
+            guard start + size <= b.count else { throw GeneratedDumpError("PT_NOTE beyond the first MiB") }
+            var pos = start
+            while pos + 12 <= start + size {
+                let namesz = u32(pos), descsz = u32(pos + 4)
+                let next = pos + 12 + ((namesz + 3) & ~3) + ((descsz + 3) & ~3)
+                if Array(b[pos + 12 ..< pos + 12 + min(namesz, 10)]) == Array("VMCOREINFO".utf8) {
+                    if next >= start + size {
+                        put64(pos - start, ph + 32)
+                        put64(pos - start, ph + 40)
+                    } else {
+                        b[pos + 12] = UInt8(ascii: "X")
+                    }
+                    return
+                }
+                pos = next
+            }
+        }
+        throw GeneratedDumpError("no VMCOREINFO note")
+    }
+}
+
+public struct GeneratedDumpError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
