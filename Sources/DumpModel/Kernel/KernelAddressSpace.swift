@@ -315,7 +315,8 @@ public final class KernelAddressSpace {
                    ("vmemmap_base", 0xffd4_0000_0000_0000)]
                 : [("page_offset_base", 0xffff_8880_0000_0000), ("vmalloc_base", 0xffff_c900_0000_0000),
                    ("vmemmap_base", 0xffff_ea00_0000_0000)]
-            for (name, v) in defaults where baseSources[name] == nil {
+            // Without KERNELOFFSET the kernel may predate 4.20's direct map: only the page tables decide that one.
+            for (name, v) in defaults where baseSources[name] == nil && (kernelOffset != nil || name != "page_offset_base") {
                 set(name, v, source: "default of a kernel without KASLR")
             }
         }
