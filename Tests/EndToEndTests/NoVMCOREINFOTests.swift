@@ -62,7 +62,8 @@ struct NoVMCOREINFOTests {
         let session = try Self.session()
         for (command, file) in [("sym schedule", "sym_schedule.txt"), ("p jiffies", "p_jiffies.txt"),
                                 ("struct task_struct.pid,comm init_task", "struct_task_struct_pid_comm_init_task.txt"),
-                                ("ps", "ps.txt"), ("ps -t", "ps_-t.txt"), ("runq", "runq.txt")] {
+                                ("ps", "ps.txt"), ("ps -t", "ps_-t.txt"), ("runq", "runq.txt"), ("log", "log.txt"),
+                                ("mod", "mod.txt"), ("kmem -i", "kmem_-i.txt"), ("sys -i", "sys_-i.txt")] {
             let expected = try KernelViewTests.reference("qemu.elf", file)
             #expect(Harness.runCommand(session, command) == .output(expected), "\(command)")
         }

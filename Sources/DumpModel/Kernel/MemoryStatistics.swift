@@ -316,10 +316,19 @@ private struct Reader {
 
     func pageCensus(interrupted: () -> Bool) throws -> MemoryStatistics.PageCensus {
         let pageSize = KernelAddressSpace.pageSize
-        guard let roots = memory.space.vmcoreinfo?.symbol("mem_section") else {
+        let roots: UInt64
+        if let value = memory.space.vmcoreinfo?.symbol("mem_section") {
+            roots = value
+        } else if let variable = layout.symbolAddress("mem_section") {
+            // No VMCOREINFO: the vmlinux's variable is the roots array itself when its type says
+            // an array (before 4.15), else a pointer to them.
+            roots = layout.length("mem_section") != nil ? variable : try memory.load(UInt64.self, variable)
+        } else {
             throw DumpError.missing(what: "VMCOREINFO SYMBOL(mem_section) (the memory section table)")
         }
-        guard let sectionBits = layout.number("SECTION_SIZE_BITS"), sectionBits >= 12, sectionBits < 48 else {
+        // x86_64 defines SECTION_SIZE_BITS as 27 in every kernel (asm/sparsemem.h); VMCOREINFO says it since 2.6.
+        let sectionBits = layout.number("SECTION_SIZE_BITS") ?? 27
+        guard sectionBits >= 12, sectionBits < 48 else {
             throw DumpError.missing(what: "NUMBER(SECTION_SIZE_BITS)")
         }
         let sectionSize = try memory.size(of: "mem_section")
@@ -351,7 +360,12 @@ private struct Reader {
 
         let pagesPerSection = UInt64(1) << UInt64(sectionBits - 12)
         let sectionsPerRoot = Int(pageSize) / sectionSize
-        guard let rootCount = layout.length("mem_section"), rootCount > 0, rootCount <= 1 << 20 else {
+        // NR_SECTION_ROOTS: VMCOREINFO's LENGTH, else the sections MAX_PHYSMEM_BITS allows over those per root.
+        let maxPhysBits = layout.number("MAX_PHYSMEM_BITS") ?? (memory.space.fiveLevel ? 52 : 46)
+        let derivedRoots = maxPhysBits > sectionBits && maxPhysBits - sectionBits < 40
+            ? (1 << Int(maxPhysBits - sectionBits)) / max(1, sectionsPerRoot) : 0
+        guard let rootCount = layout.length("mem_section") ?? (derivedRoots > 0 ? derivedRoots : nil),
+              rootCount > 0, rootCount <= 1 << 20 else {
             throw DumpError.missing(what: "LENGTH(mem_section)")
         }
         // SECTION_MARKED_PRESENT: the section has memory (crash's valid_section()).
