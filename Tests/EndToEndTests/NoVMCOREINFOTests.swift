@@ -9,21 +9,28 @@ import Testing
 /// crash 8.0.6's answers on qemu.elf (crash gives the same ones on the generated file).
 @Suite(Harness.needsFixtureSet)
 struct NoVMCOREINFOTests {
-    static func generated() throws -> String {
-        let result = try #require(GeneratedDumps.qemuElfWithoutVMCOREINFO, "no fixture set")
+    /// The fixture each generated dump was made from.
+    static let sources = ["qemu.elf", "qemu.kdump"]
+
+    static func generated(_ source: String = "qemu.elf") throws -> String {
+        let made = source == "qemu.elf" ? GeneratedDumps.qemuElfWithoutVMCOREINFO : GeneratedDumps.qemuKdumpWithoutVMCOREINFO
+        let result = try #require(made, "no fixture set")
         return try result.get()
     }
 
-    static func session(vmlinux: Bool = true) throws -> Session {
-        try Session(dumpPath: try generated(), vmlinuxPath: vmlinux ? Harness.fixture(Harness.vmlinuxName) : nil)
+    static func session(_ source: String = "qemu.elf", vmlinux: Bool = true) throws -> Session {
+        try Session(dumpPath: try generated(source), vmlinuxPath: vmlinux ? Harness.fixture(Harness.vmlinuxName) : nil)
     }
 
     /// The note is gone, and what the CPU state gives equals what qemu.elf's VMCOREINFO says.
-    @Test func slideAndPhysBaseEqualVMCOREINFOs() throws {
-        let original = try KernelViewTests.session("qemu.elf")
+    @Test(arguments: sources)
+    func slideAndPhysBaseEqualVMCOREINFOs(source: String) throws {
+        let original = try KernelViewTests.session(source)
         let info = try #require(original.vmcoreinfo)
-        let session = try Self.session()
+        let session = try Self.session(source)
         #expect(session.vmcoreinfo == nil)
+        // The kdump file's header now says phys_base 0: the CPU state wins.
+        #expect(session.dump.headerPhysBase == (source == "qemu.elf" ? nil : 0))
         let slide = try session.kernelSlide()
         #expect(slide.offset == info.kernelOffset)
         #expect(slide.source == "CPU 0 CR3 page tables")
@@ -58,14 +65,15 @@ struct NoVMCOREINFOTests {
     }
 
     /// crash 8.0.6's answers on qemu.elf, byte for byte.
-    @Test func commandsEqualCrashOnQemuElf() throws {
-        let session = try Self.session()
+    @Test(arguments: sources)
+    func commandsEqualCrashOnTheSource(source: String) throws {
+        let session = try Self.session(source)
         for (command, file) in [("sym schedule", "sym_schedule.txt"), ("p jiffies", "p_jiffies.txt"),
                                 ("struct task_struct.pid,comm init_task", "struct_task_struct_pid_comm_init_task.txt"),
                                 ("ps", "ps.txt"), ("ps -t", "ps_-t.txt"), ("runq", "runq.txt"), ("log", "log.txt"),
                                 ("mod", "mod.txt"), ("kmem -i", "kmem_-i.txt"), ("sys -i", "sys_-i.txt")] {
-            let expected = try KernelViewTests.reference("qemu.elf", file)
-            #expect(Harness.runCommand(session, command) == .output(expected), "\(command)")
+            let expected = try KernelViewTests.reference(source, file)
+            #expect(Harness.runCommand(session, command) == .output(expected), "\(source): \(command)")
         }
         // sys: all but the two lines naming the files.
         guard case let .output(sys) = Harness.runCommand(session, "sys") else {
@@ -75,16 +83,17 @@ struct NoVMCOREINFOTests {
         func facts(_ text: String) -> [Substring] {
             text.split(separator: "\n").filter { !$0.contains("KERNEL: ") && !$0.contains("DUMPFILE: ") }
         }
-        let expected = try KernelViewTests.reference("qemu.elf", "sys.txt")
+        let expected = try KernelViewTests.reference(source, "sys.txt")
         #expect(facts(sys) == facts(expected))
         #expect(facts(sys).count == 11)
     }
 
     /// `bt -a` traces the same frames as on qemu.elf (where crashsh goes further than crash:
     /// BtTests checks those against crash).
-    @Test func backtracesEqualQemuElfs() throws {
-        let original = try KernelViewTests.session("qemu.elf")
-        let session = try Self.session()
+    @Test(arguments: sources)
+    func backtracesEqualTheSources(source: String) throws {
+        let original = try KernelViewTests.session(source)
+        let session = try Self.session(source)
         for command in ["bt -a", "bt -f"] {
             guard case let .output(expected) = Harness.runCommand(original, command) else {
                 Issue.record("\(command) failed on qemu.elf")

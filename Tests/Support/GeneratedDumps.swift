@@ -15,9 +15,22 @@ public enum GeneratedDumps {
         }
     }()
 
+    /// qemu.kdump (QEMU's kdump-compressed output, flattened) without VMCOREINFO: the sub-header's
+    /// offset_vmcoreinfo/size_vmcoreinfo zeroed, the note cut from the note block, and the
+    /// sub-header's phys_base zeroed (a header value the CPU state must override).
+    public static let qemuKdumpWithoutVMCOREINFO: Result<String, GeneratedDumpError>? = {
+        guard let set = SharedFixtures.setDirectory else { return nil }
+        do {
+            return .success(try generate(from: set + "/qemu.kdump", name: "qemu-no-vmcoreinfo.kdump",
+                                         headLength: Int.max, edit: removeKdumpVMCOREINFO))
+        } catch {
+            return .failure(GeneratedDumpError("qemu-no-vmcoreinfo.kdump: \(error)"))
+        }
+    }()
+
     /// Writes `edit(source)`'s header change and the rest of `source` to the cache, unless a copy
     /// made from the same source (size and modification time) is there.
-    static func generate(from source: String, name: String,
+    static func generate(from source: String, name: String, headLength wanted: Int = 1 << 20,
                          edit: (inout [UInt8]) throws -> Void) throws -> String {
         let fm = FileManager.default
         let dir = fm.temporaryDirectory.appendingPathComponent("crashsh-generated-\(getuid())")
@@ -32,8 +45,8 @@ public enum GeneratedDumps {
             return target
         }
         let data = try Data(contentsOf: URL(fileURLWithPath: source), options: .alwaysMapped)
-        // The edits touch only headers and notes: the first MiB.
-        let headLength = min(data.count, 1 << 20)
+        // The edits touch only headers and notes: by default the first MiB is edited in memory.
+        let headLength = min(data.count, wanted)
         var head = [UInt8](data.prefix(headLength))
         try edit(&head)
         let temporary = target + ".\(getpid()).tmp"
@@ -91,6 +104,77 @@ public enum GeneratedDumps {
                 }
                 pos = next
             }
+        }
+        throw GeneratedDumpError("no VMCOREINFO note")
+    }
+}
+
+extension GeneratedDumps {
+    /// The bytes of a kdump-compressed file as its logical offsets see them: the whole file, or
+    /// the data of a flattened file's records (each logical byte in one record, as makedumpfile
+    /// and QEMU write them).
+    struct LogicalBytes {
+        /// (logical offset, length, offset of the data in the file).
+        var records: [(logical: Int, length: Int, data: Int)] = []
+
+        init(_ b: [UInt8]) throws {
+            guard b.count >= 4096, Array(b[0 ..< 12]) == Array("makedumpfile".utf8) else {
+                records = [(0, b.count, 0)]
+                return
+            }
+            func be64(_ o: Int) -> Int { (0..<8).reduce(0) { $0 << 8 | Int(b[o + $1]) } }
+            var pos = 4096
+            while pos + 16 <= b.count {
+                let offset = be64(pos), length = be64(pos + 8)
+                if offset == -1 { return }
+                guard offset >= 0, length >= 0, pos + 16 + length <= b.count else { throw GeneratedDumpError("bad flattened record") }
+                records.append((offset, length, pos + 16))
+                pos += 16 + length
+            }
+        }
+
+        /// File offset of logical byte `at`.
+        func fileOffset(_ at: Int) throws -> Int {
+            guard let r = records.last(where: { $0.logical <= at && at < $0.logical + $0.length }) else {
+                throw GeneratedDumpError("logical offset \(at) in no record")
+            }
+            return r.data + (at - r.logical)
+        }
+        func read(_ b: [UInt8], _ at: Int, _ count: Int) throws -> [UInt8] {
+            try (0..<count).map { b[try fileOffset(at + $0)] }
+        }
+        func write(_ b: inout [UInt8], _ at: Int, _ bytes: [UInt8]) throws {
+            for (i, v) in bytes.enumerated() { b[try fileOffset(at + i)] = v }
+        }
+    }
+
+    static func removeKdumpVMCOREINFO(_ b: inout [UInt8]) throws {
+        let file = try LogicalBytes(b)
+        func le(_ bytes: [UInt8]) -> Int { bytes.reversed().reduce(0) { $0 << 8 | Int($1) } }
+        func put(_ v: Int, _ at: Int) throws { try file.write(&b, at, (0..<8).map { UInt8(truncatingIfNeeded: v >> (8 * $0)) }) }
+        guard try file.read(b, 0, 8) == Array("KDUMP   ".utf8) else { throw GeneratedDumpError("not kdump-compressed") }
+        // disk_dump_header: header_version at 8, block_size at 428; the sub-header is block 1.
+        let version = le(try file.read(b, 8, 4)), block = le(try file.read(b, 428, 4))
+        guard version >= 4, block >= 4096 else { throw GeneratedDumpError("header version \(version) has no note block") }
+        let sub = block
+        try put(0, sub)           // phys_base
+        try put(0, sub + 32)      // offset_vmcoreinfo
+        try put(0, sub + 40)      // size_vmcoreinfo
+        let noteStart = le(try file.read(b, sub + 48, 8)), noteSize = le(try file.read(b, sub + 56, 8))
+        var pos = noteStart
+        while pos + 12 <= noteStart + noteSize {
+            let head = try file.read(b, pos, 12)
+            let namesz = le(Array(head[0 ..< 4])), descsz = le(Array(head[4 ..< 8]))
+            let next = pos + 12 + ((namesz + 3) & ~3) + ((descsz + 3) & ~3)
+            if try file.read(b, pos + 12, min(namesz, 10)) == Array("VMCOREINFO".utf8) {
+                if next >= noteStart + noteSize {
+                    try put(pos - noteStart, sub + 56)
+                } else {
+                    try file.write(&b, pos + 12, [UInt8(ascii: "X")])
+                }
+                return
+            }
+            pos = next
         }
         throw GeneratedDumpError("no VMCOREINFO note")
     }
