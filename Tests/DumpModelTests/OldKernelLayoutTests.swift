@@ -70,6 +70,31 @@ struct OldKernelLayoutTests {
         #expect(try s.translate(0xffff_ffff_8100_0000 + slide) == 0x0100_0000 + slide + Self.physBase)
     }
 
+    /// Before 4.9 a task's CPU is in the thread_info at the base of its stack, not in task_struct.
+    @Test func taskCPUFromTheStacksThreadInfo() throws {
+        var (dump, builder) = Self.oldKernel()
+        builder.map(0xffff_8800_0000_0000, to: 0, pageSize: 1 << 21)
+        let task: UInt64 = 0xffff_8800_0001_0000, stack: UInt64 = 0xffff_8800_0002_0000
+        dump.write64(0x10000 + 72, stack)
+        dump.write(0x10000 + 16, [0x2a, 0, 0, 0, 0x2a, 0, 0, 0])
+        dump.write(0x10000 + 32, Array("kworker/3:1".utf8))
+        dump.write(0x20000 + 16, [3, 0, 0, 0])
+        let layout = DictionaryLayout(
+            offsets: ["task_struct.tasks": 0, "task_struct.pid": 16, "task_struct.tgid": 20, "task_struct.comm": 32,
+                      "task_struct.mm": 48, "task_struct.flags": 56, "task_struct.state": 64, "task_struct.stack": 72,
+                      "thread_info.cpu": 16],
+            memberSizes: ["task_struct.pid": 4, "task_struct.tgid": 4, "task_struct.comm": 16, "task_struct.mm": 8,
+                          "task_struct.flags": 4, "task_struct.state": 8, "task_struct.stack": 8, "thread_info.cpu": 4])
+        let space = try KernelAddressSpace(memory: PhysicalMemory(dump: dump), vmcoreinfo: dump.vmcoreinfo,
+                                           layout: layout, physBase: Self.physBase)
+        let reader = TaskReader(memory: KernelMemory(space: space))
+        try reader.check()
+        #expect(reader.stateMember == "state")
+        let t = try reader.read(task)
+        #expect(t.pid == 42 && t.comm == "kworker/3:1")
+        #expect(t.cpu == 3)
+    }
+
     // MARK: - KernelImageLocator
 
     /// A QEMU "QEMU" note descriptor with CR3, CR4 and the IDT base set.

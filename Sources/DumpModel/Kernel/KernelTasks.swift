@@ -267,6 +267,9 @@ struct TaskReader {
     let memory: KernelMemory
     let stateMember: String?
     let cpuMember: String?
+    /// Before 4.9 (no THREAD_INFO_IN_TASK) the CPU is in the `thread_info` at the base of the
+    /// task's stack: the offsets of `task_struct.stack` and `thread_info.cpu`, and the latter's size.
+    let stackThreadInfoCPU: (stack: UInt64, cpu: UInt64, size: Int)?
     let parentMember: String?
     let threadList: ThreadList?
 
@@ -285,6 +288,13 @@ struct TaskReader {
         cpuMember = probe.member(anyOf: ["cpu", "thread_info.cpu"])
         parentMember = probe.member(anyOf: ["parent", "real_parent"])
         let l = memory.layout
+        if cpuMember == nil, !probe.has("thread_info"),
+           let stack = l.memberOffset("task_struct", "stack"), let cpu = l.memberOffset("thread_info", "cpu"),
+           let s = UInt64(exactly: stack), let c = UInt64(exactly: cpu) {
+            stackThreadInfoCPU = (s, c, l.memberSize("thread_info", "cpu") ?? 4)
+        } else {
+            stackThreadInfoCPU = nil
+        }
         if let tg = l.memberOffset("task_struct", "thread_group"), tg >= 0 {
             threadList = .threadGroup(offset: UInt64(tg))
         } else if let s = l.memberOffset("task_struct", "signal"), let h = l.memberOffset("signal_struct", "thread_head"),
@@ -310,7 +320,12 @@ struct TaskReader {
         if let stateMember { state = try t.unsigned(stateMember) }
         if t.has("exit_state") { state |= try t.unsigned("exit_state") }
         var cpu = 0
-        if let cpuMember { cpu = Int(truncatingIfNeeded: try t.unsigned(cpuMember)) }
+        if let cpuMember {
+            cpu = Int(truncatingIfNeeded: try t.unsigned(cpuMember))
+        } else if let ti = stackThreadInfoCPU {
+            let stack = try memory.load(UInt64.self, address &+ ti.stack)
+            cpu = Int(truncatingIfNeeded: try memory.unsigned(stack &+ ti.cpu, size: ti.size))
+        }
         var parent: UInt64 = 0
         var ppid: Int32 = 0
         if let parentMember {

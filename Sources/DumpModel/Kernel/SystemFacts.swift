@@ -27,14 +27,15 @@ public struct SystemFacts: Sendable {
     public init(kernel: CrashedKernel) {
         let l = kernel.layout
         let memory = kernel.memory
-        func maskCount(_ name: String) -> Int? {
-            guard let at = l.symbolAddress(name) else { return nil }
+        // The masks are `__cpu_*_mask` since 4.5, the bitmaps `cpu_*_bits` before.
+        func maskCount(_ names: String...) -> Int? {
+            guard let at = names.lazy.compactMap({ l.symbolAddress($0) }).first else { return nil }
             let bits = max(64, min((try? kernel.perCPU().cpuCount) ?? 64, 8192))
             guard let words = try? memory.bytes(at, count: (bits + 63) / 64 * 8) else { return nil }
             return words.reduce(0) { $0 + $1.nonzeroBitCount }
         }
-        cpusPresent = maskCount("__cpu_present_mask")
-        cpusOnline = maskCount("__cpu_online_mask")
+        cpusPresent = maskCount("__cpu_present_mask", "cpu_present_bits")
+        cpusOnline = maskCount("__cpu_online_mask", "cpu_online_bits")
         // tk_core is { seqcount; struct timekeeper timekeeper; }: a named struct tk_data on newer
         // kernels, anonymous before; then the timekeeper follows the sequence count, 8-aligned.
         let seqSize = l.typeSize("seqcount_raw_spinlock_t") ?? l.typeSize("seqcount_t")
