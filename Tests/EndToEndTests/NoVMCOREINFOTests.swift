@@ -64,6 +64,16 @@ struct NoVMCOREINFOTests {
         }
     }
 
+    /// An ELF core of kdump's has a PT_LOAD for the kernel text: phys_base from it (for kernels
+    /// before 4.10, whose VMCOREINFO has no NUMBER(phys_base)) equals VMCOREINFO's.
+    @Test(arguments: ["vmcore", "dump.elf", "qemu.elf"])
+    func elfKernelTextSegmentGivesPhysBase(dump: String) throws {
+        let d = try DumpOpener.open(path: Harness.fixture(dump))
+        let info = try #require(d.vmcoreinfo)
+        let expected = dump == "qemu.elf" ? nil : info.number("phys_base").map { UInt64(bitPattern: $0) }
+        #expect(d.headerPhysBase == expected)
+    }
+
     /// crash 8.0.6's answers on qemu.elf, byte for byte.
     @Test(arguments: sources)
     func commandsEqualCrashOnTheSource(source: String) throws {
