@@ -105,7 +105,12 @@ extension Session {
             var placement: KernelImagePlacement?
             if vmlinuxPath != nil {
                 let kernel = try kernel()
-                placement = try imagePlacement()
+                do {
+                    placement = try imagePlacement()
+                } catch {
+                    // The dump header's phys_base still serves (an old kernel's QEMU kdump file).
+                    if dump.headerPhysBase == nil { throw error }
+                }
                 layout = DebuginfoKernelLayout(symbols: try kernelSymbols(), types: try kernel.types(),
                                                variableType: { try? kernel.variable(named: $0).type })
             } else if placementFromCPUState && dump.headerPhysBase == nil {

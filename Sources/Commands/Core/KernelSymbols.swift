@@ -112,8 +112,13 @@ extension Session {
                vmcoreinfo: vmcoreinfo, linkedStext: try kernel().symbols().symbol(named: "_stext")?.address) {
             return KernelSlide(offset: slide, source: "SYMBOL(_stext)")
         }
-        if let p = try imagePlacement() {
-            return KernelSlide(offset: p.slide, source: "CPU \(p.cpu) \(p.method.rawValue)")
+        do {
+            if let p = try imagePlacement() {
+                return KernelSlide(offset: p.slide, source: "CPU \(p.cpu) \(p.method.rawValue)")
+            }
+        } catch {
+            // With some VMCOREINFO (an old kernel without NUMBER(phys_base)) the image is taken as not moved.
+            if vmcoreinfo == nil { throw error }
         }
         return KernelSlide(offset: 0, source: "none")
     }
