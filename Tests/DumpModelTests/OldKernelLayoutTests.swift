@@ -111,10 +111,10 @@ struct OldKernelLayoutTests {
 
     /// A kernel image at link address 0xffffffff81000000 moved by `slide`, loaded at `load`
     /// (2 MiB pages), with "Linux version " at link 0xffffffff81e00100 and a PTI page-table pair.
-    static func imageInMemory(slide: UInt64, load: UInt64) -> (SyntheticDump, root: UInt64, LinkedKernelAddresses) {
+    static func imageInMemory(slide: UInt64, load: UInt64, fiveLevel: Bool = false) -> (SyntheticDump, root: UInt64, LinkedKernelAddresses) {
         let dump = SyntheticDump()
         let root: UInt64 = 0x0200_0000
-        var builder = PageTableBuilder(dump: dump, fiveLevel: false, root: root, firstFreeTable: 0x0300_0000)
+        var builder = PageTableBuilder(dump: dump, fiveLevel: fiveLevel, root: root, firstFreeTable: 0x0300_0000)
         let text: UInt64 = 0xffff_ffff_8100_0000
         for i in 0..<8 as Range<UInt64> {
             builder.map(text + slide + i << 21, to: load + i << 21, pageSize: 1 << 21)
@@ -134,6 +134,18 @@ struct OldKernelLayoutTests {
         let p = try KernelImageLocator.locate(memory: PhysicalMemory(dump: dump), cpuStates: cpus, linked: linked)
         #expect(p == KernelImagePlacement(slide: slide, physBase: load &- (linked.imageStart &+ slide &- KernelAddressSpace.startKernelMap),
                                           cpu: 1, method: .pageTables))
+    }
+
+    /// CR4.LA57 says 5-level tables: the search walks them, and the placement says so.
+    @Test func fiveLevelTablesFromCR4() throws {
+        let slide: UInt64 = 0x0600_0000, load: UInt64 = 0x0800_0000
+        let (dump, root, linked) = Self.imageInMemory(slide: slide, load: load, fiveLevel: true)
+        let p = try KernelImageLocator.locate(memory: PhysicalMemory(dump: dump),
+                                              cpuStates: [try Self.cpuState(cr3: root, cr4: 0x3606f0 | 1 << 12)], linked: linked)
+        #expect(p.slide == slide && p.fiveLevel && p.method == .pageTables)
+        #expect(throws: DumpError.self) {
+            try KernelImageLocator.locate(memory: PhysicalMemory(dump: dump), cpuStates: [try Self.cpuState(cr3: root)], linked: linked)
+        }
     }
 
     @Test func slideFromTheIDTWhenTheTablesMislead() throws {

@@ -117,7 +117,8 @@ extension Session {
                 throw CommandError("no VMCOREINFO in \(dump.path): finding phys_base and the KASLR offset from the CPU state needs the vmlinux")
             }
             return try KernelAddressSpace(memory: memory, vmcoreinfo: vmcoreinfo, layout: layout,
-                                          physBase: placement?.physBase ?? dump.headerPhysBase, kernelOffset: placement?.slide)
+                                          physBase: placement?.physBase ?? dump.headerPhysBase, kernelOffset: placement?.slide,
+                                          fiveLevel: placement?.fiveLevel)
         }
         addressSpaceState = state
         return try state.get()

@@ -70,9 +70,11 @@ public final class KernelAddressSpace {
     ///   - layout: kernel facts from the debuginfo, if any; VMCOREINFO answers behind it.
     ///   - physBase: phys_base from elsewhere (dump header, CPU state), used when VMCOREINFO lacks it.
     ///   - kernelOffset: the KASLR slide from elsewhere (CPU state), used when VMCOREINFO lacks it.
+    ///   - fiveLevel: 5-level paging from elsewhere (the CPU's CR4.LA57), used when VMCOREINFO does not say.
     /// - Throws: `.missing` when phys_base or the kernel page table cannot be found.
     public init(memory: PhysicalMemory, vmcoreinfo: VMCoreInfo?, layout: (any KernelLayout)? = nil,
-                physBase headerPhysBase: UInt64? = nil, kernelOffset givenOffset: UInt64? = nil) throws {
+                physBase headerPhysBase: UInt64? = nil, kernelOffset givenOffset: UInt64? = nil,
+                fiveLevel givenFiveLevel: Bool? = nil) throws {
         self.memory = memory
         self.vmcoreinfo = vmcoreinfo
         var layers: [any KernelLayout] = []
@@ -91,7 +93,7 @@ public final class KernelAddressSpace {
         kernelOffset = vmcoreinfo?.kernelOffset ?? givenOffset
         // VMCOREINFO's NUMBER()s first: the kernel wrote them, and they cost a dictionary read.
         func number(_ name: String) -> Int64? { vmcoreinfo?.number(name) ?? combined.number(name) }
-        fiveLevel = (number("pgtable_l5_enabled") ?? 0) != 0
+        fiveLevel = number("pgtable_l5_enabled").map { $0 != 0 } ?? givenFiveLevel ?? false
         smeMask = UInt64(bitPattern: number("sme_mask") ?? 0)
         if let size = number("KERNEL_IMAGE_SIZE"), size > 0, size <= 1 << 31 {
             kernelImageSize = UInt64(size)

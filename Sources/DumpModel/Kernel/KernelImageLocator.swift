@@ -40,6 +40,8 @@ public struct KernelImagePlacement: Sendable, Equatable {
     /// The CPU (note order) whose state gave the answer.
     public var cpu: Int
     public var method: Method
+    /// That CPU used 5-level paging (CR4.LA57).
+    public var fiveLevel: Bool = false
 }
 
 /// Finds the KASLR slide and phys_base of the kernel image from the CPU state a dump holds
@@ -72,13 +74,15 @@ public enum KernelImageLocator {
             var root = cr3 & PageTableEntry.frameMask
             if linked.pageTableIsolation { root &= ~UInt64(1 << 12) }
             let walker = PageTableWalker(memory: memory, fiveLevel: cr4 & cr4LA57 != 0)
-            if let p = fromPageTables(walker, root: root, linked: linked, cpu: cpu),
+            if var p = fromPageTables(walker, root: root, linked: linked, cpu: cpu),
                bannerChecks(p, walker: walker, root: root, linked: linked) {
+                p.fiveLevel = walker.fiveLevel
                 return p
             }
-            if state.segments.count > 9, let p = fromIDT(walker, root: root, idtBase: state.segments[9].base,
+            if state.segments.count > 9, var p = fromIDT(walker, root: root, idtBase: state.segments[9].base,
                                                          linked: linked, cpu: cpu),
                bannerChecks(p, walker: walker, root: root, linked: linked) {
+                p.fiveLevel = walker.fiveLevel
                 return p
             }
         }
