@@ -114,6 +114,19 @@ struct NoVMCOREINFOTests {
         }
     }
 
+    /// Without VMCOREINFO the vmlinux is checked by its whole banner at the slide the CPU state gave.
+    @Test func bannerDecidesTheMismatchWithoutVMCOREINFO() throws {
+        let kernel = try Self.session().kernel()
+        let banner = try #require(kernel.linuxBanner)
+        func check(slide: UInt64?, memory: String) -> VmlinuxMismatch? {
+            Session.vmlinuxMismatch(kernel: kernel, vmcoreinfo: nil, dumpPath: "d", slide: slide,
+                                    readMemory: { _, count in Array((memory + "\0").utf8.prefix(count)) })
+        }
+        #expect(check(slide: 0x0aa0_0000, memory: banner) == nil)
+        #expect(check(slide: 0x0aa0_0000, memory: "Linux version 9.9.9")?.what == "linux_banner")
+        #expect(check(slide: nil, memory: "Linux version 9.9.9") == nil)
+    }
+
     /// Without the vmlinux, reading kernel memory fails with one line saying what is needed.
     @Test func withoutVmlinuxOneLineSaysWhatIsMissing() throws {
         let session = try Self.session(vmlinux: false)
