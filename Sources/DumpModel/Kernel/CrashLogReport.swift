@@ -322,7 +322,7 @@ public struct CrashSignature: Sendable, Equatable {
 
     /// Free text with what varies between boots made constant: hex numbers of 8 digits or more
     /// (addresses) become "ADDR".
-    static func normaliseText(_ s: String) -> String {
+    public static func normaliseText(_ s: String) -> String {
         var out = ""
         var i = s.startIndex
         while i < s.endIndex {

@@ -64,19 +64,22 @@ extension CrashedKernel {
         return (try? o.unsigned("sched_info.last_arrival")) ?? (try? o.unsigned("last_run"))
     }
 
+    /// How long `task` has been in its state: its CPU's run queue clock minus when it last
+    /// started running (crash's `ps -m`); nil when either cannot be read or the clock is behind.
+    public func waitedNanoseconds(of task: KernelTask) -> UInt64? {
+        guard let clock = runQueueClock(cpu: task.cpu), let last = lastArrival(of: task), clock >= last else { return nil }
+        return clock - last
+    }
+
     /// The tasks in uninterruptible sleep that count in the load (crash's "UN", not "ID"), the
     /// longest waiting first, at most `limit` of them, and how many there were in all.
     public func blockedTasks(limit: Int) throws -> (tasks: [BlockedTask], total: Int) {
         let index = try tasks()
         let bits = index.stateBits
-        var clocks: [Int: UInt64?] = [:]
         var found: [BlockedTask] = []
         for t in index.tasks where t.state & bits.uninterruptible != 0 && t.state & bits.noload == 0 {
             if interrupted() { throw InterruptedByUser() }
-            if clocks[t.cpu] == nil { clocks[t.cpu] = .some(runQueueClock(cpu: t.cpu)) }
-            var waited: UInt64?
-            if let clock = clocks[t.cpu] ?? nil, let last = lastArrival(of: t), clock >= last { waited = clock - last }
-            found.append(BlockedTask(task: t, waitedNanoseconds: waited))
+            found.append(BlockedTask(task: t, waitedNanoseconds: waitedNanoseconds(of: t)))
         }
         let sorted = found.enumerated().sorted { a, b in
             let x = a.element.waitedNanoseconds ?? 0, y = b.element.waitedNanoseconds ?? 0
