@@ -36,7 +36,7 @@ public enum TriageCommand: CrashCommand {
     EXAMPLES
       crashsh> triage
       CRASH: Kernel panic - not syncing: sysrq triggered crash
-        kind panic, signature 8d0b1b1e5f1c9a47 (log frames: sysrq_handle_crash < __handle_sysrq < ...)
+        kind panic, signature 9c32bb86fa283b6d (log frames: sysrq_handle_crash < __handle_sysrq < ...)
       ...
     """
 
