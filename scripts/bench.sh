@@ -3,7 +3,7 @@
 # the same fixture files, in one run. Wall time from hyperfine (cold process each run, warm
 # page cache), peak RSS from /usr/bin/time -v. Not a test: numbers depend on the machine.
 #
-#   scripts/bench.sh [vmcoreinfo|pages|symbols|views|bt|all]
+#   scripts/bench.sh [vmcoreinfo|pages|symbols|views|bt|triage|all]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -191,4 +191,43 @@ PY
       printf '%-34s %6.2f s  peak %s\n' "crash -s '$c'" "$(echo "$end - $start" | bc)" "$r"
     done
   done
+fi
+
+if [ "$what" = triage ] || [ "$what" = all ]; then
+  # Issue 13: a cold `crashsh -c triage` on one dump; the eight fixtures through `crashsh triage`
+  # (child processes, as many as the cores allow) and through scripts/fleet-triage.py on Dask
+  # and on Ray in local mode (engine start-up included: it is what one run costs), as dumps
+  # per second. The engines are installed from PyPI when missing.
+  python3 -c 'import dask.distributed' 2>/dev/null || python3 -m pip install -q 'dask[distributed]' >&2
+  python3 -c 'import ray' 2>/dev/null || python3 -m pip install -q ray >&2 || true
+  echo "## cold process: crashsh -c triage (text and --json) on dump.kdump and qemu.elf"
+  hyperfine -N -w 2 -m 10 --style basic \
+    -n "crashsh -c triage dump.kdump" "$C -c triage $F/dump.kdump $V" \
+    -n "crashsh --json -c triage dump.kdump" "$C --json -c triage $F/dump.kdump $V" \
+    -n "crashsh -c triage qemu.elf" "$C -c triage $F/qemu.elf $V" 2>&1 | grep -E 'Time|^Benchmark'
+  printf '%-34s peak %s\n' "crashsh -c triage dump.kdump" "$(peak "$C" -c triage "$F/dump.kdump" "$V")"
+  ALL=""
+  for d in $DUMPS; do ALL="$ALL $F/$d"; done
+  TREE=$(mktemp -d /tmp/crashsh-bench-fleet.XXXXXX)
+  for d in $DUMPS; do ln -s "$F/$d" "$TREE/$d"; done
+  rate() { # label seconds -> "label: N.NN s, N.N dumps/s"
+    awk -v l="$1" -v s="$2" 'BEGIN { printf "%-44s %6.2f s  %5.1f dumps/s\n", l, s, 8 / s }'
+  }
+  timed() { # command... -> seconds of wall time
+    local start end
+    start=$(date +%s.%N); "$@" >/dev/null 2>&1; end=$(date +%s.%N)
+    echo "$end - $start" | bc
+  }
+  echo "## eight fixture dumps ($(nproc) cores): best of 3 runs each"
+  best() { local b=999999 t; for _ in 1 2 3; do t=$(timed "$@"); b=$(echo "if ($t < $b) $t else $b" | bc); done; echo "$b"; }
+  rate "crashsh triage --json (jobs = cores)" "$(best "$C" triage --json --vmlinux "$V" $ALL)"
+  rate "crashsh triage --json --jobs 1" "$(best "$C" triage --json --jobs 1 --vmlinux "$V" $ALL)"
+  rate "fleet-triage.py --engine dask (local)" "$(best python3 scripts/fleet-triage.py --engine dask --crashsh "$C" --vmlinux "$V" "$TREE")"
+  if python3 -c 'import ray' 2>/dev/null; then
+    rate "fleet-triage.py --engine ray (local)" "$(best python3 scripts/fleet-triage.py --engine ray --crashsh "$C" --vmlinux "$V" "$TREE")"
+  else
+    echo "ray: not installed (pip install ray)"
+  fi
+  printf '%-44s peak %s\n' "fleet-triage.py --engine dask (driver)" "$(peak python3 scripts/fleet-triage.py --engine dask --crashsh "$C" --vmlinux "$V" "$TREE")"
+  rm -rf "$TREE"
 fi

@@ -13,6 +13,10 @@ elif [ -z "${CRASHSH_FIXTURES:-}" ]; then
   scripts/fetch-debuginfo.sh 6.1.0-56-cloud-amd64 linux-image-6.1.0-56-cloud-amd64-dbg 6.1.192-2 >/dev/null \
     || echo "test: no vmlinux for Samples/dump.kdump; the tests that need it are skipped" >&2
 fi
+# The fleet driver's engine (scripts/fleet-triage.py, TriageTests): Dask from PyPI, a quick
+# install; without it that one test is reported as skipped.
+python3 -c 'import dask.distributed' 2>/dev/null || python3 -m pip install -q 'dask[distributed]' >&2 \
+  || echo "test: dask[distributed] not installed; the fleet driver test is skipped" >&2
 # The executable first: the end-to-end tests run the built crashsh, and building the tests
 # alone does not relink it in an existing build folder.
 swift build

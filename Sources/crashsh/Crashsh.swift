@@ -27,6 +27,17 @@ struct Crashsh: ParsableCommand {
     /// The release of this crashsh, for `--version`.
     static let version = "0.1.0"
 
+    /// `crashsh triage ...` is its own command line (many dumps, no shell); anything else is
+    /// crashsh's usual one.
+    static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == "triage" {
+            TriageCLI.main(Array(arguments.dropFirst()))
+        } else {
+            main(arguments)
+        }
+    }
+
     @Option(name: .customShort("c"),
             help: ArgumentHelp("Run these commands (separated by ';') and exit. May be repeated.", valueName: "commands"))
     var commandStrings: [String] = []

@@ -21,7 +21,9 @@ struct JSONSchemaTests {
     @Test func everyCommandHasASchema() throws {
         let files = try FileManager.default.contentsOfDirectory(atPath: Self.schemas.path)
             .filter { $0.hasSuffix(".schema.json") }.map { String($0.dropLast(".schema.json".count)) }
+        // `crashsh triage DUMP...` ends with a line of its own, `triage --buckets` (TriageTests).
         let names = CommandRegistry.all.map { $0.name.replacingOccurrences(of: "/", with: "-") }.filter { $0 != "exit" }
+            + ["triage-buckets"]
         #expect(Set(files) == Set(names), "schemas \(Set(files).symmetricDifference(Set(names)))")
     }
 

@@ -29,6 +29,7 @@ public enum CommandRegistry {
         PrintBinaryCommand.self,
         PrintCharacterCommand.self,
         LogCommand.self,
+        TriageCommand.self,
         ExitCommand.self,
     ]
 
