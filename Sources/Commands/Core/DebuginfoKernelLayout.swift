@@ -106,6 +106,15 @@ extension Session {
                 let kernel = try kernel()
                 layout = DebuginfoKernelLayout(symbols: try kernelSymbols(), types: try kernel.types(),
                                                variableType: { try? kernel.variable(named: $0).type })
+            } else if let kernel = try? kernel(), let symbols = try? kernelSymbols() {
+                // Without a vmlinux: kallsyms and the kernel's BTF when the dump has them (only
+                // BTF's per-cpu VAR records give a variable's type), VMCOREINFO alone otherwise.
+                if let types = try? kernel.types() {
+                    layout = DebuginfoKernelLayout(symbols: symbols, types: types, variableType: { name in
+                        guard let v = try? kernel.variable(named: name), v.isPerCPU else { return nil }
+                        return v.type
+                    })
+                }
             }
             return try KernelAddressSpace(memory: memory, vmcoreinfo: vmcoreinfo, layout: layout,
                                           physBase: dump.headerPhysBase)
