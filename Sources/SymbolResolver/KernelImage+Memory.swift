@@ -81,18 +81,15 @@ extension KernelImage {
     }
 
     /// A global variable of a kernel read from memory that its BTF does not describe (the
-    /// kernel's BTF has VAR records for per-cpu variables only): a data symbol gets the
-    /// unsigned integer type as wide as the space to the next symbol (8 bytes at most), so
-    /// `p jiffies` reads the word there, as minimal symbols do in tools without debuginfo.
+    /// kernel's BTF has VAR records for per-cpu variables only). A guess, for the scalars that
+    /// are most of what one prints by name (`p jiffies`): a data symbol with at most a cache
+    /// line (64 bytes: the padding of an aligned scalar) to the next symbol gets the unsigned
+    /// integer type of the widest aligned size up to 8 bytes that fits. A larger one (a struct,
+    /// an array) gets none: `variableNotFound`, and `p` says to cast it.
     func inferredVariable(_ sym: Symbol, isPerCPU: Bool, types: KernelTypes) throws -> GlobalVariable {
-        guard sym.kind == .object else { throw SymbolError.variableNotFound(name: sym.name) }
-        let width: UInt64
-        switch sym.size {
-        case 8...: width = sym.address % 8 == 0 ? 8 : 1
-        case 4..<8: width = sym.address % 4 == 0 ? 4 : 1
-        case 2..<4: width = sym.address % 2 == 0 ? 2 : 1
-        default: width = 1
-        }
+        guard sym.kind == .object, sym.size > 0, sym.size <= 64 else { throw SymbolError.variableNotFound(name: sym.name) }
+        var width: UInt64 = 8
+        while width > 1, width > sym.size || sym.address % width != 0 { width /= 2 }
         let name: String
         switch width {
         case 8: name = "unsigned long"
