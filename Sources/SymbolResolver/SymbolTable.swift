@@ -250,7 +250,11 @@ final class SymbolStore {
         // Sizes: the distance to the next higher address among the image's symbols, or among
         // the per-cpu ones.
         for group in [list.indices.filter { list[$0].relocatable }, list.indices.filter { list[$0].sectionIndex == 5 }] {
-            let sorted = group.sorted { list[$0].value < list[$1].value }
+            // kallsyms is written in address order: sort only a table that is not.
+            var sorted = group
+            if zip(group, group.dropFirst()).contains(where: { list[$0].value > list[$1].value }) {
+                sorted.sort { list[$0].value < list[$1].value }
+            }
             var k = 0
             while k < sorted.count {
                 var j = k
