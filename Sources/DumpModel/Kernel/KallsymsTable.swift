@@ -96,19 +96,21 @@ public struct KallsymsTable: Sendable {
         let indexBytes = try read(location.tokenIndex, 512)
         var tokenStarts: [Int] = []
         for t in 0..<256 { tokenStarts.append(Int(indexBytes.littleEndian(UInt16.self, at: t * 2) ?? 0)) }
-        // Tokens are short; 256 bytes past the last start bounds the read.
+        // Tokens are short; 256 bytes past the last start bounds the read. They are kept in one
+        // buffer (token t is tokenBytes[tokenStart[t] ..< tokenStart[t + 1]]) so that expanding
+        // names copies bytes, not arrays.
         var tableReader = PagedReader(base: location.tokenTable, limit: (tokenStarts.max() ?? 0) + 256, read: read)
-        var tokens: [[UInt8]] = []
-        tokens.reserveCapacity(256)
+        var tokenBytes: [UInt8] = []
+        var tokenStart: [Int] = []
         for start in tokenStarts {
-            var token: [UInt8] = []
+            tokenStart.append(tokenBytes.count)
             var i = start
             while i < start + 256, let b = try? tableReader.byte(at: i), b != 0 {
-                token.append(b)
+                tokenBytes.append(b)
                 i += 1
             }
-            tokens.append(token)
         }
+        tokenStart.append(tokenBytes.count)
 
         var names: [UInt8] = []
         names.reserveCapacity(count * 24)
@@ -116,27 +118,45 @@ public struct KallsymsTable: Sendable {
         starts.reserveCapacity(count)
         var letters: [UInt8] = []
         letters.reserveCapacity(count)
-        // Each entry takes at most 2 length bytes and 0x7fff token bytes.
-        var namesReader = PagedReader(base: location.names, limit: count * 258, read: read)
+        // The names area is read in large chunks (its end is not recorded; what follows it is
+        // more of the table), a smaller read when a large one fails.
+        var chunk: [UInt8] = []
+        var chunkStart = 0
+        func ensure(_ from: Int, _ n: Int) throws {
+            if from >= chunkStart, from + n <= chunkStart + chunk.count { return }
+            let address = location.names &+ UInt64(from)
+            if let big = try? read(address, 1 << 16) { chunk = big } else { chunk = try read(address, n) }
+            chunkStart = from
+        }
         var at = 0
         for _ in 0..<count {
-            var length = Int(try namesReader.byte(at: at))
+            try ensure(at, 2)
+            var length = Int(chunk[at - chunkStart])
             at += 1
             if length & 0x80 != 0 {
-                length = (length & 0x7f) | Int(try namesReader.byte(at: at)) << 7
+                length = (length & 0x7f) | Int(chunk[at - chunkStart]) << 7
                 at += 1
             }
+            try ensure(at, length)
             guard names.count < Int(UInt32.max) - 0x10000 else { throw DumpError.missing(what: "kallsyms names of a believable size") }
             starts.append(UInt32(names.count))
-            var letter: UInt8?
-            for k in 0..<length {
-                for b in tokens[Int(try namesReader.byte(at: at + k))] {
-                    // The expanded name starts with the symbol's type letter.
-                    if letter == nil { letter = b } else { names.append(b) }
+            var letter: UInt8 = UInt8(ascii: "?")
+            var first = true
+            chunk.withUnsafeBufferPointer { c in
+                tokenBytes.withUnsafeBufferPointer { tb in
+                    let from = at - chunkStart
+                    for k in from..<(from + length) {
+                        let t = Int(c[k])
+                        var j = tokenStart[t]
+                        let end = tokenStart[t + 1]
+                        // The expanded name starts with the symbol's type letter.
+                        if first, j < end { letter = tb[j]; j += 1; first = false }
+                        while j < end { names.append(tb[j]); j += 1 }
+                    }
                 }
             }
             names.append(0)
-            letters.append(letter ?? UInt8(ascii: "?"))
+            letters.append(letter)
             at += length
         }
 
@@ -144,16 +164,21 @@ public struct KallsymsTable: Sendable {
         addresses.reserveCapacity(count)
         switch location.addressing {
         case let .absolute(table):
-            var reader = PagedReader(base: table, limit: count * 8, read: read)
-            for i in 0..<count { addresses.append(try reader.word(UInt64.self, at: i * 8)) }
+            let raw = try read(table, count * 8)
+            guard raw.count == count * 8 else { throw DumpError.missing(what: "all of kallsyms_addresses") }
+            raw.withUnsafeBytes { b in
+                for i in 0..<count { addresses.append(UInt64(littleEndian: b.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self))) }
+            }
         case let .relative(offsetsAt, baseAt):
             guard let base = try read(baseAt, 8).littleEndian(UInt64.self, at: 0) else {
                 throw DumpError.missing(what: "kallsyms_relative_base")
             }
-            var reader = PagedReader(base: offsetsAt, limit: count * 4, read: read)
-            var offsets: [Int32] = []
-            offsets.reserveCapacity(count)
-            for i in 0..<count { offsets.append(Int32(bitPattern: try reader.word(UInt32.self, at: i * 4))) }
+            let raw = try read(offsetsAt, count * 4)
+            guard raw.count == count * 4 else { throw DumpError.missing(what: "all of kallsyms_offsets") }
+            var offsets = [Int32](repeating: 0, count: count)
+            raw.withUnsafeBytes { b in
+                for i in 0..<count { offsets[i] = Int32(littleEndian: b.loadUnaligned(fromByteOffset: i * 4, as: Int32.self)) }
+            }
             func resolve(_ v: Int32, absolutePerCPU: Bool) -> UInt64 {
                 guard absolutePerCPU else { return base &+ UInt64(UInt32(bitPattern: v)) }
                 return v >= 0 ? UInt64(v) : base &- 1 &- UInt64(bitPattern: Int64(v))
@@ -230,9 +255,4 @@ struct PagedReader {
         return page[i]
     }
 
-    mutating func word<T: FixedWidthInteger>(_: T.Type, at offset: Int) throws -> T {
-        var v: T = 0
-        for k in 0..<MemoryLayout<T>.size { v |= T(try byte(at: offset + k)) << (8 * k) }
-        return v
-    }
 }
