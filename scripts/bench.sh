@@ -3,7 +3,7 @@
 # the same fixture files, in one run. Wall time from hyperfine (cold process each run, warm
 # page cache), peak RSS from /usr/bin/time -v. Not a test: numbers depend on the machine.
 #
-#   scripts/bench.sh [vmcoreinfo|pages|symbols|views|bt|triage|all]
+#   scripts/bench.sh [vmcoreinfo|pages|symbols|views|bt|novmlinux|triage|all]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -191,6 +191,28 @@ PY
       printf '%-34s %6.2f s  peak %s\n' "crash -s '$c'" "$(echo "$end - $start" | bc)" "$r"
     done
   done
+fi
+
+if [ "$what" = novmlinux ] || [ "$what" = all ]; then
+  # Issue 12: no vmlinux anywhere (empty HOME and XDG_CACHE_HOME, nothing in /usr/lib/debug),
+  # so symbols come from the dump's kallsyms, types from the kernel's BTF (read out of
+  # compressed pages for the kdump files) and unwind rules from its ORC tables; next to the
+  # same commands with the vmlinux. Cold process each run.
+  NOHOME=$(mktemp -d /tmp/crashsh-bench-home.XXXXXX)
+  for d in dump.kdump vmcore; do
+    D=$F/$d
+    echo "## cold process: ps and bt -a on $d, without and with the vmlinux"
+    hyperfine -N -w 2 -m 10 --style basic \
+      -n "crashsh -c ps (no vmlinux)" "env HOME=$NOHOME XDG_CACHE_HOME=$NOHOME $C -c ps $D" \
+      -n "crashsh -c ps (vmlinux)" "$C -c ps $D $V" \
+      -n "crashsh -c 'bt -a' (no vmlinux)" "env HOME=$NOHOME XDG_CACHE_HOME=$NOHOME $C -c 'bt -a' $D" \
+      -n "crashsh -c 'bt -a' (vmlinux)" "$C -c 'bt -a' $D $V" 2>&1 | grep -E 'Time|^Benchmark'
+    for c in ps "bt -a"; do
+      printf '%-34s peak %s\n' "crashsh -c '$c' (no vmlinux)" "$(HOME=$NOHOME XDG_CACHE_HOME=$NOHOME peak "$C" -c "$c" "$D")"
+      printf '%-34s peak %s\n' "crashsh -c '$c' (vmlinux)" "$(peak "$C" -c "$c" "$D" "$V")"
+    done
+  done
+  rm -rf "$NOHOME"
 fi
 
 if [ "$what" = triage ] || [ "$what" = all ]; then

@@ -13,7 +13,7 @@ public struct GlobalVariable: Sendable, Hashable {
 extension KernelImage {
     func dwarfIndex() -> DwarfIndex? {
         if let d = dwarfCache { return d }
-        let d = DwarfIndex(image: image)
+        let d = image.flatMap { DwarfIndex(image: $0) }
         dwarfCache = d
         return d
     }
@@ -41,6 +41,7 @@ extension KernelImage {
                 return GlobalVariable(name: name, symbol: sym, type: TypeID(rawValue: btf.sizeOrType(id)), isPerCPU: isPerCPU)
             }
         }
+        if image == nil { return try inferredVariable(sym, isPerCPU: isPerCPU, types: types) }
         guard let d = dwarfIndex() else { throw SymbolError.noDebugInfo(path: path) }
         let address = sym.address
         var die: Dwarf_Die?

@@ -3,19 +3,28 @@ import CDwarf
 import Glibc
 #endif
 
-/// The vmlinux: ELF symbols, BTF and DWARF types, global variables and line info.
+/// The kernel's symbols, types and unwind tables, from one of two sources: the vmlinux (ELF
+/// symbols, BTF and DWARF types, global variables, line info, CFI), or, without one, the
+/// crashed kernel's own memory (`init(memory:)`: kallsyms, the kernel's BTF, its ORC tables).
+/// Commands ask the same questions of both; what only DWARF knows (source lines, inlined
+/// functions, CFI) is absent from the second.
 ///
-/// Opening validates the file and reads only section headers (milliseconds); the symbol
-/// indexes, the BTF type index and libdw are set up on first use. Addresses are link-time
-/// unless a method says otherwise; `symbols.relocated(by:)` gives run-time addresses.
+/// Opening a vmlinux validates the file and reads only section headers (milliseconds); the
+/// symbol indexes, the BTF type index and libdw are set up on first use. Addresses are
+/// link-time unless a method says otherwise; `symbols.relocated(by:)` gives run-time addresses.
+/// A kernel read from memory has run-time addresses throughout (its slide is 0).
 ///
 /// Not thread-safe: the shell asks one question at a time.
 public final class KernelImage {
     public let path: String
-    let image: ELFImage
+    /// The vmlinux; nil for a kernel read from the dump's memory.
+    let image: ELFImage?
+    /// Where a kernel read from memory gets what is not its symbols.
+    let memorySource: InMemoryKernel?
     private var symbolStore: SymbolStore?
     private var symbolError: SymbolError?
     private var typesCache: KernelTypes?
+    private var typesError: Error?
     var dwarfCache: DwarfIndex??
 
     /// Opens and validates `path` as an x86_64 vmlinux (ET_EXEC). Throws `SymbolError`:
@@ -23,17 +32,35 @@ public final class KernelImage {
     /// (a stripped file), `.cannotOpen`.
     public init(path: String) throws {
         self.path = path
-        image = try ELFImage(path: path)
+        let image = try ELFImage(path: path)
+        self.image = image
+        memorySource = nil
         // A stripped vmlinux cannot resolve anything: say so at open, not at the first command.
         if !image.sections.contains(where: { $0.type == UInt32(SHT_SYMTAB) }) {
             throw SymbolError.noSymbolTable(path: path)
         }
     }
 
+    /// The kernel as its own memory describes it: `memory.kallsyms*` are the decoded kallsyms
+    /// table (names each followed by a NUL, where each starts, nm letters, run-time
+    /// addresses); BTF and ORC tables are read through `memory.read` between the symbols
+    /// that bound them. `path` names the source in messages ("kernel memory of DUMP").
+    public init(memory: InMemoryKernel, path: String) {
+        self.path = path
+        image = nil
+        memorySource = memory
+        symbolStore = SymbolStore(kallsymsNames: memory.kallsymsNames, nameStarts: memory.kallsymsNameStarts,
+                                  typeLetters: memory.kallsymsTypeLetters, addresses: memory.kallsymsAddresses)
+    }
+
+    /// True when this kernel was read from the dump's memory rather than a vmlinux.
+    public var isFromMemory: Bool { image == nil }
+
     /// The .symtab at link-time addresses (slide 0); `relocated(by:)` applies KASLR.
     public func symbols() throws -> SymbolTable {
         if let symbolStore { return SymbolTable(store: symbolStore, slide: 0) }
         if let symbolError { throw symbolError }
+        guard let image else { throw SymbolError.noSymbolTable(path: path) }
         do {
             let s = try SymbolStore(image: image)
             symbolStore = s
@@ -48,9 +75,18 @@ public final class KernelImage {
     /// behind it for what BTF lacks. Throws `.noDebugInfo` when the file has neither.
     public func types() throws -> KernelTypes {
         if let typesCache { return typesCache }
+        if let typesError { throw typesError }
         var btf: BTFTable?
-        if let s = image.section(named: ".BTF"), let b = image.bytes(of: s) {
+        if let image, let s = image.section(named: ".BTF"), let b = image.bytes(of: s) {
             btf = BTFTable(section: b, owner: image)
+        }
+        if image == nil {
+            do {
+                btf = try memoryBTF()
+            } catch {
+                typesError = error
+                throw error
+            }
         }
         guard btf != nil || hasDWARF else { throw SymbolError.noDebugInfo(path: path) }
         let t = KernelTypes(btf: btf)
@@ -61,6 +97,7 @@ public final class KernelImage {
     /// The GNU build-id from .note.gnu.build-id as lowercase hex (VMCOREINFO's BUILD-ID form),
     /// or nil when the file has none.
     public lazy var buildID: String? = {
+        guard let image else { return nil }
         for s in image.sections where s.type == UInt32(SHT_NOTE) {
             guard let b = image.bytes(of: s) else { continue }
             var at = 0
@@ -88,7 +125,11 @@ public final class KernelImage {
     public lazy var linuxBanner: String? = {
         guard let table = try? symbols(), let sym = table.symbol(named: "linux_banner") else { return nil }
         let length = sym.size > 0 ? Int(min(sym.size, 1024)) : 512
-        guard let b = image.bytes(atAddress: sym.address, count: length) ?? image.bytes(atAddress: sym.address, count: 1) else {
+        if image == nil {
+            guard let b = memorySource?.bytesIfPresent(sym.address, length) ?? memorySource?.bytesIfPresent(sym.address, 256) else { return nil }
+            return String(decoding: b.prefix(while: { $0 != 0 }), as: UTF8.self)
+        }
+        guard let image, let b = image.bytes(atAddress: sym.address, count: length) ?? image.bytes(atAddress: sym.address, count: 1) else {
             return nil
         }
         let n = b.cStringLength(at: 0) ?? b.count
@@ -106,11 +147,12 @@ public final class KernelImage {
     /// `.orc_header`). Nil when the section is absent, has no file bytes, or is larger than
     /// `maxSize` (a damaged header never allocates gigabytes).
     public func sectionContents(named name: String, maxSize: Int = 1 << 28) -> (address: UInt64, bytes: [UInt8])? {
+        guard let image else { return memorySectionContents(named: name, maxSize: maxSize) }
         guard let s = image.section(named: name), s.size <= UInt64(maxSize), let b = image.bytes(of: s) else { return nil }
         let bytes = [UInt8](UnsafeRawBufferPointer(start: b.base, count: b.count))
         return (s.address, bytes)
     }
 
     /// Whether the file has DWARF (.debug_info): line numbers and what BTF lacks.
-    public var hasDWARF: Bool { image.section(named: ".debug_info") != nil }
+    public var hasDWARF: Bool { image?.section(named: ".debug_info") != nil }
 }

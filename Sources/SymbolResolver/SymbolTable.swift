@@ -64,7 +64,10 @@ struct RawSymbol {
 
 /// The parsed .symtab, shared by every relocated view. Indexes are built on first use.
 final class SymbolStore {
-    let image: ELFImage
+    /// The vmlinux the symbols come from; nil for a table built from the kernel's kallsyms.
+    let image: ELFImage?
+    /// What keeps `strtab` alive when it is not in the mapped vmlinux (kallsyms names).
+    let nameOwner: OwnedBytes?
     let strtab: Bytes
     let raw: [RawSymbol]
     /// The STT_SECTION entries (named after their section), which only `sym -l` lists.
@@ -81,6 +84,7 @@ final class SymbolStore {
 
     init(image: ELFImage) throws {
         self.image = image
+        nameOwner = nil
         guard let symtab = image.sections.first(where: { $0.type == UInt32(SHT_SYMTAB) }) else {
             throw SymbolError.noSymbolTable(path: image.path)
         }
@@ -175,6 +179,105 @@ final class SymbolStore {
         fileGroup = groups
         crashRelocationRange = crashRange
         loadedRanges = loaded
+    }
+
+    /// Sections a kallsyms symbol is put in by its type letter and address (kallsyms has no
+    /// section headers): what `Symbol.section` says and `sym -s` shows.
+    static let kallsymsSections = ["", ".text", ".data", ".bss", ".rodata", ".data..percpu"]
+
+    /// The symbols of a kernel's kallsyms table: `names` holds each name followed by a NUL and
+    /// `nameStarts` where each begins; `typeLetters` are nm's letters and `addresses` run-time
+    /// addresses (the table is read from the running kernel: no slide applies). kallsyms knows
+    /// no sizes: a symbol extends to the next higher address among its kind (image or per-cpu),
+    /// as drgn sizes kallsyms symbols. Symbols from `_text` to `_end` are the image's
+    /// (relocatable, found by address); per-cpu offsets and absolute values are not.
+    init(kallsymsNames names: [UInt8], nameStarts: [UInt32], typeLetters: [UInt8], addresses: [UInt64]) {
+        image = nil
+        let owner = OwnedBytes(names + [0])
+        nameOwner = owner
+        strtab = owner.view
+        let n = min(nameStarts.count, typeLetters.count, addresses.count)
+        func address(named name: String) -> UInt64? {
+            let key = Array(name.utf8)
+            for i in 0..<n {
+                let s = Int(nameStarts[i])
+                if s + key.count < names.count, names[s + key.count] == 0, names[s..<(s + key.count)].elementsEqual(key) {
+                    return addresses[i]
+                }
+            }
+            return nil
+        }
+        let values = addresses.prefix(n)
+        let lowestHigh: UInt64 = values.filter({ $0 >> 63 == 1 }).min() ?? 0
+        let start: UInt64 = address(named: "_text") ?? address(named: "_stext") ?? lowestHigh
+        let highest: UInt64 = values.max().map { $0 &+ 1 } ?? 0
+        let end: UInt64 = address(named: "_end") ?? highest
+        let perCPUEnd: UInt64? = address(named: "__per_cpu_start") == 0 ? address(named: "__per_cpu_end") : nil
+        var list: [RawSymbol] = []
+        list.reserveCapacity(n)
+        for i in 0..<n {
+            let letter = typeLetters[i]
+            let value = addresses[i]
+            let inImage = value >= start && value < end
+            let lower = letter | 0x20
+            var type: Int32
+            switch lower {
+            case UInt8(ascii: "t"), UInt8(ascii: "w"): type = STT_FUNC
+            case UInt8(ascii: "d"), UInt8(ascii: "b"), UInt8(ascii: "r"), UInt8(ascii: "v"): type = STT_OBJECT
+            default: type = STT_NOTYPE
+            }
+            let bind: Int32
+            if lower == UInt8(ascii: "w") || lower == UInt8(ascii: "v") { bind = STB_WEAK }
+            else if letter != lower { bind = STB_GLOBAL }
+            else { bind = STB_LOCAL }
+            var section: UInt32
+            switch lower {
+            case UInt8(ascii: "t"), UInt8(ascii: "w"): section = 1
+            case UInt8(ascii: "d"), UInt8(ascii: "v"): section = 2
+            case UInt8(ascii: "b"): section = 3
+            case UInt8(ascii: "r"): section = 4
+            default: section = UInt32(SHN_ABS)
+            }
+            // With absolute per-cpu kallsyms the kernel writes every per-cpu symbol as 'A'.
+            if !inImage, let perCPUEnd, value < perCPUEnd, section == 2 || section == 3 || lower == UInt8(ascii: "a") {
+                section = 5
+                if type == STT_NOTYPE { type = STT_OBJECT }
+            }
+            let info = UInt8(truncatingIfNeeded: bind << 4 | type)
+            list.append(RawSymbol(nameOffset: nameStarts[i], sectionIndex: section, info: info, letter: letter,
+                                  relocatable: inImage, value: value, size: 0))
+        }
+        // Sizes: the distance to the next higher address among the image's symbols, or among
+        // the per-cpu ones.
+        for group in [list.indices.filter { list[$0].relocatable }, list.indices.filter { list[$0].sectionIndex == 5 }] {
+            // kallsyms is written in address order: sort only a table that is not.
+            var sorted = group
+            if zip(group, group.dropFirst()).contains(where: { list[$0].value > list[$1].value }) {
+                sorted.sort { list[$0].value < list[$1].value }
+            }
+            var k = 0
+            while k < sorted.count {
+                var j = k
+                while j < sorted.count, list[sorted[j]].value == list[sorted[k]].value { j += 1 }
+                if j < sorted.count {
+                    let size = list[sorted[j]].value - list[sorted[k]].value
+                    for m in k..<j { list[sorted[m]].size = size }
+                }
+                k = j
+            }
+        }
+        raw = list
+        sectionSymbols = []
+        fileGroup = [UInt32](repeating: UInt32.max, count: n)
+        crashRelocationRange = nil
+        loadedRanges = start < end ? [(start, end)] : []
+    }
+
+    /// The section name of section index `index` (empty for none or a special index).
+    func sectionName(_ index: UInt32) -> String {
+        guard index < UInt32(SHN_LORESERVE) else { return "" }
+        guard let image else { return Int(index) < SymbolStore.kallsymsSections.count ? SymbolStore.kallsymsSections[Int(index)] : "" }
+        return image.section(index: Int(index))?.name ?? ""
     }
 
     /// The name bytes of entry `i` (no NUL), in the mapped .strtab.
@@ -395,8 +498,7 @@ public struct SymbolTable {
         case STB_GNU_UNIQUE: binding = .unique
         default: binding = .local
         }
-        let section = r.sectionIndex < UInt32(SHN_LORESERVE)
-            ? (store.image.section(index: Int(r.sectionIndex))?.name ?? "") : ""
+        let section = store.sectionName(r.sectionIndex)
         let elfName = store.name(i)
         let shown = store.displayBytes(i)
         let name = shown.count == elfName.utf8.count ? elfName : String(decoding: shown, as: UTF8.self)
@@ -560,7 +662,7 @@ public struct SymbolTable {
         var sectionNameAt: [(start: Int, count: Int)] = []
         var sectionNames: [String] = []
         for r in s.sectionSymbols {
-            let name = s.image.section(index: Int(r.sectionIndex))?.name ?? ""
+            let name = s.sectionName(r.sectionIndex)
             sectionNameAt.append((sectionNameStore.count, name.utf8.count))
             sectionNameStore += Array(name.utf8)
             sectionNames.append(name)

@@ -88,6 +88,8 @@ struct Crashsh: ParsableCommand {
         }
         session.ignoreMismatch = ignoreMismatch
         session.jsonOutput = json
+        // Without a vmlinux, say once where symbols and types come from (or what is missing).
+        session.kernelSourceReport = { Terminal.error($0) }
 
         let shell = Shell(session: session)
         let batch = script != nil || !commandStrings.isEmpty

@@ -81,7 +81,7 @@ enum InputFiles {
     static func banner(_ session: Session) -> String {
         var lines = ["    DUMPFILE: \(session.dump.path)  [\(session.dump.format.rawValue)]"]
         if let release = session.vmcoreinfo?.osRelease { lines.append("     RELEASE: \(release)") }
-        lines.append("     VMLINUX: \(session.vmlinuxPath ?? "(none found; symbol commands unavailable)")")
+        lines.append("     VMLINUX: \(session.vmlinuxPath ?? "(none found; symbols from kallsyms, types from the kernel's BTF)")")
         return "\n" + lines.joined(separator: "\n") + "\n\nEnter \"help\" for the commands, \"q\" to leave.\n\n"
     }
 }

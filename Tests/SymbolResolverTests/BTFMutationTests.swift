@@ -24,7 +24,7 @@ import TestSupport
     static func pristine() throws -> Pristine? {
         var result: Pristine?
         try withKernel { k in
-            guard let s = k.image.section(named: ".BTF"), let b = k.image.bytes(of: s) else { return }
+            guard let image = k.image, let s = image.section(named: ".BTF"), let b = image.bytes(of: s) else { return }
             let bytes = Array(UnsafeRawBufferPointer(start: b.base, count: b.count))
             let table = try #require(BTFTable(section: b, owner: nil))
             let hdr = Int(b.u32(4)!), typeOff = Int(b.u32(8)!), strOff = Int(b.u32(16)!), strLen = Int(b.u32(20)!)

@@ -78,7 +78,7 @@ import TestSupport
             let jiffies = try #require(table.symbol(named: "jiffies"))
             #expect(table.symbol(at: jiffies.address)?.symbol.name == "jiffies_64")
             let store = table.store
-            let text = try #require(k.image.section(named: ".text"))
+            let text = try #require(k.image?.section(named: ".text"))
             var rng = SystemRandomNumberGenerator()
             for _ in 0..<300 {
                 let a = text.address + UInt64.random(in: 0..<text.size, using: &rng)

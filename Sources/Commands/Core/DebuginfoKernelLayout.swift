@@ -115,6 +115,15 @@ extension Session {
                                                variableType: { try? kernel.variable(named: $0).type })
             } else if placementFromCPUState && dump.headerPhysBase == nil {
                 throw CommandError("no VMCOREINFO in \(dump.path): finding phys_base and the KASLR offset from the CPU state needs the vmlinux")
+            } else if let kernel = try? kernel(), let symbols = try? kernelSymbols() {
+                // Without a vmlinux: kallsyms and the kernel's BTF when the dump has them (only
+                // BTF's per-cpu VAR records give a variable's type), VMCOREINFO alone otherwise.
+                if let types = try? kernel.types() {
+                    layout = DebuginfoKernelLayout(symbols: symbols, types: types, variableType: { name in
+                        guard let v = try? kernel.variable(named: name), v.isPerCPU else { return nil }
+                        return v.type
+                    })
+                }
             }
             return try KernelAddressSpace(memory: memory, vmcoreinfo: vmcoreinfo, layout: layout,
                                           physBase: placement?.physBase ?? dump.headerPhysBase, kernelOffset: placement?.slide,

@@ -104,8 +104,11 @@ extension Session {
 
     /// The KASLR slide of the kernel image: VMCOREINFO's KERNELOFFSET, else SYMBOL(_stext)
     /// minus the vmlinux's link-time _stext, else what the CPU state says (a dump without
-    /// VMCOREINFO: `imagePlacement()`), else none.
+    /// VMCOREINFO: `imagePlacement()`), else none; 0 without a vmlinux (kallsyms addresses
+    /// are run-time ones).
     public func kernelSlide() throws -> KernelSlide {
+        // kallsyms holds run-time addresses: nothing to move.
+        if vmlinuxPath == nil, (try? kernel())?.isFromMemory == true { return KernelSlide(offset: 0, source: "kallsyms") }
         if let offset = vmcoreinfo?.kernelOffset { return KernelSlide(offset: offset, source: "KERNELOFFSET") }
         if vmcoreinfo?.symbol("_stext") != nil,
            let slide = KernelAddressSpace.kernelOffset(

@@ -28,6 +28,10 @@ public final class Session {
     /// The values `p` printed, for `$N`, `$` and `$$` in later expressions.
     public let valueHistory = ValueHistory()
 
+    /// Told once, when the first command that needs symbols finds no vmlinux and reads the
+    /// kernel from the dump's memory, where symbols and types come from (the shell prints it on
+    /// stderr). Commands that need no symbols (vmcoreinfo, rd -p) never pay for kallsyms.
+    public var kernelSourceReport: ((String) -> Void)?
     private var kernelCache: KernelImage?
     private var kernelError: Error?
     /// The kernel address space or why it cannot be built, once asked for (see `addressSpace()`).
@@ -63,16 +67,66 @@ public final class Session {
         try? KernelAddressSpace(memory: memory, vmcoreinfo: vmcoreinfo, layout: nil, physBase: dump.headerPhysBase)
     }
 
+    /// The kernel as its memory in the dump describes it: symbols from kallsyms (found through
+    /// VMCOREINFO), types from the kernel's BTF and unwind tables from its ORC sections, read
+    /// on first use. Throws when VMCOREINFO lacks what reading kallsyms needs.
+    func kernelFromMemory() throws -> KernelImage {
+        guard let space = vmcoreinfoAddressSpace() else {
+            throw CommandError("VMCOREINFO does not say where the kernel's page tables are")
+        }
+        let memory = KernelMemory(space: space)
+        let table = try KallsymsTable(memory: memory)
+        let source = InMemoryKernel(kallsymsNames: table.nameBytes, kallsymsNameStarts: table.nameStarts,
+                                    kallsymsTypeLetters: table.typeLetters, kallsymsAddresses: table.addresses,
+                                    read: { try memory.bytes($0, count: $1) })
+        return KernelImage(memory: source, path: "no vmlinux")
+    }
+
+    /// Where a kernel read from memory gets its symbols, types and unwind tables, or what
+    /// cannot be had and why: "no vmlinux: symbols from kallsyms, types from the kernel's BTF".
+    func kernelSourceNote(_ k: KernelImage) -> String {
+        var parts = ["symbols from kallsyms"]
+        var missing: [String] = []
+        if let btf = k.memorySectionRange(named: ".BTF") {
+            do {
+                _ = try memory(kernelRead: btf.start, count: 4)
+                parts.append("types from the kernel's BTF")
+            } catch {
+                missing.append("no types: the kernel's BTF at \(hexDigits(btf.start, width: 16)) is not in the dump (\(error))")
+            }
+        } else {
+            missing.append("no types: the kernel has no BTF")
+        }
+        if k.memorySectionRange(named: ".orc_unwind_ip") == nil {
+            missing.append("no stack unwinding: the kernel has no ORC tables")
+        }
+        return "no vmlinux: " + parts.joined(separator: ", ") + missing.map { "; " + $0 }.joined()
+    }
+
+    private func memory(kernelRead address: UInt64, count: Int) throws -> [UInt8] {
+        guard let space = vmcoreinfoAddressSpace() else { throw CommandError("no kernel page tables") }
+        return try KernelMemory(space: space).bytes(address, count: count)
+    }
+
     /// The vmlinux, opened once on first use. Throws a `CommandError` saying why when there is none,
     /// and `VmlinuxMismatch` when it belongs to another kernel (unless `ignoreMismatch`).
     public func kernel() throws -> KernelImage {
         if let kernelCache { return kernelCache }
         if let kernelError { throw kernelError }
         guard let vmlinuxPath else {
-            let searched = vmlinuxSearch.map { " (none found \($0))" } ?? ""
-            let e = CommandError("no vmlinux\(searched): give the kernel's debuginfo (vmlinux) after the dump file")
-            kernelError = e
-            throw e
+            // No vmlinux: the kernel's own kallsyms, BTF and ORC tables, read from the dump.
+            do {
+                let k = try kernelFromMemory()
+                kernelCache = k
+                kernelSourceReport?(kernelSourceNote(k))
+                return k
+            } catch {
+                let searched = vmlinuxSearch.map { " (none found \($0))" } ?? ""
+                let e = CommandError("no vmlinux\(searched) and no kallsyms in the dump (\(error)):"
+                                     + " give the kernel's debuginfo (vmlinux) after the dump file")
+                kernelError = e
+                throw e
+            }
         }
         do {
             let k = try KernelImage(path: vmlinuxPath)

@@ -535,7 +535,11 @@ private struct Reader {
             let orderOffset = try memory.offset("hstate", "order")
             let totalOffset = try memory.offset("hstate", "nr_huge_pages")
             let freeOffset = try memory.offset("hstate", "free_huge_pages")
-            guard let count = layout.length("hstates"), count > 0, count <= 64 else {
+            // Without the array's type (BTF describes no global variables), the count of slots in
+            // use, `hugetlb_max_hstate`, bounds the walk the way the kernel's for_each_hstate does.
+            var inUse: Int?
+            if let at = layout.symbolAddress("hugetlb_max_hstate"), let n = try? memory.load(Int32.self, at) { inUse = Int(n) }
+            guard let count = layout.length("hstates") ?? inUse, count >= 0, count <= 64 else {
                 throw DumpError.missing(what: "the length of hstates[]")
             }
             var total: UInt64 = 0, free: UInt64 = 0

@@ -1,0 +1,100 @@
+import Foundation
+import Testing
+
+/// Dumps opened without a vmlinux (none given, none found: HOME is an empty directory and
+/// /usr/lib/debug holds no kernel): symbols come from the kernel's kallsyms, types from its BTF
+/// and unwind rules from its ORC tables, all read from the dump. Compared with what crash 8.0.6
+/// printed with the vmlinux (refs/crash-8.0.6/<dump>/), and, where only DWARF knows the answer,
+/// with crashsh's own run with the vmlinux.
+@Suite(Harness.needsFixtureSet, .serialized)
+struct NoVmlinuxTests {
+    static let dumps = ["dump.kdump", "vmcore", "qemu.elf"]
+    static let note = "no vmlinux: symbols from kallsyms, types from the kernel's BTF\n"
+
+    /// Runs crashsh on `dump` alone from the fixture folder (so sys prints crash's paths), with
+    /// nowhere to find debuginfo.
+    static func crashsh(_ command: String, _ dump: String) throws -> Harness.Run {
+        let home = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: home) }
+        return try Harness.run(["-c", command, dump], environment: ["HOME": home.path, "XDG_CACHE_HOME": ""],
+                               cwd: URL(fileURLWithPath: Harness.fixture(".")))
+    }
+
+    static func withVmlinux(_ command: String, _ dump: String) throws -> Harness.Run {
+        try Harness.run(["-c", command, dump, Harness.vmlinuxName], cwd: URL(fileURLWithPath: Harness.fixture(".")))
+    }
+
+    static func reference(_ dump: String, _ file: String) throws -> String {
+        try String(contentsOfFile: Harness.fixture("refs/crash-8.0.6/\(dump)/\(file)"), encoding: .utf8)
+    }
+
+    @Test(arguments: dumps)
+    func commandsEqualCrash(_ dump: String) throws {
+        let same = [("ps", "ps.txt"), ("mod", "mod.txt"), ("p jiffies", "p_jiffies.txt"), ("kmem -i", "kmem_-i.txt"),
+                    ("struct task_struct.pid,comm init_task", "struct_task_struct_pid_comm_init_task.txt"),
+                    ("runq", "runq.txt"), ("set", "set.txt"), ("whatis task_struct", "whatis_task_struct.txt"),
+                    ("sym -q sysrq_handle", "sym_-q_sysrq_handle.txt"), ("rd -64 linux_banner 8", "rd_-64_linux_banner_8.txt"),
+                    ("struct -o list_head", "struct_-o_list_head.txt"), ("log", "log.txt")]
+        for (command, file) in same {
+            let run = try Self.crashsh(command, dump)
+            #expect(run.stderr == Self.note, "\(dump): \(command)")
+            #expect(run.stdout == (try Self.reference(dump, file)), "\(dump): \(command)")
+        }
+    }
+
+    /// The address and type letter are crash's; its "file: line" after them comes from DWARF.
+    @Test(arguments: dumps)
+    func symHasCrashsAddressAndLetter(_ dump: String) throws {
+        for (command, file) in [("sym schedule", "sym_schedule.txt"), ("sym linux_banner", "sym_linux_banner.txt")] {
+            let run = try Self.crashsh(command, dump)
+            let reference = try Self.reference(dump, file)
+            let words = reference.split(whereSeparator: { $0 == " " || $0 == "\n" })
+            #expect(run.stdout == words.prefix(3).joined(separator: " ") + "\n", "\(dump): \(command)")
+        }
+    }
+
+    /// sys names no KERNEL file (there is none); every other line is crash's.
+    @Test(arguments: dumps)
+    func sysEqualsCrashButTheKernelFile(_ dump: String) throws {
+        let run = try Self.crashsh("sys", dump)
+        let reference = try Self.reference(dump, "sys.txt")
+        var lines = reference.split(separator: "\n", omittingEmptySubsequences: false)
+        let at = try #require(lines.firstIndex { $0.hasPrefix("      KERNEL: ") })
+        lines[at] = "      KERNEL: (none)"
+        #expect(run.stdout == lines.joined(separator: "\n"), "\(dump)")
+    }
+
+    /// `bt -a` from the kernel's ORC tables is the vmlinux run's, but for the panic task of the
+    /// kdump crash: its registers were saved in __crash_kexec, whose object (kexec_core.o)
+    /// objtool leaves without ORC. With the vmlinux, DWARF CFI describes that frame and leads
+    /// to panic; without, the frame-pointer fallback steps from __crash_kexec to
+    /// sysrq_handle_crash, and the panic frame is missing.
+    @Test(arguments: dumps)
+    func btAllEqualsTheVmlinuxRunButTheFrameOnlyCFIKnows(_ dump: String) throws {
+        let run = try Self.crashsh("bt -a", dump)
+        #expect(run.stderr == Self.note, "\(dump)")
+        let with = try Self.withVmlinux("bt -a", dump)
+        let mine = BtTests.blocks(run.stdout), theirs = BtTests.blocks(with.stdout)
+        #expect(mine.count == theirs.count && !mine.isEmpty, "\(dump)")
+        for (a, b) in zip(mine, theirs) {
+            if a == b { continue }
+            #expect(BtTests.functions(b).first == "__crash_kexec", "\(dump): \(a)")
+            #expect(BtTests.functions(a) == BtTests.functions(b).filter { $0 != "panic" }, "\(dump): \(a)")
+        }
+    }
+
+    /// What only DWARF knows is absent, and said so in one line.
+    @Test func dwarfOnlyAnswersSaySo() throws {
+        let lines = try Self.crashsh("bt -l", "dump.kdump")
+        #expect(!lines.stdout.contains(".c: "))
+        let unknown = try Self.crashsh("p init_task", "dump.kdump")
+        #expect(unknown.stderr == Self.note + "p: 'init_task' has unknown type; cast it to its declared type\n")
+    }
+
+    /// A vmlinux, when there, is still what symbols come from: no note.
+    @Test func aVmlinuxIsStillPreferred() throws {
+        let run = try Self.withVmlinux("sym schedule", "dump.kdump")
+        #expect(run.stderr == "")
+        #expect(run.stdout == (try Self.reference("dump.kdump", "sym_schedule.txt")))
+    }
+}
