@@ -35,7 +35,8 @@ public enum RdCommand: CrashCommand {
       Without -p or -u, an address in the kernel half is a kernel virtual address and an address
       in the user half a user virtual address, as crash does. A page left out of the dump (dump
       level filtering) or an address that no page table maps ends the display with one line
-      saying which.
+      saying which, on standard error; what was read before it is shown first, and rd counts as
+      failed either way (exit status 1 after -c or -i), whether nothing or part was read.
 
     EXAMPLES
       crashsh> rd -64 linux_banner 4

@@ -226,6 +226,38 @@ import Darwin
         #expect(try Self.page(part, 300) == TestWriter.stampedPage(pfn: 300))
     }
 
+    // MARK: ELF pages partly in the file
+
+    /// libkdumpfile's elf-partial: one page made of a segment's file bytes, its p_memsz tail, a
+    /// gap, a segment with no file bytes and another with file bytes. The file bytes read as
+    /// stored; everything else in the page reads as zeros, as libkdumpfile's partial.expect says.
+    @Test func elfPageOfFileBytesAndTails() throws {
+        let bytes = TestWriter.elfCore(notes: [], loads: [
+            .init(paddr: 0x200, data: [UInt8](repeating: 0x55, count: 0x200), memsz: 0x400),
+            .init(paddr: 0x800, data: [], memsz: 0x400),
+            .init(paddr: 0xc00, data: [UInt8](repeating: 0xaa, count: 0x200), memsz: 0x200),
+        ])
+        let d = try DumpOpener.open(reader: ByteBuffer(bytes, name: "partial.elf"))
+        var expected = [UInt8](repeating: 0, count: 4096)
+        expected.replaceSubrange(0x200 ..< 0x400, with: [UInt8](repeating: 0x55, count: 0x200))
+        expected.replaceSubrange(0xc00 ..< 0xe00, with: [UInt8](repeating: 0xaa, count: 0x200))
+        #expect(d.pageState(pfn: 0) == .present)
+        #expect(try Self.page(d, 0) == expected)
+        #expect(d.summary().pagesExcluded == 0)
+    }
+
+    /// libkdumpfile's elf-fractional: a page given twice, the first time only in part; the
+    /// rest of it comes from the second segment.
+    @Test func elfPageGivenTwiceFirstInPart() throws {
+        let magic: [UInt8] = Array("NoMagic!".utf8)
+        let bytes = TestWriter.elfCore(notes: [], loads: [
+            .init(paddr: 0x1000, data: [UInt8](repeating: 0, count: 0x600), memsz: 0x600),
+            .init(paddr: 0x1000, data: [UInt8](repeating: 0, count: 4088) + magic, memsz: 0x1000),
+        ])
+        let d = try DumpOpener.open(reader: ByteBuffer(bytes, name: "fractional.elf"))
+        #expect(Array(try Self.page(d, 1)[4088...]) == magic)
+    }
+
     // MARK: formats and machines not read
 
     @Test func otherFormatsAreRefusedByName() throws {

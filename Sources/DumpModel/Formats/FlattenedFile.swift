@@ -213,6 +213,9 @@ struct FlatIndex: Equatable {
         let window = UnsafeMutableRawBufferPointer.allocate(byteCount: windowSize, alignment: 16)
         defer { window.deallocate() }
         var windowStart: UInt64 = 0, windowCount: UInt64 = 0
+        /// Size of the record just passed: after a large one (makedumpfile writes 64 KiB records)
+        /// the next header is read alone, 4 KiB, rather than a window of data mostly skipped.
+        var lastLength: UInt64 = 0
         /// The record header at `pos`, read through the window.
         func recordHeader(at pos: UInt64) throws -> (Int64, Int64) {
             let headerSize = FlattenedFile.recordHeaderSize
@@ -220,7 +223,8 @@ struct FlatIndex: Equatable {
                 guard base.size - pos >= headerSize else {
                     throw base.truncated("flattened record header", at: pos, length: headerSize)
                 }
-                let n = min(UInt64(windowSize), base.size - pos)
+                let want: UInt64 = lastLength >= UInt64(windowSize / 32) ? 4096 : UInt64(windowSize)
+                let n = min(want, base.size - pos)
                 try base.streamingFetch(from: pos, into: UnsafeMutableRawBufferPointer(rebasing: window[0 ..< Int(n)]),
                                         what: "flattened record header")
                 windowStart = pos
@@ -259,6 +263,7 @@ struct FlatIndex: Equatable {
                 dataOffsets.append(start)
             }
             pos = dataEnd
+            lastLength = UInt64(len)
         }
         guard sawEnd else {
             throw base.truncated("flattened end marker", at: pos, length: FlattenedFile.recordHeaderSize)
