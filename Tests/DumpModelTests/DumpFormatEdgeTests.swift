@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import DumpModel
 #if canImport(Glibc)
 import Glibc
@@ -107,6 +108,38 @@ import Darwin
         var other = identity
         other.size += 1
         #expect(FlatIndexCache.decode(FlatIndexCache.encode(good, identity: identity), identity: other, fileSize: 10_000) == nil)
+    }
+
+    /// A kept index damaged in seeded ways (bytes changed, cut short, grown) is never trusted
+    /// unless it still says exactly what the file holds: decoding ends cleanly with nil or with
+    /// ranges that fit the file.
+    @Test func damagedIndexBytesEndCleanly() throws {
+        let scratch = try Scratch()
+        let logical = Self.sampleKdump().build().bytes
+        let flatPath = try scratch.write("dump.flat", TestWriter.flatten(logical, chunk: 700, staleRecords: true))
+        let file = try MappedFile(path: flatPath)
+        let built = try FlatIndex(scanning: file)
+        let encoded = FlatIndexCache.encode(built, identity: file.identity)
+        #expect(FlatIndexCache.decode(encoded, identity: file.identity, fileSize: file.size) == built)
+        var rng = SplitMix64(state: 12)
+        var refused = 0
+        for _ in 0 ..< 2000 {
+            var bytes = encoded
+            switch Int.random(in: 0 ..< 3, using: &rng) {
+            case 0:
+                for _ in 0 ..< Int.random(in: 1 ... 4, using: &rng) {
+                    bytes[Int.random(in: 0 ..< bytes.count, using: &rng)] = UInt8.random(in: 0 ... 255, using: &rng)
+                }
+            case 1: bytes.removeLast(Int.random(in: 1 ..< bytes.count, using: &rng))
+            default: bytes += [UInt8](repeating: 0, count: 8 * Int.random(in: 1 ... 4, using: &rng))
+            }
+            if let index = FlatIndexCache.decode(bytes, identity: file.identity, fileSize: file.size) {
+                #expect(index == built || index.isConsistent(fileSize: file.size))
+            } else {
+                refused += 1
+            }
+        }
+        #expect(refused > 1900)
     }
 
     /// --rewrite-flattened's work: the logical file, byte for byte, holes left as holes; an
