@@ -3,7 +3,9 @@
 # the same fixture files, in one run. Wall time from hyperfine (cold process each run, warm
 # page cache), peak RSS from /usr/bin/time -v. Not a test: numbers depend on the machine.
 #
-#   scripts/bench.sh [vmcoreinfo|pages|symbols|views|bt|novmlinux|triage|all]
+#   scripts/bench.sh [vmcoreinfo|pages|symbols|views|bt|novmlinux|triage|all|flat]
+#
+# `flat` (not part of `all`: it writes 4 GiB to /tmp) times a synthetic flattened dump.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -252,4 +254,45 @@ if [ "$what" = triage ] || [ "$what" = all ]; then
   fi
   printf '%-44s peak %s\n' "fleet-triage.py --engine dask (driver)" "$(peak python3 scripts/fleet-triage.py --engine dask --crashsh "$C" --vmlinux "$V" "$TREE")"
   rm -rf "$TREE"
+fi
+
+if [ "$what" = flat ]; then
+  # Issue 12: makedumpfile -F output of a 64 GiB machine with 4 GiB of records (every 16th page,
+  # raw, in 64 KiB records as makedumpfile writes them), made by scripts/make-flat-bench-dump.py
+  # in /tmp and deleted at the end. First open: one pass over the file builds the index (with the
+  # file evicted from the page cache first, then with it cached); second open: the index from
+  # the cache. Then the same under `ulimit -v` (no room to map the file: pread), and
+  # --rewrite-flattened. Peak RSS from /usr/bin/time.
+  W=$(mktemp -d /tmp/crashsh-bench-flat.XXXXXX)
+  trap 'rm -rf "$W"' EXIT
+  python3 scripts/make-flat-bench-dump.py "$W/big.flat" 64
+  ls -l "$W/big.flat" | awk '{printf "## flattened dump: %.2f GiB on disk\n", $5 / 2^30}'
+  evict() { # drop the file from the page cache (it was just written: flush it first)
+    python3 -c 'import os, sys; fd = os.open(sys.argv[1], os.O_RDWR); os.fsync(fd); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)' "$1"
+  }
+  timed() { # label, command... -> "label  S s  peak M MiB"
+    local label=$1; shift
+    /usr/bin/time -f "%e %M" "$@" 2>&1 >/dev/null | tail -1 | awk -v l="$label" '{printf "%-52s %7.3f s  peak %6.1f MiB\n", l, $1, $2/1024}'
+  }
+  export XDG_CACHE_HOME=$W/cache
+  evict "$W/big.flat"
+  timed "reference: cat of the file, not cached (disk speed)" cat "$W/big.flat"
+  evict "$W/big.flat"; rm -rf "$W/cache"
+  timed "first open, file not cached (vmcoreinfo)" "$C" -c vmcoreinfo "$W/big.flat"
+  rm -rf "$W/cache"
+  timed "first open, file in the page cache (vmcoreinfo)" "$C" -c vmcoreinfo "$W/big.flat"
+  timed "second open, index from the cache (vmcoreinfo)" "$C" -c vmcoreinfo "$W/big.flat"
+  timed "second open: rd -p 0x800000000 8 (a page near 32 GiB)" "$C" -c "rd -p 0x800000000 8" "$W/big.flat"
+  timed "second open: dumpinfo (both 2 MiB bitmaps)" "$C" -c dumpinfo "$W/big.flat"
+  # The process alone (--version) is the floor: what a second open adds is the difference.
+  hyperfine -N -w 3 -m 20 --style basic -n "crashsh --version (process start, the floor)" "$C --version" \
+    -n "second open (vmcoreinfo)" "$C -c vmcoreinfo $W/big.flat" 2>&1 | grep -E 'Time|^Benchmark'
+  ls -l "$W/cache/crashsh/flat-index" | awk 'NR > 1 {printf "index file: %d bytes\n", $5}'
+  rm -rf "$W/cache"
+  timed "ulimit -v 1 GiB, first open (pread, no mapping)" sh -c "ulimit -v 1048576; exec $C -c vmcoreinfo $W/big.flat"
+  timed "ulimit -v 1 GiB, second open: rd -p 0x800000000 8" sh -c "ulimit -v 1048576; exec $C -c 'rd -p 0x800000000 8' $W/big.flat"
+  timed "--rewrite-flattened (4 GiB written)" "$C" --rewrite-flattened "$W/big.flat" "$W/big.kdump"
+  du -k --apparent-size "$W/big.kdump" | awk '{printf "rewritten: %.2f GiB apparent, ", $1 / 2^20}'
+  du -k "$W/big.kdump" | awk '{printf "%.2f GiB on disk\n", $1 / 2^20}'
+  rm -rf "$W"
 fi

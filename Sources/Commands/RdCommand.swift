@@ -35,7 +35,8 @@ public enum RdCommand: CrashCommand {
       Without -p or -u, an address in the kernel half is a kernel virtual address and an address
       in the user half a user virtual address, as crash does. A page left out of the dump (dump
       level filtering) or an address that no page table maps ends the display with one line
-      saying which.
+      saying which, on standard error; what was read before it is shown first, and rd counts as
+      failed either way (exit status 1 after -c or -i), whether nothing or part was read.
 
     EXAMPLES
       crashsh> rd -64 linux_banner 4
@@ -72,7 +73,11 @@ public enum RdCommand: CrashCommand {
         public var symbol: String?
     }
 
-    public struct Result: CommandResult {
+    /// A read that fails part-way is a partial result (`PartialResult`): what was read is the
+    /// output, the error line goes to standard error and the command counts as failed, as when
+    /// the first byte fails (then there is no output at all). crash prints the same lines; it
+    /// just has one output stream.
+    public struct Result: PartialResult {
         public var kind: AddressKind
         /// Bytes per item: 1, 2, 4, 8; 1 for `-a`.
         public var width: Int
@@ -88,10 +93,10 @@ public enum RdCommand: CrashCommand {
         /// Items per line for each width, as crash lays them out on 80 columns.
         static func perLine(_ width: Int) -> Int { 16 / width }
 
+        public var failureMessage: String? { error }
+
         public func renderText() -> String {
-            var out = ascii ? renderString() : renderWords()
-            if let error { out += "rd: " + error + "\n" }
-            return out
+            ascii ? renderString() : renderWords()
         }
 
         /// crash's address column: right-justified hex in 16 columns, then ":  ".
@@ -432,7 +437,15 @@ public enum RdCommand: CrashCommand {
 extension RdCommand {
     /// A counted word display, read and written a page at a time: the first line shows at once
     /// and memory stays flat whatever the count. Ctrl-C (the session's interrupt flag) stops it.
-    struct StreamedWords: StreamingResult {
+    ///
+    /// A read error part-way ends the stream with a `CommandError` after the items read (and, in
+    /// JSON, after the result object is closed with its `error`), so the shell reports it as a
+    /// partial result; the whole-string renderings note it for `failureMessage`.
+    struct StreamedWords: StreamingResult, PartialResult {
+        /// The failure the last whole rendering met.
+        final class FailureNote { var message: String? }
+        let note = FailureNote()
+        var failureMessage: String? { note.message }
         let memory: MemoryAccess
         let start: UInt64
         let count: Int
@@ -506,8 +519,8 @@ extension RdCommand {
             }
             var last = shape
             last.items = carry
-            last.error = failure
             try sink.write(last.renderText())
+            if let failure { throw CommandError(failure) }
         }
 
         func streamJSON(to sink: any OutputSink) throws {
@@ -555,17 +568,20 @@ extension RdCommand {
             try sink.write("\"")
             if let failure { try sink.write(",\"error\":" + JSONValue.string(failure).rendered()) }
             try sink.write("}")
+            if let failure { throw CommandError(failure) }
         }
 
         func renderText() -> String {
             let sink = StringSink()
-            do { try streamText(to: sink) } catch { return sink.text + "rd: \(error)\n" }
+            note.message = nil
+            do { try streamText(to: sink) } catch { note.message = "\(error)" }
             return sink.text
         }
 
         func renderJSON() -> JSONValue {
             var all = shape
             do { all.error = try forEachBatch { all.items += $0 } } catch { all.error = "\(error)" }
+            note.message = all.error
             var json = all.renderJSON()
             if case var .object(pairs) = json, let i = pairs.firstIndex(where: { $0.0 == "address" }) {
                 pairs[i].1 = .address(start)

@@ -5,6 +5,10 @@
 public enum DumpError: Error, Equatable, Sendable, CustomStringConvertible {
     /// open(2) failed; `errno` is the C error number (ENOENT, EACCES, ...).
     case cannotOpen(path: String, errno: Int32)
+    /// read(2) failed on an open file (an I/O error, not the end of the file).
+    case cannotRead(path: String, errno: Int32, offset: UInt64)
+    /// Creating or writing an output file failed.
+    case cannotWrite(path: String, errno: Int32)
     /// The path names a directory, not a file.
     case isDirectory(path: String)
     /// The file has no bytes at all.
@@ -23,6 +27,9 @@ public enum DumpError: Error, Equatable, Sendable, CustomStringConvertible {
     case corruptPage(path: String, pfn: UInt64, offset: UInt64, reason: String)
     /// The file uses a feature crashsh does not read (yet).
     case unsupported(path: String, what: String)
+    /// One part of a makedumpfile --split dump, opened alone: it holds the pages of
+    /// `startPFN ..< endPFN` only.
+    case splitPart(path: String, startPFN: UInt64, endPFN: UInt64, maxMapnr: UInt64)
     /// A virtual address could not be translated; `level` names the page-table level that failed.
     case translationFailed(vaddr: UInt64, level: String, reason: String)
     /// Something needed from the dump (a note, a VMCOREINFO key) is missing.
@@ -32,6 +39,10 @@ public enum DumpError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case let .cannotOpen(path, err):
             return "\(path): cannot open: \(DumpError.errnoText(err))"
+        case let .cannotRead(path, err, offset):
+            return "\(path): read error at offset \(hex(offset)): \(DumpError.errnoText(err))"
+        case let .cannotWrite(path, err):
+            return "\(path): cannot write: \(DumpError.errnoText(err))"
         case let .isDirectory(path):
             return "\(path): is a directory, not a dump file"
         case let .emptyFile(path):
@@ -50,6 +61,9 @@ public enum DumpError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(path): corrupt page \(hex(pfn)) (pfn) at file offset \(hex(offset)): \(reason)"
         case let .unsupported(path, what):
             return "\(path): unsupported: \(what)"
+        case let .splitPart(path, start, end, maxMapnr):
+            let which = start == 0 ? "part 1" : end >= maxMapnr ? "the last part" : "a middle part"
+            return "\(path): \(which) of a split dump (makedumpfile --split; pfns \(hex(start))-\(hex(end &- 1)) of \(hex(maxMapnr))): give all parts"
         case let .translationFailed(vaddr, level, reason):
             return "virtual address \(hex(vaddr)): \(level): \(reason)"
         case let .missing(what):
@@ -64,6 +78,9 @@ public enum DumpError: Error, Equatable, Sendable, CustomStringConvertible {
         case 21: return "is a directory (EISDIR)"
         case 40: return "too many symbolic links (ELOOP)"
         case 12: return "out of memory (ENOMEM)"
+        case 17: return "file exists (EEXIST)"
+        case 28: return "no space left on device (ENOSPC)"
+        case 5: return "input/output error (EIO)"
         case 19: return "cannot be mapped (ENODEV)"
         default: return "error \(err)"
         }

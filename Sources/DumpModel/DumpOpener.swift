@@ -12,16 +12,47 @@ public enum FileKind: Sendable, Equatable {
 public enum DumpOpener {
     static let elfMagic: [UInt8] = [0x7f, 0x45, 0x4c, 0x46]
 
-    /// Maps `path` read-only and opens the dump in it.
+    /// Maps `path` read-only and opens the dump in it. A flattened file's index is kept in and
+    /// taken from `flatIndexCache` when one is given.
     /// Throws `.cannotOpen` (missing, no permission), `.isDirectory`, `.emptyFile`, `.unknownFormat`,
     /// or the format reader's `.truncated` / `.badHeader` / `.unsupported`.
-    public static func open(path: String) throws -> any DumpFile {
+    public static func open(path: String, flatIndexCache: FlatIndexCache? = nil) throws -> any DumpFile {
         let file = try MappedFile(path: path)
-        return try open(reader: file, path: path)
+        return try open(reader: file, path: path, flatIndexCache: flatIndexCache)
     }
 
-    /// Opens the dump held by `reader` (a mapped file, an in-memory `ByteBuffer`, ...).
-    public static func open(reader: any ByteReader, path: String? = nil) throws -> any DumpFile {
+    /// Opens a dump given as several files: the parts of a makedumpfile --split dump, in any
+    /// order (one path opens as `open(path:)` does).
+    public static func open(paths: [String], flatIndexCache: FlatIndexCache? = nil) throws -> any DumpFile {
+        guard paths.count > 1 else {
+            guard let path = paths.first else { throw DumpError.missing(what: "the dump file") }
+            return try open(path: path, flatIndexCache: flatIndexCache)
+        }
+        var parts: [KdumpCompressedFile] = []
+        for path in paths {
+            let file = try MappedFile(path: path)
+            guard let part = try openAllowingSplitPart(reader: file, path: path, flatIndexCache: flatIndexCache)
+                    as? KdumpCompressedFile, part.splitRange != nil else {
+                throw DumpError.unsupported(path: path, what: "not part of a makedumpfile --split dump; several dump files make one dump only when they are its parts")
+            }
+            parts.append(part)
+        }
+        return try SplitKdumpFile(parts: parts)
+    }
+
+    /// Opens the dump held by `reader` (a mapped file, an in-memory `ByteBuffer`, ...). Refuses one
+    /// part of a split dump (`.splitPart`): alone, it lacks the other parts' pages.
+    public static func open(reader: any ByteReader, path: String? = nil,
+                            flatIndexCache: FlatIndexCache? = nil) throws -> any DumpFile {
+        let dump = try openAllowingSplitPart(reader: reader, path: path, flatIndexCache: flatIndexCache)
+        if let kdump = dump as? KdumpCompressedFile, let r = kdump.splitRange {
+            throw DumpError.splitPart(path: kdump.path, startPFN: r.lowerBound, endPFN: r.upperBound, maxMapnr: kdump.maxMapnr)
+        }
+        return dump
+    }
+
+    static func openAllowingSplitPart(reader: any ByteReader, path: String? = nil,
+                                      flatIndexCache: FlatIndexCache? = nil) throws -> any DumpFile {
         let path = path ?? reader.name
         guard reader.size > 0 else { throw DumpError.emptyFile(path: path) }
         if KdumpCompressedFile.hasSignature(reader) {
@@ -31,15 +62,34 @@ public enum DumpOpener {
             return try openELF(reader, path: path)
         }
         if FlattenedFile.hasSignature(reader) {
-            let flat = try FlattenedFile(base: reader)
+            let flat = try FlattenedFile(base: reader, cache: flatIndexCache)
             if KdumpCompressedFile.hasSignature(flat) { return try KdumpCompressedFile(reader: flat, path: path) }
             if hasELFMagic(flat) { return try ElfCoreFile(reader: flat, path: path) }
             throw DumpError.unknownFormat(path: path, detail: "flattened file holding neither a kdump-compressed file nor an ELF core")
         }
-        if let head = try? reader.bytes(at: 0, count: 8), head == Array("DISKDUMP".utf8) {
-            throw DumpError.unsupported(path: path, what: "diskdump (DISKDUMP) format")
+        if let what = otherDumpFormat(reader) {
+            throw DumpError.unsupported(path: path, what: what)
         }
         throw DumpError.unknownFormat(path: path, detail: "no ELF, KDUMP or makedumpfile signature")
+    }
+
+    /// The name of a crash-dump format crashsh does not read, told by its signature.
+    static func otherDumpFormat(_ reader: any ByteReader) -> String? {
+        guard let head = try? reader.bytes(at: 0, count: 8) else { return nil }
+        if head == Array("DISKDUMP".utf8) { return "diskdump (DISKDUMP) format, Red Hat's netdump/diskdump" }
+        // sadump (Fujitsu): a partition header that starts with "sadump\0\0" (single partition or
+        // disk set), or a media backup whose partition header follows a 4 KiB media header.
+        let sadump = Array("sadump".utf8) + [0, 0]
+        if head == sadump || (try? reader.bytes(at: 4096, count: 8)) == sadump {
+            return "sadump (Fujitsu) format"
+        }
+        // LKCD: the dump header's magic number, in either byte order.
+        let magic = UInt64(littleEndian: head.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+        for lkcd: UInt64 in [0xa819_0173_618f_23ed, 0xa819_0173_618f_23cd, 0xa819_0173_618f_23fd]
+        where magic == lkcd || magic.byteSwapped == lkcd {
+            return "LKCD (Linux Kernel Crash Dump) format"
+        }
+        return nil
     }
 
     private static func hasELFMagic(_ reader: any ByteReader) -> Bool {
@@ -107,7 +157,10 @@ public enum DumpOpener {
     public static func classify(reader: any ByteReader) -> FileKind {
         if KdumpCompressedFile.hasSignature(reader) { return .dump(.kdumpCompressed) }
         if FlattenedFile.hasSignature(reader) { return .dump(.flattened) }
-        guard hasELFMagic(reader) else { return .unknown("no ELF, KDUMP or makedumpfile signature") }
+        guard hasELFMagic(reader) else {
+            return .unknown(otherDumpFormat(reader).map { "\($0), which crashsh does not read" }
+                            ?? "no ELF, KDUMP or makedumpfile signature")
+        }
         guard let ident = try? reader.bytes(at: 0, count: 16) else { return .unknown("truncated ELF header") }
         let little = ident[5] == 1
         let order: ByteOrder = little ? .little : .big

@@ -18,6 +18,11 @@ struct Crashsh: ParsableCommand {
         discussion: """
         The dump (ELF vmcore, makedumpfile kdump-compressed or flattened, QEMU dump-guest-memory) \
         and the vmlinux with debuginfo may be given in either order; they are told apart by content. \
+        The parts of a makedumpfile --split dump are given together, as crash takes them \
+        (crashsh VMLINUX PART1 PART2 ...). A flattened dump (makedumpfile -F) is indexed once; the \
+        index is kept in $XDG_CACHE_HOME/crashsh/flat-index (or ~/.cache/crashsh/flat-index). \
+        --rewrite-flattened IN OUT writes a flattened dump IN as the seekable kdump file OUT, \
+        like makedumpfile -R. \
         Without a vmlinux, crashsh looks for the dump's kernel in /usr/lib/debug (by build-id and \
         release) and in $XDG_CACHE_HOME/crashsh/debuginfo. Commands come from -c, -i, standard input \
         when it is not a terminal, or the interactive prompt (enter "help" there).
@@ -57,12 +62,19 @@ struct Crashsh: ParsableCommand {
           help: "Accepted for crash compatibility; crashsh prints no banner outside the prompt anyway.")
     var silent = false
 
-    @Argument(help: ArgumentHelp("The dump file and, optionally, the vmlinux, in either order.", valueName: "file"))
+    @Flag(name: .customLong("rewrite-flattened"),
+          help: "Write the flattened dump IN (makedumpfile -F) as a seekable kdump file OUT (like makedumpfile -R), then exit. Usage: crashsh --rewrite-flattened IN OUT")
+    var rewriteFlattened = false
+
+    @Argument(help: ArgumentHelp("The dump file (or all parts of a split dump) and, optionally, the vmlinux, in any order.", valueName: "file"))
     var files: [String] = []
 
     func validate() throws {
+        if rewriteFlattened {
+            if files.count != 2 { throw ValidationError("--rewrite-flattened takes two files: IN (flattened) and OUT (new)") }
+            return
+        }
         if files.isEmpty { throw ValidationError("missing the dump file") }
-        if files.count > 2 { throw ValidationError("expected a dump file and at most one vmlinux, got \(files.count) files") }
     }
 
     func run() throws {
@@ -79,9 +91,19 @@ struct Crashsh: ParsableCommand {
             }
         }
 
+        if rewriteFlattened {
+            do {
+                try InputFiles.rewriteFlattened(from: files[0], to: files[1])
+            } catch {
+                Terminal.error("crashsh: \(InputFiles.describe(error))")
+                throw ExitCode.failure
+            }
+            return
+        }
+
         let session: Session
         do {
-            session = try InputFiles.openSession(files: files)
+            session = try InputFiles.openSession(files: files, flatIndexCache: InputFiles.flatIndexCache())
         } catch {
             Terminal.error("crashsh: \(InputFiles.describe(error))")
             throw ExitCode.failure

@@ -9,20 +9,55 @@ import DumpModel
 /// Sorting out the files on the command line: which one is the dump, which the vmlinux, and
 /// where the vmlinux is when none was given.
 enum InputFiles {
-    /// Opens the dump among `files` (one or two paths, either order) and builds the session.
-    /// With two files, the one that opens as a dump is the dump; the other is the vmlinux,
-    /// which is only checked to be a readable file here (it is opened on first use).
-    /// With one file, the vmlinux is looked for where distributions put debuginfo.
-    static func openSession(files: [String]) throws -> Session {
+    /// Opens the dump among `files` (one or two paths, either order; or the parts of a
+    /// makedumpfile --split dump, with the vmlinux anywhere among them, as crash takes them) and
+    /// builds the session. The files are told apart by content; the vmlinux is only checked to be
+    /// a readable file here (it is opened on first use). Without one, it is looked for where
+    /// distributions put debuginfo. A flattened dump's index is kept in `flatIndexCache`.
+    static func openSession(files: [String], flatIndexCache: FlatIndexCache? = nil) throws -> Session {
+        if files.count > 2 {
+            var dumps: [String] = [], vmlinuxes: [String] = []
+            for file in files {
+                switch try DumpOpener.classify(path: file) {
+                case .dump: dumps.append(file)
+                case .vmlinux: vmlinuxes.append(file)
+                case .unknown(let detail): throw InputProblem("\(file): neither a dump nor a vmlinux (\(detail))")
+                }
+            }
+            if vmlinuxes.count > 1 {
+                throw InputProblem("\(vmlinuxes.joined(separator: " and ")) are all kernel images (vmlinux); give one")
+            }
+            let dump = try DumpOpener.open(paths: dumps, flatIndexCache: flatIndexCache)
+            if let vmlinux = vmlinuxes.first {
+                try checkReadableFile(vmlinux)
+                return Session(dump: dump, vmlinuxPath: vmlinux)
+            }
+            return sessionLocatingVmlinux(dump: dump)
+        }
         if files.count == 2 {
-            let (dump, vmlinux) = try openDump(either: files[0], or: files[1])
+            let kinds = (try DumpOpener.classify(path: files[0]), try DumpOpener.classify(path: files[1]))
+            if case (.dump, .dump) = kinds {
+                // Two dumps make one only as the two parts of a split dump.
+                let dump: any DumpFile
+                do {
+                    dump = try DumpOpener.open(paths: files, flatIndexCache: flatIndexCache)
+                } catch DumpError.unsupported {
+                    throw InputProblem("\(files[0]) and \(files[1]) are both dump files; give one dump and its vmlinux")
+                }
+                return sessionLocatingVmlinux(dump: dump)
+            }
+            let (dump, vmlinux) = try openDump(either: files[0], or: files[1], flatIndexCache: flatIndexCache)
             try checkReadableFile(vmlinux)
             return Session(dump: dump, vmlinuxPath: vmlinux)
         }
         if case .vmlinux = try DumpOpener.classify(path: files[0]) {
             throw InputProblem("\(files[0]): is a kernel image (vmlinux), not a dump; give the dump file too")
         }
-        let dump = try DumpOpener.open(path: files[0])
+        return sessionLocatingVmlinux(dump: try DumpOpener.open(path: files[0], flatIndexCache: flatIndexCache))
+    }
+
+    /// A session for `dump` with the vmlinux found by the dump's build-id and release.
+    static func sessionLocatingVmlinux(dump: any DumpFile) -> Session {
         let info = dump.vmcoreinfo
         let locator = DebuginfoLocator(cacheDirectory: DebuginfoLocator.cacheDirectory(
             xdgCacheHome: Terminal.environment("XDG_CACHE_HOME"), home: Terminal.environment("HOME")))
@@ -36,10 +71,17 @@ enum InputFiles {
         return session
     }
 
+    /// Where flattened dumps' indexes are kept ($XDG_CACHE_HOME or ~/.cache, crashsh/flat-index).
+    static func flatIndexCache() -> FlatIndexCache? {
+        FlatIndexCache.defaultDirectory(xdgCacheHome: Terminal.environment("XDG_CACHE_HOME"),
+                                        home: Terminal.environment("HOME")).map(FlatIndexCache.init(directory:))
+    }
+
     /// Tells which of two files is the dump, by content (crash's rule): an ELF core or a
     /// kdump/flattened signature is a dump, an ELF executable with sections is the vmlinux.
     /// Opens the dump; returns it with the vmlinux's path.
-    static func openDump(either first: String, or second: String) throws -> (any DumpFile, String) {
+    static func openDump(either first: String, or second: String,
+                         flatIndexCache: FlatIndexCache? = nil) throws -> (any DumpFile, String) {
         let firstKind = try DumpOpener.classify(path: first)
         let secondKind = try DumpOpener.classify(path: second)
         switch (firstKind, secondKind) {
@@ -48,18 +90,29 @@ enum InputFiles {
         case (.vmlinux, .vmlinux):
             throw InputProblem("\(first) and \(second) are both kernel images (vmlinux); give the dump file too")
         case (.dump, .vmlinux):
-            return (try DumpOpener.open(path: first), second)
+            return (try DumpOpener.open(path: first, flatIndexCache: flatIndexCache), second)
         case (.vmlinux, .dump):
-            return (try DumpOpener.open(path: second), first)
+            return (try DumpOpener.open(path: second, flatIndexCache: flatIndexCache), first)
         case (.vmlinux, .unknown), (.unknown, .vmlinux), (.unknown, .unknown):
             // The unknown one would be the dump: opening it says exactly what is wrong.
             let dumpPath = firstKind == .vmlinux ? second : first
-            return (try DumpOpener.open(path: dumpPath), firstKind == .vmlinux ? first : second)
+            return (try DumpOpener.open(path: dumpPath, flatIndexCache: flatIndexCache), firstKind == .vmlinux ? first : second)
         case (.unknown(let detail), .dump):
             throw InputProblem("\(first): neither a dump nor a vmlinux (\(detail))")
         case (.dump, .unknown(let detail)):
             throw InputProblem("\(second): neither a dump nor a vmlinux (\(detail))")
         }
+    }
+
+    /// `crashsh --rewrite-flattened IN OUT`: writes the logical file of the flattened dump `input`
+    /// to the new file `output` (makedumpfile -R's job), holes left sparse.
+    static func rewriteFlattened(from input: String, to output: String) throws {
+        let file = try MappedFile(path: input)
+        guard FlattenedFile.hasSignature(file) else {
+            throw InputProblem("\(input): not a flattened dump (no makedumpfile signature); nothing to rewrite")
+        }
+        let flat = try FlattenedFile(base: file)
+        try flat.writeSeekable(to: output)
     }
 
     /// Throws the DumpError that opening `path` would, without opening it.

@@ -117,18 +117,25 @@ enum TestWriter {
         var prstatusPIDs: [Int32] = [1, 42]
         var dumpLevel: Int32 = 31
         var status: UInt32 = 1
+        /// One part of a makedumpfile --split set: the pfns whose page_descs and data this file
+        /// holds (the bitmaps, as makedumpfile writes them, describe every pfn).
+        var split: Range<UInt64>? = nil
+        /// utsname.machine.
+        var machine = "x86_64"
+        /// No bitmap blocks at all (an empty dump: max_mapnr 0).
+        var noBitmapBlocks = false
 
         /// The file, and where the page_desc table starts.
         func build() -> (bytes: [UInt8], dataOffset: Int) {
             let bs = Int(blockSize)
             let bitmapBytes = Int((maxMapnr + 7) / 8)
             // Each bitmap rounded up to whole blocks (the two halves are equal).
-            let halfBlocks = max(1, (bitmapBytes + bs - 1) / bs)
+            let halfBlocks = noBitmapBlocks ? 0 : max(1, (bitmapBytes + bs - 1) / bs)
             let subHdrBlocks = 2
             var out = [UInt8](repeating: 0, count: bs * (1 + subHdrBlocks + 2 * halfBlocks))
             out.replaceSubrange(0..<8, with: Array("KDUMP   ".utf8))
             put(headerVersion, at: 8, in: &out)
-            for (k, s) in ["Linux", "testhost", "6.1.0-test", "#1 SMP", "x86_64", "(none)"].enumerated() {
+            for (k, s) in ["Linux", "testhost", "6.1.0-test", "#1 SMP", machine, "(none)"].enumerated() {
                 out.replaceSubrange(12 + 65 * k ..< 12 + 65 * k + s.utf8.count, with: Array(s.utf8))
             }
             put(Int64(0x6000_0000), at: 408, in: &out)
@@ -159,13 +166,18 @@ enum TestWriter {
                 put(UInt64(noteOffset), at: sub + 48, in: &out); put(UInt64(notes.count), at: sub + 56, in: &out)
             }
             if headerVersion >= 6 { put(maxMapnr, at: sub + 96, in: &out) }
+            if let split, headerVersion >= 2 {
+                put(Int32(1), at: sub + 12, in: &out)
+                put(split.lowerBound, at: sub + 16, in: &out); put(split.upperBound, at: sub + 24, in: &out)
+                if headerVersion >= 6 { put(split.lowerBound, at: sub + 80, in: &out); put(split.upperBound, at: sub + 88, in: &out) }
+            }
             // Bitmaps.
             let bm1 = bs * (1 + subHdrBlocks), bm2 = bm1 + halfBlocks * bs
             for pfn in pages.keys { out[bm1 + Int(pfn / 8)] |= 1 << (pfn % 8); out[bm2 + Int(pfn / 8)] |= 1 << (pfn % 8) }
             for pfn in excluded { out[bm1 + Int(pfn / 8)] |= 1 << (pfn % 8) }
             // page_desc table, then data.
             let dataOffset = out.count
-            let sorted = pages.keys.sorted()
+            let sorted = pages.keys.sorted().filter { split?.contains($0) ?? true }
             var data: [UInt8] = []
             var table: [UInt8] = []
             let dataStart = dataOffset + 24 * sorted.count
@@ -177,6 +189,36 @@ enum TestWriter {
             out += table + data
             return (out, dataOffset)
         }
+    }
+
+    /// The first block of a kdump-compressed file of another machine's layout: a 32-bit one
+    /// (4-byte timestamps: status at 412, block_size at 416) and/or big-endian fields.
+    static func foreignKdumpHeader(machine: String, bits32: Bool, bigEndian: Bool) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: 4096)
+        out.replaceSubrange(0..<8, with: Array("KDUMP   ".utf8))
+        func field(_ v: Int32, at offset: Int) {
+            out.replaceSubrange(offset ..< offset + 4, with: bigEndian ? be(v) : le(v))
+        }
+        field(6, at: 8)
+        for (k, s) in ["Linux", "host", "6.1.0", "#1", machine, "(none)"].enumerated() {
+            out.replaceSubrange(12 + 65 * k ..< 12 + 65 * k + s.utf8.count, with: Array(s.utf8))
+        }
+        let blockSize = bits32 ? 416 : 428
+        field(4096, at: blockSize)
+        field(1, at: blockSize + 4)       // sub_hdr_size
+        field(2, at: blockSize + 8)       // bitmap_blocks
+        field(0x100, at: blockSize + 12)  // max_mapnr
+        return out
+    }
+
+    /// An ELF core with a 32-bit (ELFCLASS32) header for `machine`.
+    static func elf32Core(machine: UInt16, bigEndian: Bool = false) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: 52)
+        out.replaceSubrange(0..<4, with: [0x7f, 0x45, 0x4c, 0x46])
+        out[4] = 1; out[5] = bigEndian ? 2 : 1; out[6] = 1
+        out.replaceSubrange(16..<18, with: bigEndian ? be(UInt16(4)) : le(UInt16(4)))
+        out.replaceSubrange(18..<20, with: bigEndian ? be(machine) : le(machine))
+        return out
     }
 
     /// The flattened form of `logical`: records of `chunk` bytes, written in `order`, plus stale

@@ -184,7 +184,8 @@ import TestSupport
             (try patched("block-size-odd.kdump", [(428, 4097, 4)]), "block_size"),
             (try patched("bitmap-past-end.kdump", [(436, fileBlocks + 16, 4)]), "truncated: bitmaps"),
             (try patched("bitmap-blocks-max.kdump", [(436, 0xffff_ffff, 4)]), "bitmap"),
-            (try patched("no-bitmap.kdump", [(436, 0, 4)]), "bitmap_blocks"),
+            // No bitmap blocks is an empty dump only when max_mapnr is 0.
+            (try patched("no-bitmap.kdump", [(436, 0, 4)]), "more pages than the bitmaps (0 bytes each) describe"),
             // max_mapnr_64 (sub-header + 96) larger than the bitmaps can describe.
             (try patched("max-mapnr.kdump", [(l.pageSize + 96, UInt64(l.bitmapLength) * 8, 8)]), "max_mapnr"),
         ]

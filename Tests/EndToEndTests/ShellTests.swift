@@ -162,8 +162,10 @@ import Testing
         let none = try Harness.run([])
         #expect(none.exitCode == 64)
         #expect(none.stderr.contains("Usage: crashsh"))
+        // Three files are a split dump's parts (and a vmlinux): not a usage error, but these do not exist.
         let three = try Harness.run(["a", "b", "c"])
-        #expect(three.exitCode == 64)
+        #expect(three.exitCode == 1)
+        #expect(three.stderr == "crashsh: a: cannot open: no such file (ENOENT)\n")
         let option = try Harness.run(["--no-such-option", Harness.fixture("dump.kdump")])
         #expect(option.exitCode == 64)
     }

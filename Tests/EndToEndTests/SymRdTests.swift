@@ -217,7 +217,8 @@ struct SymRdTests {
         #expect(table.names(withPrefix: "free_ext_i") == ["free_ext_idx"])
     }
 
-    /// A read that runs into an excluded page shows what it could read, then crash's error line.
+    /// A read that runs into an excluded page shows what it could read, then crash's error line;
+    /// the command counts as failed (the line goes to standard error), as when the first byte fails.
     @Test(Harness.needsSample) func readRunningIntoAnExcludedPage() throws {
         let session = try Self.session("dump.kdump")
         // pfn 0x3670 is excluded (a user page) in the filtered dumps; find a present page before an
@@ -227,14 +228,19 @@ struct SymRdTests {
         while pfn < 0x10000, !(dump.pageState(pfn: pfn) == .present && dump.pageState(pfn: pfn + 1) == .excluded) { pfn += 1 }
         try #require(pfn < 0x10000)
         let boundary = (pfn + 1) << 12
-        guard case let .output(text) = Harness.runCommand(session, "rd -p \(String(boundary - 16, radix: 16)) 4") else {
-            Issue.record("rd across the boundary failed outright"); return
+        guard case let .partial(text, failure) = session.execute(["rd", "-p", String(boundary - 16, radix: 16), "4"]) else {
+            Issue.record("rd across the boundary did not fail part-way"); return
         }
-        let lines = text.split(separator: "\n")
-        #expect(lines.count == 2)
-        #expect(lines.first?.hasPrefix(String(repeating: " ", count: 16 - String(boundary - 16, radix: 16).count)
-            + String(boundary - 16, radix: 16) + ":  ") == true)
-        #expect(lines.last == "rd: page excluded: physical address: \(String(boundary, radix: 16))  type: \"64-bit PHYSADDR\"")
+        #expect(failure == "rd: page excluded: physical address: \(String(boundary, radix: 16))  type: \"64-bit PHYSADDR\"")
+        #expect(text.split(separator: "\n").count == 1)
+        let sink = StringSink()
+        guard case let .partial(_, streamedFailure) = try session.execute(["rd", "-p", String(boundary - 16, radix: 16), "4"],
+                                                                         streamingTo: sink) else {
+            Issue.record("streamed rd across the boundary did not fail part-way"); return
+        }
+        #expect(streamedFailure == failure && sink.text == text)
+        #expect(text.hasPrefix(String(repeating: " ", count: 16 - String(boundary - 16, radix: 16).count)
+            + String(boundary - 16, radix: 16) + ":  "))
     }
 
     // MARK: - The vmlinux: wrong build, stripped

@@ -29,6 +29,21 @@ enum ElfConst {
     static let pnXNum: UInt16 = 0xffff
     static let ehdrSize: UInt64 = 64
     static let phdrSize: UInt64 = 56
+
+    /// e_machine values of the architectures Linux dumps come from: (constant name, the name
+    /// `uname -m` gives).
+    static let machines: [UInt16: (constant: String, arch: String)] = [
+        3: ("EM_386", "i386"), 8: ("EM_MIPS", "mips"), 20: ("EM_PPC", "ppc"), 21: ("EM_PPC64", "ppc64"),
+        22: ("EM_S390", "s390"), 40: ("EM_ARM", "arm"), 42: ("EM_SH", "sh"), 43: ("EM_SPARCV9", "sparc64"),
+        50: ("EM_IA_64", "ia64"), 62: ("EM_X86_64", "x86_64"), 183: ("EM_AARCH64", "aarch64"),
+        243: ("EM_RISCV", "riscv"), 258: ("EM_LOONGARCH", "loongarch"),
+    ]
+
+    /// "aarch64 (e_machine 183, EM_AARCH64)", or "e_machine N" for a value not in the table.
+    static func describeMachine(_ machine: UInt16) -> String {
+        guard let m = machines[machine] else { return "e_machine \(machine)" }
+        return "\(m.arch) (e_machine \(machine), \(m.constant))"
+    }
 }
 
 /// An ELF64 little-endian core: /proc/vmcore as kdump writes it, makedumpfile -E, or QEMU's
@@ -45,11 +60,14 @@ enum ElfConst {
 /// does not, because a zero read as data is a wrong answer that looks right.)
 ///
 /// Pages, where segments need not be page-aligned:
-/// - a page with any byte in a tail that no segment's file data covers is excluded, even if other
-///   bytes of it are in file data (those bytes alone are not the page);
-/// - otherwise a page with any byte in file data is present; its bytes outside every segment read
-///   as zeros (they are not RAM by the dump's account, e.g. the firmware area after 0x9fc00 in the
-///   first page frames, and the kernel does not read them as memory);
+/// - a page no byte of any segment's file data lies in, but some tail does, is excluded;
+/// - a page with any byte in file data is present: the bytes in the file are real and read as
+///   stored; its bytes in a tail, or outside every segment, read as zeros. That is what crash
+///   (netdump.c's zero_fill) and libkdumpfile (elfdump.c fills a page's rest past p_filesz with
+///   zeros) do for the whole tail; crashsh does it only where the page also holds file bytes, since
+///   a page cannot be half excluded. (Bytes outside every segment are not RAM by the dump's
+///   account, e.g. the firmware area after 0x9fc00 in the first page frames, and the kernel does
+///   not read them as memory.)
 /// - a page no segment touches is not in the dump.
 /// Where segments overlap, file data wins over a tail, then the earlier program header wins.
 /// Open cost: the program headers and notes only.
@@ -87,8 +105,14 @@ public final class ElfCoreFile: DumpFile {
         guard Array(ident[0..<4]) == ElfConst.magic else {
             throw DumpError.unknownFormat(path: path, detail: "no ELF magic")
         }
-        guard ident[4] == 2 else { throw DumpError.unsupported(path: path, what: "32-bit ELF core (ELFCLASS32)") }
-        guard ident[5] == 1 else { throw DumpError.unsupported(path: path, what: "big-endian ELF core") }
+        // Only x86_64 cores are read: name what else this is (e_machine is at 18 in both classes).
+        if ident[4] != 2 || ident[5] != 1 {
+            let machine = (try? reader.load(UInt16.self, at: 18, order: ident[5] == 2 ? .big : .little)) ?? 0
+            let kind = [ident[4] == 1 ? "32-bit" : ident[4] == 2 ? nil : "ELF class \(ident[4])",
+                        ident[5] == 2 ? "big-endian" : ident[5] == 1 ? nil : "ELF data encoding \(ident[5])"]
+                .compactMap { $0 }.joined(separator: " ")
+            throw DumpError.unsupported(path: path, what: "\(kind) ELF core for \(ElfConst.describeMachine(machine)); crashsh reads x86_64 dumps")
+        }
         func u16(_ o: UInt64) throws -> UInt16 { try reader.load(UInt16.self, at: o, what: "ELF header") }
         func u32(_ o: UInt64) throws -> UInt32 { try reader.load(UInt32.self, at: o, what: "ELF header") }
         func u64(_ o: UInt64) throws -> UInt64 { try reader.load(UInt64.self, at: o, what: "ELF header") }
@@ -99,6 +123,9 @@ public final class ElfCoreFile: DumpFile {
                           shentsize: try u16(58), shnum: try u16(60), shstrndx: try u16(62))
         guard h.type == ElfConst.etCore else {
             throw DumpError.unknownFormat(path: path, detail: "ELF file of type \(h.type), not a core file (ET_CORE)")
+        }
+        guard h.machine == ElfConst.emX86_64 else {
+            throw DumpError.unsupported(path: path, what: "ELF core for \(ElfConst.describeMachine(h.machine)); crashsh reads x86_64 dumps")
         }
         guard UInt64(h.phentsize) == ElfConst.phdrSize else {
             throw DumpError.badHeader(path: path, field: "e_phentsize", value: String(h.phentsize),
@@ -167,11 +194,25 @@ public final class ElfCoreFile: DumpFile {
         pieceFileOffset = offsets
 
         // The tail pieces that survived overlap resolution, as page ranges (sorted, since the
-        // map is). Runs that share or abut a page merge into one.
+        // map is), less the pages at either end that also hold file data. Runs that share or
+        // abut a page merge into one.
         let shift = UInt64(pageSize.trailingZeroBitCount)
+        /// True when some file-data piece has a byte in page `pfn`.
+        func holdsFileData(_ pfn: UInt64) -> Bool {
+            let start = pfn << shift, end = start &+ (1 << shift)
+            var k = map.firstIndex(endingAfter: start)
+            while k < map.count, end == 0 || map.starts[k] < end {
+                if offsets[map.owners[k]] != nil { return true }
+                k += 1
+            }
+            return false
+        }
         var first: [UInt64] = [], last: [UInt64] = []
         for i in 0..<map.count where offsets[map.owners[i]] == nil {
-            let f = map.starts[i] >> shift, l = (map.ends[i] - 1) >> shift
+            var f = map.starts[i] >> shift, l = (map.ends[i] - 1) >> shift
+            if holdsFileData(f) { f &+= 1 }
+            if l >= f, holdsFileData(l) { l &-= 1 }
+            guard f <= l else { continue }
             if let previous = last.last, f <= previous &+ 1 {
                 last[last.count - 1] = max(previous, l)
             } else {
@@ -238,10 +279,13 @@ public final class ElfCoreFile: DumpFile {
             if s > pos { (dst + Int(pos - start)).initializeMemory(as: UInt8.self, repeating: 0, count: Int(s - pos)) }
             let owner = map.owners[i]
             let window = UnsafeMutableRawBufferPointer(start: dst + Int(s - start), count: Int(e - s))
-            // Every page a tail touches is in the excluded ranges, checked above.
-            guard let fileOffset = pieceFileOffset[owner] else { throw DumpError.excludedPage(paddr: start) }
-            try reader.fetch(from: fileOffset &+ (s - pieceStart[owner]), into: window, what: "PT_LOAD data")
-            covered = true
+            if let fileOffset = pieceFileOffset[owner] {
+                try reader.fetch(from: fileOffset &+ (s - pieceStart[owner]), into: window, what: "PT_LOAD data")
+                covered = true
+            } else {
+                // A tail in a page that also holds file data (else the page was excluded above).
+                window.initializeMemory(as: UInt8.self, repeating: 0)
+            }
             pos = e
             i += 1
         }

@@ -60,6 +60,10 @@ public final class KdumpCompressedFile: DumpFile {
     public let bitmapOffset: UInt64
     public let bitmapLength: UInt64
     public let dataOffset: UInt64
+    /// For one part of a makedumpfile --split set: the pfns whose pages this file holds
+    /// (`start_pfn ..< end_pfn` of the sub-header). The bitmaps describe every pfn, but the
+    /// page_desc table has entries for this range only. nil for a whole dump.
+    public let splitRange: Range<UInt64>?
 
     /// Status and page flags.
     public static let compressedZlib: UInt32 = 0x1
@@ -86,6 +90,8 @@ public final class KdumpCompressedFile: DumpFile {
     /// header asks for more.
     public static let defaultBitmapCopyLimit: UInt64 = 256 << 20
     private var rankIndex: [UInt64]?
+    /// `rank(splitRange.lowerBound)`, once computed.
+    private var splitRankBase: UInt64?
     private let decoder = PageDecompressor()
     /// Holds a page's stored bytes when the reader cannot hand out a pointer to them.
     private let scratch: UnsafeMutableRawBufferPointer
@@ -126,6 +132,9 @@ public final class KdumpCompressedFile: DumpFile {
                             nrCPUs: try i32(460), tasks: [])
 
         let bs = h.blockSize
+        if let other = try KdumpCompressedFile.otherLayout(reader, machine: uts.count > 4 ? uts[4] : "") {
+            throw DumpError.unsupported(path: path, what: "\(other); crashsh reads x86_64 dumps")
+        }
         guard bs >= 512, bs <= 1 << 16, bs & (bs - 1) == 0 else {
             throw bad("block_size", bs, "must be a power of two from 512 to 65536")
         }
@@ -149,7 +158,7 @@ public final class KdumpCompressedFile: DumpFile {
         guard dataOff <= reader.size else {
             throw reader.truncated("bitmaps (\(h.bitmapBlocks) blocks)", at: bmOff, length: bmLen)
         }
-        guard bmLen > 0 else { throw bad("bitmap_blocks", h.bitmapBlocks, "no bitmap") }
+        // No bitmap blocks is a dump of no pages (max_mapnr 0, checked below): it opens, empty.
         // A flattened file's logical size is only what its records claim (one tiny record far out
         // makes it huge); the bitmaps themselves must be in the file, or max_mapnr could size the
         // rank index and the bitmap scans by a number no file backs.
@@ -189,6 +198,18 @@ public final class KdumpCompressedFile: DumpFile {
             throw bad(v >= 6 ? "max_mapnr_64" : "max_mapnr", maxMapnr,
                       "more pages than the bitmaps (\(bmLen / 2) bytes each) describe")
         }
+        if v >= 2, s.split != 0 {
+            // From version 6 on the 64-bit fields are the ones to read (the 32-bit ones are
+            // clamped to UINT_MAX); crash does the same.
+            let start = v >= 6 ? s.startPFN64 : s.startPFN, end = v >= 6 ? s.endPFN64 : s.endPFN
+            guard start < end, end <= maxMapnr else {
+                throw bad(v >= 6 ? "start_pfn_64/end_pfn_64" : "start_pfn/end_pfn", "\(start)-\(end)",
+                          "not a page range within max_mapnr \(maxMapnr)")
+            }
+            splitRange = start ..< end
+        } else {
+            splitRange = nil
+        }
 
         var notes: [DumpNote] = []
         if v >= 4, s.sizeNote > 0 {
@@ -214,6 +235,51 @@ public final class KdumpCompressedFile: DumpFile {
             secondBitmap = p + Int(bmLen / 2)
         }
     }
+
+    /// What the header says this file is when it is not a little-endian 64-bit kdump file of an
+    /// x86_64 machine: makedumpfile writes the header in the dumped machine's byte order and C
+    /// layout, so a 32-bit machine's header has 4-byte timestamps (block_size at 416, not 428) and
+    /// a big-endian machine's fields are byte-swapped. The byte order is told by header_version
+    /// (a small number), the word size by utsname.machine when it names a known architecture, else
+    /// by where a plausible block_size is. nil when it is x86_64's layout.
+    static func otherLayout(_ reader: any ByteReader, machine: String) throws -> String? {
+        func plausibleBlockSize(_ v: Int32) -> Bool { v >= 512 && v <= 1 << 16 && v & (v - 1) == 0 }
+        func field(_ offset: UInt64, _ order: ByteOrder) throws -> Int32 {
+            try reader.load(Int32.self, at: offset, order: order, what: "disk_dump_header")
+        }
+        func smallVersion(_ v: Int32) -> Bool { v >= 0 && v < 256 }
+        let littleVersion = smallVersion(try field(8, .little)), bigVersion = smallVersion(try field(8, .big))
+        let big: Bool
+        if littleVersion != bigVersion {
+            big = bigVersion
+        } else {
+            big = try !plausibleBlockSize(field(428, .little)) && !plausibleBlockSize(field(416, .little))
+                && (plausibleBlockSize(field(428, .big)) || plausibleBlockSize(field(416, .big)))
+        }
+        let order: ByteOrder = big ? .big : .little
+        let bits32: Bool
+        if machines32Bit.contains(machine) || machine.hasPrefix("armv") {
+            bits32 = true
+        } else if machines64Bit.contains(machine) {
+            bits32 = false
+        } else {
+            bits32 = try !plausibleBlockSize(field(428, order)) && plausibleBlockSize(field(416, order))
+        }
+        let named = machine.isEmpty ? "" : " (machine \(machine))"
+        switch (big, bits32) {
+        case (false, false):
+            return machine.isEmpty || machine == "x86_64" ? nil : "kdump-compressed file for \(machine)"
+        case (true, false): return "big-endian 64-bit kdump-compressed file\(named)"
+        case (false, true): return "32-bit kdump-compressed file\(named)"
+        case (true, true): return "big-endian 32-bit kdump-compressed file\(named)"
+        }
+    }
+
+    /// `uname -m` names of 32-bit and 64-bit Linux architectures (utsname.machine in the header).
+    static let machines32Bit: Set<String> = ["i386", "i486", "i586", "i686", "arm", "ppc", "s390", "mips", "mipsel",
+                                             "sh4", "sparc", "m68k", "riscv32", "parisc"]
+    static let machines64Bit: Set<String> = ["x86_64", "aarch64", "ppc64", "ppc64le", "s390x", "riscv64",
+                                             "loongarch64", "mips64", "sparc64", "ia64", "parisc64", "alpha"]
 
     deinit {
         scratch.deallocate()
@@ -273,7 +339,16 @@ public final class KdumpCompressedFile: DumpFile {
         return maxMapnr > first ? (1 << (maxMapnr - first)) - 1 : 0
     }
 
-    /// Number of set bits of the 2nd bitmap before `pfn`: the index of its page_desc.
+    /// The index of `pfn`'s page_desc: the set bits of the 2nd bitmap before it, counted from the
+    /// start of the part's range in a split dump.
+    private func pageDescIndex(_ pfn: UInt64) -> UInt64 {
+        guard let first = splitRange?.lowerBound, first > 0 else { return rank(pfn) }
+        let base = splitRankBase ?? rank(first)
+        splitRankBase = base
+        return rank(pfn) &- base
+    }
+
+    /// Number of set bits of the 2nd bitmap before `pfn`.
     private func rank(_ pfn: UInt64) -> UInt64 {
         let index = rankIndex ?? buildRankIndex()
         let superblock = pfn >> 9
@@ -301,38 +376,58 @@ public final class KdumpCompressedFile: DumpFile {
         return index
     }
 
-    /// Pages whose bytes are in the dump (set bits of the 2nd bitmap).
+    /// The pfns this file has pages for: all below `maxMapnr`, or a split part's range.
+    private var ownRange: Range<UInt64> { splitRange ?? 0 ..< maxMapnr }
+
+    /// Mask of the pfns of word `w` that are below `maxMapnr` and in `ownRange`.
+    @inline(__always)
+    private func ownMask(_ w: UInt64) -> UInt64 {
+        var mask = validMask(w)
+        guard let r = splitRange else { return mask }
+        let first = w * 64
+        if r.lowerBound > first { mask &= r.lowerBound >= first + 64 ? 0 : ~((1 << (r.lowerBound - first)) - 1) }
+        if r.upperBound < first + 64 { mask &= r.upperBound <= first ? 0 : (1 << (r.upperBound - first)) - 1 }
+        return mask
+    }
+
+    /// Pages whose bytes are in this file (set bits of the 2nd bitmap in `ownRange`).
     public var pagesPresent: UInt64 {
         var n: UInt64 = 0
-        for w in 0 ..< bitmapWords { n += UInt64((bitmapWord(bitmap2, w) & validMask(w)).nonzeroBitCount) }
+        let r = ownRange
+        guard !r.isEmpty else { return 0 }
+        for w in r.lowerBound / 64 ... (r.upperBound - 1) / 64 { n += UInt64((bitmapWord(bitmap2, w) & ownMask(w)).nonzeroBitCount) }
         return n
     }
 
-    /// RAM pages left out of the dump (in the 1st bitmap, not the 2nd).
+    /// RAM pages left out of the dump (in the 1st bitmap, not the 2nd), in `ownRange`.
     public var pagesExcluded: UInt64 {
         var n: UInt64 = 0
-        for w in 0 ..< bitmapWords {
-            n += UInt64((bitmapWord(bitmapOffset, w) & ~bitmapWord(bitmap2, w) & validMask(w)).nonzeroBitCount)
+        let r = ownRange
+        guard !r.isEmpty else { return 0 }
+        for w in r.lowerBound / 64 ... (r.upperBound - 1) / 64 {
+            n += UInt64((bitmapWord(bitmapOffset, w) & ~bitmapWord(bitmap2, w) & ownMask(w)).nonzeroBitCount)
         }
         return n
     }
 
+    /// A pfn outside a split part's range is `.notInDump` here: its page is in another part.
     public func pageState(pfn: UInt64) -> PageState {
-        guard pfn < maxMapnr else { return .notInDump }
+        guard ownRange.contains(pfn) else { return .notInDump }
         if bit(bitmap2, pfn) { return .present }
         return bit(bitmapOffset, pfn) ? .excluded : .notInDump
     }
 
     public func presentPages() -> AnySequence<UInt64> {
         AnySequence { () -> AnyIterator<UInt64> in
-            var w: UInt64 = 0
+            let range = self.ownRange
+            var w: UInt64 = range.lowerBound / 64
             var bits: UInt64 = 0
             var loaded = false
             return AnyIterator {
                 while true {
                     if !loaded {
-                        guard w < self.bitmapWords else { return nil }
-                        bits = self.bitmapWord(self.bitmap2, w) & self.validMask(w)
+                        guard w < self.bitmapWords, w * 64 < range.upperBound else { return nil }
+                        bits = self.bitmapWord(self.bitmap2, w) & self.ownMask(w)
                         loaded = true
                     }
                     if bits != 0 {
@@ -382,7 +477,7 @@ public final class KdumpCompressedFile: DumpFile {
         case .excluded: throw DumpError.excludedPage(paddr: paddr)
         case .present: break
         }
-        let at = dataOffset &+ rank(pfn) &* KdumpCompressedFile.pageDescSize
+        let at = dataOffset &+ pageDescIndex(pfn) &* KdumpCompressedFile.pageDescSize
         var raw = (UInt64(0), UInt32(0), UInt32(0), UInt64(0))
         try withUnsafeMutableBytes(of: &raw) { buf in
             try reader.fetch(from: at, into: UnsafeMutableRawBufferPointer(rebasing: buf[0..<24]),
@@ -423,10 +518,22 @@ public final class KdumpCompressedFile: DumpFile {
     /// phys_base from the sub-header (header version 1 and later).
     public var headerPhysBase: UInt64? { header.headerVersion >= 1 ? subHeader.physBase : nil }
 
-    /// The compression the header's status names ("zlib", "lzo", "snappy", "zstd", or "none").
+    /// The compression of the pages: the one the header's status names; where it names none
+    /// (QEMU's dump-guest-memory and older makedumpfile leave status 0), the one the pages' own
+    /// flags name, looked for in the first `pagesLookedAt` present pages (a page that did not
+    /// shrink is stored raw, so the first pages alone can be raw). "none" when no page says one.
     public var compressionName: String {
-        (KdumpCompressedFile.compression(flags: header.status) ?? .none).rawValue
+        if let named = KdumpCompressedFile.compression(flags: header.status) { return named.rawValue }
+        for pfn in presentPages().prefix(KdumpCompressedFile.pagesLookedAt) {
+            if let d = try? pageDescriptor(pfn: pfn), let kind = KdumpCompressedFile.compression(flags: d.flags) {
+                return kind.rawValue
+            }
+        }
+        return PageCompression.none.rawValue
     }
+
+    /// How many pages `compressionName` looks at when the header does not say.
+    static let pagesLookedAt = 4096
 
     public func summary() -> DumpSummary {
         var s = DumpSummary(path: path, format: format, pageSize: pageSize)

@@ -18,10 +18,16 @@ public protocol ByteReader {
     /// (a mapped file); nil otherwise, and then callers `fetch` into their own buffer. Lets page readers
     /// decompress straight from the mapping without copying.
     func directPointer(at offset: UInt64, count: UInt64) -> UnsafeRawPointer?
+    /// `fetch` for a pass over much of the file (indexing, copying): a mapped file reads these with
+    /// pread(2) so the pages passed over do not stay resident in the process.
+    func streamingFetch(from offset: UInt64, into buffer: UnsafeMutableRawBufferPointer, what: String) throws
 }
 
 extension ByteReader {
     public func directPointer(at offset: UInt64, count: UInt64) -> UnsafeRawPointer? { nil }
+    public func streamingFetch(from offset: UInt64, into buffer: UnsafeMutableRawBufferPointer, what: String) throws {
+        try fetch(from: offset, into: buffer, what: what)
+    }
 }
 
 extension ByteReader {
@@ -70,11 +76,16 @@ extension MappedFile: ByteReader {
     }
 
     public func fetch(from offset: UInt64, into buffer: UnsafeMutableRawBufferPointer, what: String) throws {
-        guard buffer.count > 0 else { return }
-        guard let p = pointer(at: offset, count: UInt64(buffer.count)), let dst = buffer.baseAddress else {
+        guard buffer.count > 0, let dst = buffer.baseAddress else { return }
+        guard isMapped else { return try readWithoutMapping(from: offset, into: buffer, what: what) }
+        guard let p = pointer(at: offset, count: UInt64(buffer.count)) else {
             throw truncated(what, at: offset, length: UInt64(buffer.count))
         }
         dst.copyMemory(from: p, byteCount: buffer.count)
+    }
+
+    public func streamingFetch(from offset: UInt64, into buffer: UnsafeMutableRawBufferPointer, what: String) throws {
+        try readWithoutMapping(from: offset, into: buffer, what: what)
     }
 }
 
@@ -101,6 +112,15 @@ public struct ByteRange<Base: ByteReader>: ByteReader {
                              fileSize: base.size)
         }
         try base.fetch(from: start + offset, into: buffer, what: what)
+    }
+
+    public func streamingFetch(from offset: UInt64, into buffer: UnsafeMutableRawBufferPointer, what: String) throws {
+        let (end, overflow) = offset.addingReportingOverflow(UInt64(buffer.count))
+        guard !overflow, end <= size else {
+            throw DumpError.truncated(path: name, what: what, offset: start &+ offset, length: UInt64(buffer.count),
+                             fileSize: base.size)
+        }
+        try base.streamingFetch(from: start + offset, into: buffer, what: what)
     }
 
     public func directPointer(at offset: UInt64, count: UInt64) -> UnsafeRawPointer? {
