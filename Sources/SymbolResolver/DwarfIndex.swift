@@ -25,17 +25,38 @@ struct AddressRange {
 final class DwarfIndex {
     let image: ELFImage
     let dwarf: OpaquePointer
+    /// The dwz common file (`.gnu_debugaltlink`) and its libdw handle, when the file has one:
+    /// libdw follows DW_FORM_*_sup/GNU_*_alt references into it.
+    private let alternate: (image: ELFImage, dwarf: OpaquePointer)?
     /// DIEs the current top-level `translate` may still build (see there).
     private var translationBudget = 0
 
-    init?(image: ELFImage) {
-        guard image.section(named: ".debug_info") != nil,
-              let d = dwarf_begin_elf(image.elf, DWARF_C_READ, nil) else { return nil }
+    init?(image: ELFImage, debugRoots: [String] = []) {
+        guard image.section(named: ".debug_info") != nil else { return nil }
+        image.inflateDebugSectionsForLibdw()
+        guard let d = dwarf_begin_elf(image.elf, DWARF_C_READ, nil) else { return nil }
         self.image = image
         dwarf = d
+        if let alt = SeparateDebugInfo(roots: debugRoots).findAlternate(for: image) {
+            alt.inflateDebugSectionsForLibdw()
+            if let altDwarf = dwarf_begin_elf(alt.elf, DWARF_C_READ, nil) {
+                dwarf_setalt(d, altDwarf)
+                alternate = (alt, altDwarf)
+            } else {
+                alternate = nil
+            }
+        } else {
+            alternate = nil
+        }
     }
 
-    deinit { dwarf_end(dwarf) }
+    /// Whether DWARF the file refers to in a dwz common file is reachable.
+    var hasAlternate: Bool { alternate != nil }
+
+    deinit {
+        dwarf_end(dwarf)
+        if let alternate { dwarf_end(alternate.dwarf) }
+    }
 
     /// .debug_aranges parsed directly (libdw's dwarf_getaranges also reads every unit header,
     /// which costs 2-10x more), sorted by start address.

@@ -13,7 +13,7 @@ public struct GlobalVariable: Sendable, Hashable {
 extension KernelImage {
     func dwarfIndex() -> DwarfIndex? {
         if let d = dwarfCache { return d }
-        let d = DwarfIndex(image: image)
+        let d = DwarfIndex(image: image, debugRoots: debugRoots)
         dwarfCache = d
         return d
     }

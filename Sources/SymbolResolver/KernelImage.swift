@@ -12,22 +12,52 @@ import Glibc
 /// Not thread-safe: the shell asks one question at a time.
 public final class KernelImage {
     public let path: String
+    /// The file with .symtab and DWARF: the vmlinux itself, or its separate debug file.
     let image: ELFImage
+    /// The file given, whose allocated sections (.BTF, .rodata, .orc_unwind) have their bytes:
+    /// the same as `image` unless the debuginfo was split off.
+    let loadedImage: ELFImage
+    /// Where separate debug files are looked for (build-id tree, debuglink mirrors).
+    let debugRoots: [String]
     private var symbolStore: SymbolStore?
     private var symbolError: SymbolError?
     private var typesCache: KernelTypes?
     var dwarfCache: DwarfIndex??
 
-    /// Opens and validates `path` as an x86_64 vmlinux (ET_EXEC). Throws `SymbolError`:
-    /// `.notELF`, `.emptyFile`, `.notVmlinux` (a core file, a module...), `.noSymbolTable`
-    /// (a stripped file), `.cannotOpen`.
-    public init(path: String) throws {
+    /// Opens and validates `path` as an x86_64 vmlinux (ET_EXEC). When the file has no DWARF
+    /// (stripped, or debuginfo split off), its debug file is looked for by build-id under each
+    /// of `debugRoots` and through `.gnu_debuglink` (see `SeparateDebugInfo`). Throws
+    /// `SymbolError`: `.notELF`, `.emptyFile`, `.notVmlinux` (a core file, a module...),
+    /// `.noSymbolTable` (stripped and no debug file found), `.cannotOpen`.
+    public init(path: String, debugRoots: [String] = ["/usr/lib/debug"]) throws {
         self.path = path
-        image = try ELFImage(path: path)
+        self.debugRoots = debugRoots
+        let given = try ELFImage(path: path)
+        loadedImage = given
+        let hasSymbols = { (i: ELFImage) in i.sections.contains(where: { $0.type == UInt32(SHT_SYMTAB) }) }
+        if given.section(named: ".debug_info") == nil,
+           let debug = SeparateDebugInfo(roots: debugRoots).find(for: given, role: .kernel), hasSymbols(debug) {
+            image = debug
+        } else {
+            image = given
+        }
         // A stripped vmlinux cannot resolve anything: say so at open, not at the first command.
-        if !image.sections.contains(where: { $0.type == UInt32(SHT_SYMTAB) }) {
+        if !hasSymbols(image) {
             throw SymbolError.noSymbolTable(path: path)
         }
+    }
+
+    /// The separate debug file in use, when the debuginfo was not in the file given.
+    public var debugFilePath: String? { image === loadedImage ? nil : image.path }
+
+    /// Section `name` and its bytes from whichever file stores them (a debug file has the
+    /// allocated sections as NOBITS).
+    func contents(ofSection name: String) -> (file: ELFImage, section: ELFSection, bytes: Bytes)? {
+        for i in [loadedImage, image] {
+            if let s = i.section(named: name), let b = i.bytes(of: s) { return (i, s, b) }
+            if loadedImage === image { break }
+        }
+        return nil
     }
 
     /// The .symtab at link-time addresses (slide 0); `relocated(by:)` applies KASLR.
@@ -49,8 +79,8 @@ public final class KernelImage {
     public func types() throws -> KernelTypes {
         if let typesCache { return typesCache }
         var btf: BTFTable?
-        if let s = image.section(named: ".BTF"), let b = image.bytes(of: s) {
-            btf = BTFTable(section: b, owner: image)
+        if let (file, _, b) = contents(ofSection: ".BTF") {
+            btf = BTFTable(section: b, owner: file)
         }
         guard btf != nil || hasDWARF else { throw SymbolError.noDebugInfo(path: path) }
         let t = KernelTypes(btf: btf)
@@ -60,35 +90,16 @@ public final class KernelImage {
 
     /// The GNU build-id from .note.gnu.build-id as lowercase hex (VMCOREINFO's BUILD-ID form),
     /// or nil when the file has none.
-    public lazy var buildID: String? = {
-        for s in image.sections where s.type == UInt32(SHT_NOTE) {
-            guard let b = image.bytes(of: s) else { continue }
-            var at = 0
-            while at + 12 <= b.count, let nsz = b.u32(at), let dsz = b.u32(at + 4), let type = b.u32(at + 8) {
-                let nameLen = Int(nsz), descLen = Int(dsz)
-                let nameAt = at + 12
-                let descAt = nameAt + ((nameLen + 3) & ~3)
-                guard nameLen < b.count, descLen < b.count, descAt <= b.count - descLen else { break }
-                if type == 3, nameLen == 4, b.cString(at: nameAt) == "GNU", let desc = b.slice(descAt, descLen) {
-                    var hex = ""
-                    for i in 0..<desc.count {
-                        let v = desc.base.load(fromByteOffset: i, as: UInt8.self)
-                        hex += String(v >> 4, radix: 16) + String(v & 0xf, radix: 16)
-                    }
-                    return hex
-                }
-                at = descAt + ((descLen + 3) & ~3)
-            }
-        }
-        return nil
-    }()
+    public lazy var buildID: String? = loadedImage.buildIDHex ?? image.buildIDHex
 
     /// The `linux_banner` string as stored in the file ("Linux version 6.1.0-56-cloud-amd64
     /// (...) #1 SMP ...\n"), or nil when the symbol or its bytes are missing.
     public lazy var linuxBanner: String? = {
         guard let table = try? symbols(), let sym = table.symbol(named: "linux_banner") else { return nil }
         let length = sym.size > 0 ? Int(min(sym.size, 1024)) : 512
-        guard let b = image.bytes(atAddress: sym.address, count: length) ?? image.bytes(atAddress: sym.address, count: 1) else {
+        guard let b = [loadedImage, image].lazy.compactMap({
+            $0.bytes(atAddress: sym.address, count: length) ?? $0.bytes(atAddress: sym.address, count: 1)
+        }).first else {
             return nil
         }
         let n = b.cStringLength(at: 0) ?? b.count
@@ -106,7 +117,7 @@ public final class KernelImage {
     /// `.orc_header`). Nil when the section is absent, has no file bytes, or is larger than
     /// `maxSize` (a damaged header never allocates gigabytes).
     public func sectionContents(named name: String, maxSize: Int = 1 << 28) -> (address: UInt64, bytes: [UInt8])? {
-        guard let s = image.section(named: name), s.size <= UInt64(maxSize), let b = image.bytes(of: s) else { return nil }
+        guard let (_, s, b) = contents(ofSection: name), b.count <= maxSize else { return nil }
         let bytes = [UInt8](UnsafeRawBufferPointer(start: b.base, count: b.count))
         return (s.address, bytes)
     }

@@ -14,20 +14,23 @@ enum InputFiles {
     /// which is only checked to be a readable file here (it is opened on first use).
     /// With one file, the vmlinux is looked for where distributions put debuginfo.
     static func openSession(files: [String]) throws -> Session {
+        let locator = DebuginfoLocator(cacheDirectory: DebuginfoLocator.cacheDirectory(
+            xdgCacheHome: Terminal.environment("XDG_CACHE_HOME"), home: Terminal.environment("HOME")))
         if files.count == 2 {
             let (dump, vmlinux) = try openDump(either: files[0], or: files[1])
             try checkReadableFile(vmlinux)
-            return Session(dump: dump, vmlinuxPath: vmlinux)
+            let session = Session(dump: dump, vmlinuxPath: vmlinux)
+            session.debugRoots = locator.debugRoots
+            return session
         }
         if case .vmlinux = try DumpOpener.classify(path: files[0]) {
             throw InputProblem("\(files[0]): is a kernel image (vmlinux), not a dump; give the dump file too")
         }
         let dump = try DumpOpener.open(path: files[0])
         let info = dump.vmcoreinfo
-        let locator = DebuginfoLocator(cacheDirectory: DebuginfoLocator.cacheDirectory(
-            xdgCacheHome: Terminal.environment("XDG_CACHE_HOME"), home: Terminal.environment("HOME")))
         let found = locator.locate(release: info?.osRelease, buildID: info?.buildID)
         let session = Session(dump: dump, vmlinuxPath: found)
+        session.debugRoots = locator.debugRoots
         if found == nil {
             let what = info?.osRelease.map { "for \($0) " } ?? ""
             let places = [locator.debugRoot] + (locator.cacheDirectory.map { [$0] } ?? [])

@@ -1,0 +1,117 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import SymbolResolver
+
+/// Every shape a distribution ships a vmlinux's debuginfo in gives the same answers as the plain
+/// vmlinux: debug sections compressed (zlib, zstd), split off to a file named by
+/// `.gnu_debuglink`, or found by build-id in a `.build-id` tree. The variants are made from the
+/// fixture vmlinux with binutils/elfutils in a temporary folder by the test that uses them.
+@Suite(.serialized) struct SeparateDebugInfoTests {
+    static let needsVmlinux = Comment(rawValue: SharedFixtures.sampleMissing)
+    static let objcopy = "/usr/bin/objcopy", euStrip = "/usr/bin/eu-strip"
+    static var hasObjcopy: Bool { Fixture.available && FileManager.default.isExecutableFile(atPath: objcopy) }
+    static var hasEuStrip: Bool { Fixture.available && FileManager.default.isExecutableFile(atPath: euStrip) }
+    /// objcopy can write zstd only when binutils was built with it (2.40 and later).
+    static let objcopyHasZstd: Bool = {
+        guard hasObjcopy, let help = try? Fixture.run(objcopy, ["--help"]) else { return false }
+        return help.stdout.contains("zstd")
+    }()
+
+    /// What the tests compare: a symbol, a struct member offset through BTF and through DWARF
+    /// (libdw reading .debug_info, .debug_abbrev, .debug_str), a function prototype from DWARF,
+    /// file:line (.debug_aranges read by crashsh, .debug_line by libdw), inline frames and a
+    /// .debug_frame rule.
+    static func fingerprint(_ k: KernelImage) throws -> [String] {
+        let table = try k.symbols()
+        let schedule = try #require(table.symbol(named: "schedule"))
+        let types = try k.types()
+        let task = try types.type(named: "struct task_struct")
+        let pid = try types.member("pid", in: task)
+        let dwarfTypes = KernelTypes(btf: nil)
+        let d = try #require(k.dwarfIndex())
+        let initTask = try #require(table.index(named: "init_task"))
+        let (first, last) = try #require(k.candidateUnits(forSymbol: initTask, table: table, dwarf: d))
+        var die = try #require(d.findVariable(named: "init_task", address: table.symbol(initTask).address,
+                                              units: first, through: last, stopAtDeclaration: false))
+        let dwarfTask = d.typeOf(&die, into: dwarfTypes)
+        let dwarfPid = try dwarfTypes.member("pid", in: dwarfTask)
+        let prototype = try #require(k.dwarfFunctionType(named: "schedule", into: dwarfTypes))
+        let at = schedule.address + 5
+        return [
+            "schedule \(String(schedule.address, radix: 16)) \(schedule.size)",
+            "task_struct.pid BTF \(pid.bitOffset / 8) DWARF \(dwarfPid.bitOffset / 8)",
+            "prototype \(shape(prototype, in: dwarfTypes))",
+            "line \(try k.sourceLine(atLinkAddress: schedule.address).map(String.init(describing:)) ?? "none")",
+            "line+5 \(try k.sourceLine(atLinkAddress: at).map(String.init(describing:)) ?? "none")",
+            "inline+5 \(k.inlinedFunctions(atLinkAddress: at))",
+            "cfi+6 \(String(describing: k.cfiRule(atLinkAddress: schedule.address + 6)))",
+            "build-id \(k.buildID ?? "none") release \(k.osRelease ?? "none")",
+        ]
+    }
+
+    static func plainFingerprint() throws -> [String] {
+        var result: [String] = []
+        try withKernel { result = try fingerprint($0) }
+        #expect(result.count == 8 && result[3].contains("core.c: ") && result[4].contains(": 15"))
+        return result
+    }
+
+    static func run(_ tool: String, _ args: [String]) throws {
+        let r = try Fixture.run(tool, args)
+        try #require(r.status == 0, "\(tool) \(args): \(r.stderr)")
+    }
+
+    @Test(.enabled(if: hasObjcopy, needsVmlinux), arguments: ["zlib", "zstd"])
+    func compressedDebugSections(_ kind: String) throws {
+        guard kind == "zlib" || Self.objcopyHasZstd else { return }
+        let dir = try ErrorTests.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/vmlinux-\(kind)"
+        try Self.run(Self.objcopy, ["--compress-debug-sections=\(kind)", Fixture.vmlinux!, path])
+        let k = try KernelImage(path: path, debugRoots: [])
+        #expect(k.image.section(named: ".debug_aranges")?.isCompressed == true)
+        #expect(try Self.fingerprint(k) == Self.plainFingerprint())
+    }
+
+    /// eu-strip -f: the stripped vmlinux names its debug file in .gnu_debuglink (with a CRC-32);
+    /// the debug file is found beside it, and in its .debug/ folder.
+    @Test(.enabled(if: hasEuStrip, needsVmlinux)) func debuglink() throws {
+        let dir = try ErrorTests.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Self.run(Self.euStrip, ["-f", dir + "/vmlinux.debug", "-o", dir + "/vmlinux", Fixture.vmlinux!])
+        let k = try KernelImage(path: dir + "/vmlinux", debugRoots: [])
+        #expect(k.debugFilePath == dir + "/vmlinux.debug")
+        #expect(k.loadedImage.gnuDebugLink?.name == "vmlinux.debug")
+        #expect(try Self.fingerprint(k) == Self.plainFingerprint())
+
+        try FileManager.default.createDirectory(atPath: dir + "/.debug", withIntermediateDirectories: false)
+        try FileManager.default.moveItem(atPath: dir + "/vmlinux.debug", toPath: dir + "/.debug/vmlinux.debug")
+        #expect(try KernelImage(path: dir + "/vmlinux", debugRoots: []).debugFilePath == dir + "/.debug/vmlinux.debug")
+    }
+
+    /// objcopy --strip-all leaves no .symtab; objcopy --only-keep-debug's file under
+    /// ROOT/.build-id/xx/yyyy.debug supplies symbols and DWARF. Without the root, the stripped
+    /// file still says it has no symbols.
+    @Test(.enabled(if: hasObjcopy, needsVmlinux)) func buildIDTree() throws {
+        let dir = try ErrorTests.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let stripped = dir + "/vmlinux"
+        try Self.run(Self.objcopy, ["--strip-all", Fixture.vmlinux!, stripped])
+        #expect(throws: SymbolError.noSymbolTable(path: stripped)) { try KernelImage(path: stripped, debugRoots: [dir + "/root"]) }
+        let id = try #require(ELFImage(path: stripped).buildIDHex)
+        let tree = "\(dir)/root/.build-id/\(id.prefix(2))"
+        try FileManager.default.createDirectory(atPath: tree, withIntermediateDirectories: true)
+        try Self.run(Self.objcopy, ["--only-keep-debug", Fixture.vmlinux!, "\(tree)/\(id.dropFirst(2)).debug"])
+        let k = try KernelImage(path: stripped, debugRoots: ["/nonexistent", dir + "/root"])
+        #expect(k.debugFilePath == "\(tree)/\(id.dropFirst(2)).debug")
+        #expect(try Self.fingerprint(k) == Self.plainFingerprint())
+    }
+
+    /// zlib's CRC-32 is the one .gnu_debuglink records (the standard check value).
+    @Test func debuglinkChecksum() {
+        let bytes = Array("123456789".utf8)
+        let crc = bytes.withUnsafeBytes { SeparateDebugInfo.crc32(of: Bytes(base: $0.baseAddress!, count: $0.count)) }
+        #expect(crc == 0xCBF4_3926)
+    }
+}
