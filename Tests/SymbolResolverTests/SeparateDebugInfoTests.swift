@@ -114,4 +114,65 @@ import TestSupport
         let crc = bytes.withUnsafeBytes { SeparateDebugInfo.crc32(of: Bytes(base: $0.baseAddress!, count: $0.count)) }
         #expect(crc == 0xCBF4_3926)
     }
+
+    static let gcc = "/usr/bin/gcc", dwz = "/usr/bin/dwz"
+    static var hasDwz: Bool {
+        FileManager.default.isExecutableFile(atPath: gcc) && FileManager.default.isExecutableFile(atPath: dwz)
+    }
+
+    /// dwz -m moves DWARF two programs share (a struct, an inline function) into a common file
+    /// named by `.gnu_debugaltlink`: with it attached (dwarf_setalt), types, prototypes, lines
+    /// and inline frames equal the program's before dwz. Two small non-PIE programs stand in for
+    /// a vmlinux and its modules (dwz on the whole fixture vmlinux takes longer than a test may).
+    @Test(.enabled(if: hasDwz, "needs gcc and dwz (apt-get install dwz)")) func dwzCommonFile() throws {
+        let dir = try ErrorTests.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let header = """
+            struct widget { long id; int count; const char *name; struct widget *next; };
+            static inline int widget_weight(const struct widget *w) { return w->count * 3 + (int)w->id; }
+            """
+        try header.write(toFile: dir + "/shared.h", atomically: true, encoding: .utf8)
+        for (name, variable, function) in [("a", "first_widget", "schedule"), ("b", "second_widget", "measure")] {
+            try """
+                #include "shared.h"
+                struct widget \(variable) = { 1, 2, "\(name)", 0 };
+                int \(function)(struct widget *w) { return widget_weight(w) + 1; }
+                int main(void) { return \(function)(&\(variable)); }
+                """.write(toFile: "\(dir)/\(name).c", atomically: true, encoding: .utf8)
+            try Self.run(Self.gcc, ["-g", "-O2", "-no-pie", "-Wl,--build-id", "\(dir)/\(name).c", "-o", "\(dir)/\(name)"])
+        }
+        try FileManager.default.copyItem(atPath: dir + "/a", toPath: dir + "/a.plain")
+        let r = try Fixture.run(Self.dwz, ["-m", dir + "/common.debug", "-M", "common.debug", dir + "/a", dir + "/b"])
+        try #require(r.status == 0, "dwz: \(r.stderr)")
+
+        func values(_ path: String) throws -> [String] {
+            let k = try KernelImage(path: path, debugRoots: [])
+            let table = try k.symbols()
+            let d = try #require(k.dwarfIndex())
+            let sym = try #require(table.symbol(named: "first_widget"))
+            let schedule = try #require(table.symbol(named: "schedule"))
+            let types = KernelTypes(btf: nil)
+            guard var die = d.findVariable(named: "first_widget", address: sym.address, units: 0, through: .max,
+                                           stopAtDeclaration: false) else { return ["no variable"] }
+            let widget = d.typeOf(&die, into: types)
+            let prototype = try #require(k.dwarfFunctionType(named: "schedule", into: types))
+            let members = types.composite(widget)?.members.map { "\($0.name ?? "?") \($0.bitOffset / 8) \(shape($0.type, in: types))" }
+            var out = ["widget \(shape(widget, in: types)) \(members ?? [])", "prototype \(shape(prototype, in: types))",
+                       "alternate \(d.hasAlternate)"]
+            for offset in 0..<schedule.size {
+                let at = schedule.address + offset
+                out.append("\(offset) \(try k.sourceLine(atLinkAddress: at).map(String.init(describing:)) ?? "-") \(k.inlinedFunctions(atLinkAddress: at))")
+            }
+            return out
+        }
+        let plain = try values(dir + "/a.plain")
+        #expect(plain.contains { $0.contains("widget_weight") } && plain[0].contains("next"))
+        var shared = try values(dir + "/a")
+        #expect(shared[2] == "alternate true")
+        shared[2] = "alternate false"
+        #expect(shared == plain)
+        // Without the common file the shared type cannot be read.
+        try FileManager.default.removeItem(atPath: dir + "/common.debug")
+        #expect(try values(dir + "/a")[0] != plain[0])
+    }
 }
