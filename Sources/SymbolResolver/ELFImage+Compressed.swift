@@ -38,8 +38,7 @@ extension ELFImage {
             buffer.deallocate()
             return nil
         }
-        inflated[section.index] = buffer
-        handToLibelf(section, buffer: buffer, alignment: align)
+        replaceContents(of: section, with: buffer, alignment: align)
         return Bytes(base: UnsafeRawPointer(buffer.baseAddress!), count: size)
     }
 
@@ -53,10 +52,13 @@ extension ELFImage {
         for s in sections where s.isCompressed && s.name.hasPrefix(".debug") { _ = decompressed(s) }
     }
 
-    /// Points the section's libelf data at `buffer` and clears SHF_COMPRESSED in libelf's copy
-    /// of its header (ELF_C_READ_MMAP keeps section headers in writable memory of its own). The
-    /// buffer outlives libelf: deinit frees it after elf_end, which frees only its own buffers.
-    private func handToLibelf(_ section: ELFSection, buffer: UnsafeMutableRawBufferPointer, alignment: UInt64) {
+    /// Makes `buffer` the section's contents for crashsh and libelf: records it, points the
+    /// section's libelf data at it and clears SHF_COMPRESSED in libelf's copy of the header
+    /// (ELF_C_READ_MMAP keeps section headers in writable memory of its own). The buffer outlives
+    /// libelf: deinit frees it after elf_end, which frees only its own buffers.
+    func replaceContents(of section: ELFSection, with buffer: UnsafeMutableRawBufferPointer, alignment: UInt64) {
+        if let old = inflated[section.index], old.baseAddress != buffer.baseAddress { old.deallocate() }
+        inflated[section.index] = buffer
         guard let scn = elf_getscn(elf, section.index), let data = elf_getdata(scn, nil),
               let shdr = elf64_getshdr(scn) else { return }
         data.pointee.d_buf = buffer.baseAddress

@@ -97,8 +97,9 @@ final class ELFImage {
     let sections: [ELFSection]
     let elfType: UInt16
     let machine: UInt16
-    /// Decompressed contents of SHF_COMPRESSED sections by section index, allocated here and
-    /// freed at deinit (after libelf, which is handed them too: see `decompressed`).
+    /// Contents that replace what the file stores, by section index: SHF_COMPRESSED sections
+    /// inflated, a module's debug sections relocated. Allocated here and freed at deinit (after
+    /// libelf, which is handed them too: see `replaceContents`).
     var inflated: [Int: UnsafeMutableRawBufferPointer] = [:]
 
     init(path: String, role: ELFRole = .kernel) throws {
@@ -203,6 +204,7 @@ final class ELFImage {
     /// The bytes of a section (decompressed when the file stores it compressed), or nil for
     /// NOBITS, a section that runs past the file, or one that does not decompress.
     func bytes(of section: ELFSection) -> Bytes? {
+        if let replaced = inflated[section.index] { return Bytes(base: UnsafeRawPointer(replaced.baseAddress!), count: replaced.count) }
         if section.isCompressed { return decompressed(section) }
         return storedBytes(of: section)
     }
