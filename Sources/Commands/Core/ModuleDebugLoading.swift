@@ -87,3 +87,24 @@ struct ModuleFileSearch {
         return nil
     }
 }
+
+extension Session {
+    /// File and line of the code at run-time `address`: from the debuginfo of the module that
+    /// holds it (once the module list was read and `mod -s`/`-S` loaded it), else from the
+    /// vmlinux's line table at `address - slide`. Module space is asked first: a module address
+    /// minus the KASLR slide can fall inside the kernel's link-time range.
+    func sourceLine(runtimeAddress address: UInt64, slide: UInt64) -> SourceLine? {
+        if hasReadModules, moduleSymbols().module(containing: address) != nil {
+            return moduleSymbols().sourceLine(at: address)
+        }
+        return (try? kernel().sourceLine(atLinkAddress: address &- slide)) ?? nil
+    }
+
+    /// The functions inlined at run-time `address`, innermost first (see `sourceLine(runtimeAddress:slide:)`).
+    func inlinedFunctions(runtimeAddress address: UInt64, slide: UInt64) -> [String] {
+        if hasReadModules, moduleSymbols().module(containing: address) != nil {
+            return moduleSymbols().inlinedFunctions(at: address)
+        }
+        return (try? kernel().inlinedFunctions(atLinkAddress: address &- slide)) ?? []
+    }
+}
