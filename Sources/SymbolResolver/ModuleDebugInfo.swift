@@ -19,7 +19,9 @@ public final class ModuleDebugInfo {
     /// (run-time address by section name; sections not named stay at 0). Throws `SymbolError`:
     /// the open errors of `KernelImage`, `.noDebugInfo` when the file has no DWARF (a stripped
     /// .ko: its debug file is looked for by build-id and .gnu_debuglink under `debugRoots`).
-    public init(path: String, sectionAddresses: [String: UInt64], debugRoots: [String] = []) throws {
+    /// - Parameter typeKeySpace: a number distinct for each module translated into one
+    ///   `KernelTypes` (1, 2, ...), keeping their DWARF apart from each other's and the vmlinux's.
+    public init(path: String, sectionAddresses: [String: UInt64], debugRoots: [String] = [], typeKeySpace: UInt64 = 1) throws {
         self.path = path
         var file = try ELFImage(path: path, role: .module)
         if file.section(named: ".debug_info") == nil,
@@ -29,6 +31,7 @@ public final class ModuleDebugInfo {
         guard file.section(named: ".debug_info") != nil else { throw SymbolError.noDebugInfo(path: path) }
         try ModuleDebugInfo.relocateDebugSections(of: file, sectionAddresses: sectionAddresses)
         guard let d = DwarfIndex(image: file, debugRoots: debugRoots) else { throw SymbolError.noDebugInfo(path: path) }
+        d.typeKeyBase = (typeKeySpace & 0x7fff) << 41
         image = file
         dwarf = d
     }
@@ -38,6 +41,26 @@ public final class ModuleDebugInfo {
 
     /// The GNU build-id of the module object, as hex.
     public var buildID: String? { image.buildIDHex }
+
+    /// A type the module defines ("struct virtio_blk", a typedef name), translated into the
+    /// kernel's `types` (types the vmlinux's BTF has by the same name and size are shared);
+    /// nil when the module's DWARF has no definition of it.
+    public func type(named spelled: String, into types: KernelTypes) -> TypeID? {
+        dwarf.findType(spelled: spelled, into: types)
+    }
+
+    /// The prototype (a `.function` type) of the module function `name` at run-time `address`.
+    public func functionType(named name: String, address: UInt64, into types: KernelTypes) -> TypeID? {
+        guard var die = dwarf.findFunction(named: name, address: address) else { return nil }
+        return dwarf.translate(&die, into: types, depth: 0)
+    }
+
+    /// The declared type of the module variable `name` (at run-time `address`).
+    public func variableType(named name: String, address: UInt64, into types: KernelTypes) -> TypeID? {
+        guard var die = dwarf.findVariable(named: name, address: address, units: 0, through: .max,
+                                           stopAtDeclaration: false) else { return nil }
+        return dwarf.typeOf(&die, into: types)
+    }
 
     /// File and line of the module code at the run-time `address`.
     public func sourceLine(at address: UInt64) -> SourceLine? { dwarf.sourceLine(at: address) }

@@ -4,8 +4,8 @@ import Testing
 import TestSupport
 
 /// `mod -s`/`mod -S` load modules' debuginfo (.ko files with DWARF, relocated with the dump's
-/// section addresses); `mod` then names the files, and `sym`, `dis -l` show module code's
-/// file:line. Compared with crash 8.0.6 given the same .ko files (Expected/moddebug, made by its
+/// section addresses); `mod` then names the files, `sym`, `dis -l` show module code's
+/// file:line, and `struct`, `whatis`, `p` know the modules' types, functions and variables. Compared with crash 8.0.6 given the same .ko files (Expected/moddebug, made by its
 /// generate.sh). The .ko files are Debian's linux-image-6.1.0-56-cloud-amd64-dbg modules, which
 /// `scripts/fetch-debuginfo.sh --modules 6.1.0-56-cloud-amd64` unpacks into crashsh's cache.
 @Suite(.serialized) struct ModuleDebugInfoTests {

@@ -18,6 +18,28 @@ extension ModuleSymbolIndex {
         return d.inlinedFunctions(at: address)
     }
 
+    /// A type no vmlinux type answers, from the loaded modules' DWARF (by base address order),
+    /// translated into the kernel's `types`.
+    public func type(named spelled: String, into types: KernelTypes) -> TypeID? {
+        for m in modules {
+            if let d = debugInfo[m.module.name], let id = d.type(named: spelled, into: types) { return id }
+        }
+        return nil
+    }
+
+    /// A module function or variable called `name` whose module's debuginfo is loaded: its
+    /// address and declared type (a prototype for a function); nil otherwise.
+    public func global(named name: String, into types: KernelTypes) -> (address: UInt64, type: TypeID?, isFunction: Bool)? {
+        for e in symbols(named: name) {
+            guard let d = debugInfo[e.module] else { continue }
+            let isFunction = e.type == "t" || e.type == "T"
+            let type = isFunction ? d.functionType(named: name, address: e.address, into: types)
+                                  : d.variableType(named: name, address: e.address, into: types)
+            return (e.address, type, isFunction)
+        }
+        return nil
+    }
+
     /// True when module `name`'s debuginfo is loaded.
     public func hasDebugInfo(_ name: String) -> Bool { debugInfo[name] != nil }
 
@@ -27,8 +49,10 @@ extension ModuleSymbolIndex {
         let memory = try session.crashedKernel().memory
         let sections = try ModuleListReader(memory: memory).sectionAddresses(module: module.module.address)
         do {
+            loadedCount += 1
             debugInfo[module.module.name] = try ModuleDebugInfo(path: path, sectionAddresses: sections,
-                                                                debugRoots: session.debugRoots)
+                                                                debugRoots: session.debugRoots,
+                                                                typeKeySpace: UInt64(loadedCount))
         } catch let e as SymbolError {
             throw CommandError(e.description)
         }
