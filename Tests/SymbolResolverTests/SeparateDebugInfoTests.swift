@@ -175,4 +175,37 @@ import TestSupport
         try FileManager.default.removeItem(atPath: dir + "/common.debug")
         #expect(try values(dir + "/a")[0] != plain[0])
     }
+
+    /// A compressed section's header is untrusted: a size beyond what crashsh inflates, or a
+    /// stream that does not inflate to the stated size, leaves the section unread (no line info)
+    /// without trapping or allocating the stated size; symbols still resolve.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: gcc) && FileManager.default.isExecutableFile(atPath: objcopy),
+                   "needs gcc and objcopy")) func damagedCompressedSections() throws {
+        let dir = try ErrorTests.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "int square(int x) { return x * x; }\nint main(void) { return square(3); }\n"
+            .write(toFile: dir + "/p.c", atomically: true, encoding: .utf8)
+        try Self.run(Self.gcc, ["-g", "-O1", "-no-pie", dir + "/p.c", "-o", dir + "/p"])
+        try Self.run(Self.objcopy, ["--compress-debug-sections=zlib", dir + "/p", dir + "/pz"])
+        let good = try KernelImage(path: dir + "/pz", debugRoots: [])
+        let square = try #require(try good.symbols().symbol(named: "square"))
+        let line = try #require(try good.sourceLine(atLinkAddress: square.address))
+        #expect(line.line == 1 && line.file.hasSuffix("p.c"))
+
+        let original = try [UInt8](Data(contentsOf: URL(fileURLWithPath: dir + "/pz")))
+        let info = try #require(ELFImage(path: dir + "/pz").section(named: ".debug_info"))
+        #expect(info.isCompressed)
+        let at = Int(info.offset)
+        var tooLarge = original, garbage = original
+        for i in 0..<8 { tooLarge[at + 8 + i] = i == 5 ? 1 : 0 }          // ch_size: 1 TiB
+        for i in (at + 24)..<(at + Int(info.size)) { garbage[i] = 0xa5 }  // not a zlib stream
+        for (name, bytes) in [("large", tooLarge), ("garbage", garbage)] {
+            try Data(bytes).write(to: URL(fileURLWithPath: dir + "/" + name))
+            let bad = try KernelImage(path: dir + "/" + name, debugRoots: [])
+            #expect(try bad.symbols().symbol(named: "square")?.address == square.address)
+            let image = try ELFImage(path: dir + "/" + name)
+            #expect(image.bytes(of: try #require(image.section(named: ".debug_info"))) == nil, "\(name)")
+            #expect(((try? bad.sourceLine(atLinkAddress: square.address)) ?? nil) == nil, "\(name)")
+        }
+    }
 }
