@@ -437,6 +437,43 @@ final class DwarfIndex {
         return translate(&die, into: types, depth: 0)
     }
 
+    /// Named type definitions at the top level of every unit ("s:task_struct", "t:pid_t"):
+    /// one pass over all units' top-level DIEs, made on the first lookup of a file without .BTF.
+    private(set) lazy var typeDefinitions: [String: UInt64] = {
+        var out: [String: UInt64] = [:]
+        var offset: UInt64 = 0
+        var units = 0
+        while units < 1_000_000 {
+            units += 1
+            guard let next = forEachTopLevelDIE(unitOffset: offset, { die in
+                let space: KernelTypes.NameSpace
+                switch Int(dwarf_tag(&die)) {
+                case DW_TAG_structure_type: space = .structure
+                case DW_TAG_union_type: space = .union
+                case DW_TAG_enumeration_type: space = .enumeration
+                case DW_TAG_typedef: space = .typedef
+                case DW_TAG_base_type: space = .base
+                default: return true
+                }
+                guard let n = dwarf_diename(&die), !isDeclaration(&die) else { return true }
+                let key = "\(space):" + String(cString: n)
+                if out[key] == nil { out[key] = dwarf_dieoffset(&die) }
+                return true
+            }), next > offset else { break }
+            offset = next
+        }
+        return out
+    }()
+
+    /// The type `name` of name space `space` as DWARF defines it, built into `types`.
+    func definedType(named name: String, in space: KernelTypes.NameSpace, into types: KernelTypes) -> TypeID? {
+        let spelled = space == .base ? KernelTypes.gccSpelling(name) : name
+        guard let offset = typeDefinitions["\(space):\(spelled)"] else { return nil }
+        var die = Dwarf_Die()
+        guard dwarf_offdie(dwarf, offset, &die) != nil else { return nil }
+        return translate(&die, into: types, depth: 0)
+    }
+
     private func typeOf(_ die: inout Dwarf_Die, into types: KernelTypes, depth: Int) -> TypeID {
         var attr = Dwarf_Attribute()
         var target = Dwarf_Die()

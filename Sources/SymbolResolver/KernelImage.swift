@@ -84,6 +84,13 @@ public final class KernelImage {
         }
         guard btf != nil || hasDWARF else { throw SymbolError.noDebugInfo(path: path) }
         let t = KernelTypes(btf: btf)
+        if btf == nil {
+            // A debug file without .BTF (its allocated sections are NOBITS): named types come
+            // from DWARF definitions.
+            t.dwarfDefinition = { [weak self, unowned t] name, space in
+                self?.dwarfIndex()?.definedType(named: name, in: space, into: t)
+            }
+        }
         typesCache = t
         return t
     }

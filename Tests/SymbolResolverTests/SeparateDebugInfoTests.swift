@@ -106,6 +106,13 @@ import TestSupport
         let k = try KernelImage(path: stripped, debugRoots: ["/nonexistent", dir + "/root"])
         #expect(k.debugFilePath == "\(tree)/\(id.dropFirst(2)).debug")
         #expect(try Self.fingerprint(k) == Self.plainFingerprint())
+
+        // The debug file alone (what a .build-id/xx/yyyy.debug often is): .BTF and .rodata are
+        // NOBITS there, so types come from DWARF definitions and the banner is unknown.
+        let debugOnly = try KernelImage(path: "\(tree)/\(id.dropFirst(2)).debug", debugRoots: [])
+        #expect(try debugOnly.types().btfTypeCount == 0)
+        #expect(debugOnly.linuxBanner == nil)
+        #expect(try Self.fingerprint(debugOnly).dropLast() == Self.plainFingerprint().dropLast())
     }
 
     /// zlib's CRC-32 is the one .gnu_debuglink records (the standard check value).
