@@ -22,7 +22,7 @@ let package = Package(
         .target(name: "CLineEdit", linkerSettings: [.linkedLibrary("edit")]),
 
         .target(name: "DumpModel", dependencies: ["CDecompress"]),
-        .target(name: "SymbolResolver", dependencies: ["CDwarf"]),
+        .target(name: "SymbolResolver", dependencies: ["CDwarf", "CDecompress"]),
         .target(name: "Disassembly", dependencies: ["CDisassembler"]),
         .target(name: "Commands", dependencies: ["DumpModel", "SymbolResolver", "Disassembly"]),
         .executableTarget(name: "crashsh", dependencies: [

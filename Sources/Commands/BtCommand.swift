@@ -312,12 +312,12 @@ public enum BtCommand: CrashCommand {
                 r.offset = f.pc &- s.address
                 r.module = s.module
             }
-            if options.lines, let line = try? session.kernel().sourceLine(atLinkAddress: f.lookupPC &- slide) {
+            if options.lines, let line = session.sourceLine(runtimeAddress: f.lookupPC, slide: slide) {
                 r.file = line.file
                 r.line = line.line
             }
-            if options.lines, let k = try? session.kernel() {
-                r.inlined = k.inlinedFunctions(atLinkAddress: f.lookupPC &- slide)
+            if options.lines {
+                r.inlined = session.inlinedFunctions(runtimeAddress: f.lookupPC, slide: slide)
             }
             if let e = f.exception, !e.isUserMode, let s = btSymbol(lookup: lookup, address: e.registers.rip) {
                 let off = e.registers.rip &- s.address

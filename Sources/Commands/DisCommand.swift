@@ -177,8 +177,8 @@ public enum DisCommand: CrashCommand {
             if let r = i.ripRelativeTarget, r >= memory.space.kernelHalfStart { line.ripSymbol = crashLabel(r, symbols) }
             // crash marks a 5-byte nop at a symbol's first byte: where ftrace patched out `call __fentry__`.
             if let s = line.symbol, !s.contains("+"), i.text == "nopl   0x0(%rax,%rax,1)" { line.ftraceNop = true }
-            if let kernel {
-                let src = (try? kernel.sourceLine(atLinkAddress: i.address &- symbols.slide))??.description ?? ""
+            if kernel != nil {
+                let src = session.sourceLine(runtimeAddress: i.address, slide: symbols.slide)?.description ?? ""
                 if src != lastSource { line.source = src; lastSource = src }
             }
             lines.append(line)

@@ -25,17 +25,41 @@ struct AddressRange {
 final class DwarfIndex {
     let image: ELFImage
     let dwarf: OpaquePointer
+    /// The dwz common file (`.gnu_debugaltlink`) and its libdw handle, when the file has one:
+    /// libdw follows DW_FORM_*_sup/GNU_*_alt references into it.
+    private let alternate: (image: ELFImage, dwarf: OpaquePointer)?
     /// DIEs the current top-level `translate` may still build (see there).
     private var translationBudget = 0
+    /// Added to DIE offsets in `KernelTypes.fromDWARF`, so that files translated into one
+    /// `KernelTypes` (the vmlinux, modules) keep apart: 0 for the vmlinux, distinct per module.
+    var typeKeyBase: UInt64 = 0
 
-    init?(image: ELFImage) {
-        guard image.section(named: ".debug_info") != nil,
-              let d = dwarf_begin_elf(image.elf, DWARF_C_READ, nil) else { return nil }
+    init?(image: ELFImage, debugRoots: [String] = []) {
+        guard image.section(named: ".debug_info") != nil else { return nil }
+        image.inflateDebugSectionsForLibdw()
+        guard let d = dwarf_begin_elf(image.elf, DWARF_C_READ, nil) else { return nil }
         self.image = image
         dwarf = d
+        if let alt = SeparateDebugInfo(roots: debugRoots).findAlternate(for: image) {
+            alt.inflateDebugSectionsForLibdw()
+            if let altDwarf = dwarf_begin_elf(alt.elf, DWARF_C_READ, nil) {
+                dwarf_setalt(d, altDwarf)
+                alternate = (alt, altDwarf)
+            } else {
+                alternate = nil
+            }
+        } else {
+            alternate = nil
+        }
     }
 
-    deinit { dwarf_end(dwarf) }
+    /// Whether DWARF the file refers to in a dwz common file is reachable.
+    var hasAlternate: Bool { alternate != nil }
+
+    deinit {
+        dwarf_end(dwarf)
+        if let alternate { dwarf_end(alternate.dwarf) }
+    }
 
     /// .debug_aranges parsed directly (libdw's dwarf_getaranges also reads every unit header,
     /// which costs 2-10x more), sorted by start address.
@@ -259,7 +283,7 @@ final class DwarfIndex {
     /// Builds the model type for a DWARF type DIE. Named structs, unions, enums, typedefs and
     /// base types map to the BTF type of the same name (and size) when there is one.
     func translate(_ die: inout Dwarf_Die, into types: KernelTypes, depth: Int) -> TypeID {
-        let key = dwarf_dieoffset(&die)
+        let key = typeKey(&die)
         if let id = types.fromDWARF[key] { return id }
         // Only structs are memoized before their parts are built, so corrupt DWARF (a subroutine
         // type whose parameters refer back to it) could rebuild a type params^48 times: each
@@ -373,6 +397,81 @@ final class DwarfIndex {
         }
         types.fromDWARF[key] = result
         return result
+    }
+
+    /// The `fromDWARF` key of a DIE: its offset, marked when it lives in the dwz common file
+    /// (whose offsets overlap the file's own), plus this file's `typeKeyBase`.
+    private func typeKey(_ die: inout Dwarf_Die) -> UInt64 {
+        var key = dwarf_dieoffset(&die) & ((1 << 40) - 1)
+        if let alternate, let cu = die.cu, dwarf_cu_getdwarf(cu) == alternate.dwarf { key |= 1 << 40 }
+        return key | typeKeyBase
+    }
+
+    /// The type `spelled` ("struct virtio_blk", "union u", "enum e", a typedef name) defined at
+    /// the top level of any unit, translated into `types`; nil when no unit defines it. Walks
+    /// every unit's top-level DIEs: meant for module objects, which have a few units.
+    func findType(spelled: String, into types: KernelTypes) -> TypeID? {
+        var tag = Int32(DW_TAG_typedef)
+        var name = Substring(spelled)
+        for (prefix, t) in [("struct ", DW_TAG_structure_type), ("union ", DW_TAG_union_type), ("enum ", DW_TAG_enumeration_type)]
+        where spelled.hasPrefix(prefix) {
+            tag = Int32(t)
+            name = spelled.dropFirst(prefix.count)
+        }
+        var found: Dwarf_Die?
+        var offset: UInt64 = 0
+        var units = 0
+        String(name).withCString { key in
+            while found == nil, units < 10_000 {
+                units += 1
+                guard let next = forEachTopLevelDIE(unitOffset: offset, { die in
+                    guard dwarf_tag(&die) == tag, let n = dwarf_diename(&die), strcmp(n, key) == 0,
+                          !isDeclaration(&die) else { return true }
+                    found = die
+                    return false
+                }), next > offset else { break }
+                offset = next
+            }
+        }
+        guard var die = found else { return nil }
+        return translate(&die, into: types, depth: 0)
+    }
+
+    /// Named type definitions at the top level of every unit ("s:task_struct", "t:pid_t"):
+    /// one pass over all units' top-level DIEs, made on the first lookup of a file without .BTF.
+    private(set) lazy var typeDefinitions: [String: UInt64] = {
+        var out: [String: UInt64] = [:]
+        var offset: UInt64 = 0
+        var units = 0
+        while units < 1_000_000 {
+            units += 1
+            guard let next = forEachTopLevelDIE(unitOffset: offset, { die in
+                let space: KernelTypes.NameSpace
+                switch Int(dwarf_tag(&die)) {
+                case DW_TAG_structure_type: space = .structure
+                case DW_TAG_union_type: space = .union
+                case DW_TAG_enumeration_type: space = .enumeration
+                case DW_TAG_typedef: space = .typedef
+                case DW_TAG_base_type: space = .base
+                default: return true
+                }
+                guard let n = dwarf_diename(&die), !isDeclaration(&die) else { return true }
+                let key = "\(space):" + String(cString: n)
+                if out[key] == nil { out[key] = dwarf_dieoffset(&die) }
+                return true
+            }), next > offset else { break }
+            offset = next
+        }
+        return out
+    }()
+
+    /// The type `name` of name space `space` as DWARF defines it, built into `types`.
+    func definedType(named name: String, in space: KernelTypes.NameSpace, into types: KernelTypes) -> TypeID? {
+        let spelled = space == .base ? KernelTypes.gccSpelling(name) : name
+        guard let offset = typeDefinitions["\(space):\(spelled)"] else { return nil }
+        var die = Dwarf_Die()
+        guard dwarf_offdie(dwarf, offset, &die) != nil else { return nil }
+        return translate(&die, into: types, depth: 0)
     }
 
     private func typeOf(_ die: inout Dwarf_Die, into types: KernelTypes, depth: Int) -> TypeID {

@@ -1,4 +1,5 @@
 import CDwarf
+import CDecompress
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,6 +20,8 @@ struct ELFSection: Sendable {
     var isWritable: Bool { flags & UInt64(SHF_WRITE) != 0 }
     var isExecutable: Bool { flags & UInt64(SHF_EXECINSTR) != 0 }
     var hasFileBytes: Bool { type != UInt32(SHT_NOBITS) && type != UInt32(SHT_NULL) }
+    /// The file holds an ELF compression header and compressed bytes (SHF_COMPRESSED).
+    var isCompressed: Bool { flags & UInt64(SHF_COMPRESSED) != 0 }
 }
 
 /// A read-only view of bytes inside the mapped file. The mapping outlives every view because
@@ -73,8 +76,19 @@ struct Bytes: @unchecked Sendable {
     }
 }
 
-/// The vmlinux opened through libelf with ELF_C_READ_MMAP: section headers and the mapped bytes.
-/// libelf and libdw handles stay inside this module.
+/// Which ELF files an `ELFImage` accepts.
+enum ELFRole {
+    /// A vmlinux or its separate debug file: ET_EXEC.
+    case kernel
+    /// A kernel module's object or debug file: ET_REL.
+    case module
+    /// A dwz common file (`.gnu_debugaltlink` target): whatever type dwz gave it.
+    case supplementary
+}
+
+/// An x86_64 ELF file (the vmlinux, its debug file, a module) opened through libelf with
+/// ELF_C_READ_MMAP: section headers and the mapped bytes. libelf and libdw handles stay inside
+/// this module.
 final class ELFImage {
     let path: String
     let fd: Int32
@@ -83,8 +97,12 @@ final class ELFImage {
     let sections: [ELFSection]
     let elfType: UInt16
     let machine: UInt16
+    /// Contents that replace what the file stores, by section index: SHF_COMPRESSED sections
+    /// inflated, a module's debug sections relocated. Allocated here and freed at deinit (after
+    /// libelf, which is handed them too: see `replaceContents`).
+    var inflated: [Int: UnsafeMutableRawBufferPointer] = [:]
 
-    init(path: String) throws {
+    init(path: String, role: ELFRole = .kernel) throws {
         self.path = path
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 { throw SymbolError.cannotOpen(path: path, errno: errno) }
@@ -122,7 +140,11 @@ final class ELFImage {
             throw fail(.malformed(path: path, what: "unreadable ELF header"))
         }
         switch Int32(ehdr.e_type) {
-        case ET_EXEC: break
+        case _ where role == .supplementary: break
+        case ET_EXEC where role == .kernel: break
+        case ET_REL where role == .module: break
+        case ET_EXEC:
+            throw fail(.malformed(path: path, what: "an executable (vmlinux?), not a kernel module"))
         case ET_CORE:
             throw fail(.notVmlinux(path: path, reason: "an ELF core file (a dump), not a kernel image"))
         case ET_REL:
@@ -168,6 +190,7 @@ final class ELFImage {
     deinit {
         elf_end(elf)
         close(fd)
+        for buffer in inflated.values { buffer.deallocate() }
     }
 
     func section(named name: String) -> ELFSection? { sections.first { $0.name == name } }
@@ -178,8 +201,16 @@ final class ELFImage {
         return sections.first { $0.index == index }
     }
 
-    /// The file bytes of a section, or nil for NOBITS or a section that runs past the file.
+    /// The bytes of a section (decompressed when the file stores it compressed), or nil for
+    /// NOBITS, a section that runs past the file, or one that does not decompress.
     func bytes(of section: ELFSection) -> Bytes? {
+        if let replaced = inflated[section.index] { return Bytes(base: UnsafeRawPointer(replaced.baseAddress!), count: replaced.count) }
+        if section.isCompressed { return decompressed(section) }
+        return storedBytes(of: section)
+    }
+
+    /// The section's bytes as stored in the file.
+    func storedBytes(of section: ELFSection) -> Bytes? {
         guard section.hasFileBytes,
               let off = Int(exactly: section.offset), let len = Int(exactly: section.size) else { return nil }
         return file.slice(off, len)

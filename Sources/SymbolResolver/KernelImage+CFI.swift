@@ -75,7 +75,14 @@ extension KernelImage {
     /// belongs to the first; the last is inlined into the containing real function), from the
     /// DWARF scopes of its unit. Empty when nothing is inlined there or there is no DWARF.
     public func inlinedFunctions(atLinkAddress address: UInt64, limit: Int = 32) -> [String] {
-        guard let d = dwarfIndex(), let unit = d.unit(containing: address), var cu = d.unitDIE(at: unit)?.die else { return [] }
+        dwarfIndex()?.inlinedFunctions(at: address, limit: limit) ?? []
+    }
+}
+
+extension DwarfIndex {
+    /// The functions inlined at `address` (an address of this file's DWARF), innermost first.
+    func inlinedFunctions(at address: UInt64, limit: Int = 32) -> [String] {
+        guard let unit = unit(containing: address), var cu = unitDIE(at: unit)?.die else { return [] }
         var scopes: UnsafeMutablePointer<Dwarf_Die>?
         let n = dwarf_getscopes(&cu, Dwarf_Addr(address), &scopes)
         guard n > 0, let list = scopes else { return [] }

@@ -13,7 +13,7 @@ public struct GlobalVariable: Sendable, Hashable {
 extension KernelImage {
     func dwarfIndex() -> DwarfIndex? {
         if let d = dwarfCache { return d }
-        let d = image.flatMap { DwarfIndex(image: $0) }
+        let d = image.flatMap { DwarfIndex(image: $0, debugRoots: debugRoots) }
         dwarfCache = d
         return d
     }

@@ -17,8 +17,14 @@ import Glibc
 /// Not thread-safe: the shell asks one question at a time.
 public final class KernelImage {
     public let path: String
-    /// The vmlinux; nil for a kernel read from the dump's memory.
+    /// The file with .symtab and DWARF: the vmlinux itself, or its separate debug file; nil for
+    /// a kernel read from the dump's memory.
     let image: ELFImage?
+    /// The file given, whose allocated sections (.BTF, .rodata, .orc_unwind) have their bytes:
+    /// the same as `image` unless the debuginfo was split off; nil for a kernel read from memory.
+    let loadedImage: ELFImage?
+    /// Where separate debug files are looked for (build-id tree, debuglink mirrors).
+    let debugRoots: [String]
     /// Where a kernel read from memory gets what is not its symbols.
     let memorySource: InMemoryKernel?
     private var symbolStore: SymbolStore?
@@ -27,16 +33,28 @@ public final class KernelImage {
     private var typesError: Error?
     var dwarfCache: DwarfIndex??
 
-    /// Opens and validates `path` as an x86_64 vmlinux (ET_EXEC). Throws `SymbolError`:
-    /// `.notELF`, `.emptyFile`, `.notVmlinux` (a core file, a module...), `.noSymbolTable`
-    /// (a stripped file), `.cannotOpen`.
-    public init(path: String) throws {
+    /// Opens and validates `path` as an x86_64 vmlinux (ET_EXEC). When the file has no DWARF
+    /// (stripped, or debuginfo split off), its debug file is looked for by build-id under each
+    /// of `debugRoots` and through `.gnu_debuglink` (see `SeparateDebugInfo`). Throws
+    /// `SymbolError`: `.notELF`, `.emptyFile`, `.notVmlinux` (a core file, a module...),
+    /// `.noSymbolTable` (stripped and no debug file found), `.cannotOpen`.
+    public init(path: String, debugRoots: [String] = ["/usr/lib/debug"]) throws {
         self.path = path
-        let image = try ELFImage(path: path)
-        self.image = image
+        self.debugRoots = debugRoots
         memorySource = nil
+        let given = try ELFImage(path: path)
+        loadedImage = given
+        let hasSymbols = { (i: ELFImage) in i.sections.contains(where: { $0.type == UInt32(SHT_SYMTAB) }) }
+        let chosen: ELFImage
+        if given.section(named: ".debug_info") == nil,
+           let debug = SeparateDebugInfo(roots: debugRoots).find(for: given, role: .kernel), hasSymbols(debug) {
+            chosen = debug
+        } else {
+            chosen = given
+        }
+        image = chosen
         // A stripped vmlinux cannot resolve anything: say so at open, not at the first command.
-        if !image.sections.contains(where: { $0.type == UInt32(SHT_SYMTAB) }) {
+        if !hasSymbols(chosen) {
             throw SymbolError.noSymbolTable(path: path)
         }
     }
@@ -48,6 +66,8 @@ public final class KernelImage {
     public init(memory: InMemoryKernel, path: String) {
         self.path = path
         image = nil
+        loadedImage = nil
+        debugRoots = []
         memorySource = memory
         symbolStore = SymbolStore(kallsymsNames: memory.kallsymsNames, nameStarts: memory.kallsymsNameStarts,
                                   typeLetters: memory.kallsymsTypeLetters, addresses: memory.kallsymsAddresses)
@@ -55,6 +75,22 @@ public final class KernelImage {
 
     /// True when this kernel was read from the dump's memory rather than a vmlinux.
     public var isFromMemory: Bool { image == nil }
+
+    /// The separate debug file in use, when the debuginfo was not in the file given.
+    public var debugFilePath: String? {
+        guard let image, image !== loadedImage else { return nil }
+        return image.path
+    }
+
+    /// Section `name` and its bytes from whichever file stores them (a debug file has the
+    /// allocated sections as NOBITS).
+    func contents(ofSection name: String) -> (file: ELFImage, section: ELFSection, bytes: Bytes)? {
+        for i in [loadedImage, image].compactMap({ $0 }) {
+            if let s = i.section(named: name), let b = i.bytes(of: s) { return (i, s, b) }
+            if loadedImage === image { break }
+        }
+        return nil
+    }
 
     /// The .symtab at link-time addresses (slide 0); `relocated(by:)` applies KASLR.
     public func symbols() throws -> SymbolTable {
@@ -77,8 +113,8 @@ public final class KernelImage {
         if let typesCache { return typesCache }
         if let typesError { throw typesError }
         var btf: BTFTable?
-        if let image, let s = image.section(named: ".BTF"), let b = image.bytes(of: s) {
-            btf = BTFTable(section: b, owner: image)
+        if let (file, _, b) = contents(ofSection: ".BTF") {
+            btf = BTFTable(section: b, owner: file)
         }
         if image == nil {
             do {
@@ -90,35 +126,20 @@ public final class KernelImage {
         }
         guard btf != nil || hasDWARF else { throw SymbolError.noDebugInfo(path: path) }
         let t = KernelTypes(btf: btf)
+        if btf == nil {
+            // A debug file without .BTF (its allocated sections are NOBITS): named types come
+            // from DWARF definitions.
+            t.dwarfDefinition = { [weak self, unowned t] name, space in
+                self?.dwarfIndex()?.definedType(named: name, in: space, into: t)
+            }
+        }
         typesCache = t
         return t
     }
 
     /// The GNU build-id from .note.gnu.build-id as lowercase hex (VMCOREINFO's BUILD-ID form),
-    /// or nil when the file has none.
-    public lazy var buildID: String? = {
-        guard let image else { return nil }
-        for s in image.sections where s.type == UInt32(SHT_NOTE) {
-            guard let b = image.bytes(of: s) else { continue }
-            var at = 0
-            while at + 12 <= b.count, let nsz = b.u32(at), let dsz = b.u32(at + 4), let type = b.u32(at + 8) {
-                let nameLen = Int(nsz), descLen = Int(dsz)
-                let nameAt = at + 12
-                let descAt = nameAt + ((nameLen + 3) & ~3)
-                guard nameLen < b.count, descLen < b.count, descAt <= b.count - descLen else { break }
-                if type == 3, nameLen == 4, b.cString(at: nameAt) == "GNU", let desc = b.slice(descAt, descLen) {
-                    var hex = ""
-                    for i in 0..<desc.count {
-                        let v = desc.base.load(fromByteOffset: i, as: UInt8.self)
-                        hex += String(v >> 4, radix: 16) + String(v & 0xf, radix: 16)
-                    }
-                    return hex
-                }
-                at = descAt + ((descLen + 3) & ~3)
-            }
-        }
-        return nil
-    }()
+    /// or nil when the file has none (or the kernel was read from memory).
+    public lazy var buildID: String? = loadedImage?.buildIDHex ?? image?.buildIDHex
 
     /// The `linux_banner` string as stored in the file ("Linux version 6.1.0-56-cloud-amd64
     /// (...) #1 SMP ...\n"), or nil when the symbol or its bytes are missing.
@@ -129,7 +150,9 @@ public final class KernelImage {
             guard let b = memorySource?.bytesIfPresent(sym.address, length) ?? memorySource?.bytesIfPresent(sym.address, 256) else { return nil }
             return String(decoding: b.prefix(while: { $0 != 0 }), as: UTF8.self)
         }
-        guard let image, let b = image.bytes(atAddress: sym.address, count: length) ?? image.bytes(atAddress: sym.address, count: 1) else {
+        guard let b = [loadedImage, image].compactMap({ $0 }).lazy.compactMap({
+            $0.bytes(atAddress: sym.address, count: length) ?? $0.bytes(atAddress: sym.address, count: 1)
+        }).first else {
             return nil
         }
         let n = b.cStringLength(at: 0) ?? b.count
@@ -145,10 +168,11 @@ public final class KernelImage {
     /// The bytes of section `name` as stored in the file, with its link-time address: what the
     /// stack unwinder reads the kernel's ORC tables from (`.orc_unwind_ip`, `.orc_unwind`,
     /// `.orc_header`). Nil when the section is absent, has no file bytes, or is larger than
-    /// `maxSize` (a damaged header never allocates gigabytes).
+    /// `maxSize` (a damaged header never allocates gigabytes). A kernel read from memory reads
+    /// them between the symbols that bound them.
     public func sectionContents(named name: String, maxSize: Int = 1 << 28) -> (address: UInt64, bytes: [UInt8])? {
-        guard let image else { return memorySectionContents(named: name, maxSize: maxSize) }
-        guard let s = image.section(named: name), s.size <= UInt64(maxSize), let b = image.bytes(of: s) else { return nil }
+        if image == nil { return memorySectionContents(named: name, maxSize: maxSize) }
+        guard let (_, s, b) = contents(ofSection: name), b.count <= maxSize else { return nil }
         let bytes = [UInt8](UnsafeRawBufferPointer(start: b.base, count: b.count))
         return (s.address, bytes)
     }

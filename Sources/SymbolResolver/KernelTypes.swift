@@ -18,6 +18,10 @@ public final class KernelTypes {
     var fromDWARF: [UInt64: TypeID] = [:]
     /// `alignment(of:)` answers so far.
     private var alignments: [TypeID: UInt64] = [:]
+    /// For a file without .BTF: finds a named type's DWARF definition and builds it here.
+    var dwarfDefinition: ((String, NameSpace) -> TypeID?)?
+    /// Names whose DWARF definition is being built (building a struct looks its own name up).
+    private var definitionsInProgress: Set<String> = []
 
     init(btf: BTFTable?) {
         self.btf = btf
@@ -233,6 +237,13 @@ public final class KernelTypes {
                 return id
             default: continue
             }
+        }
+        if best == nil, let dwarfDefinition {
+            let key = "\(space):\(name)"
+            guard !definitionsInProgress.contains(key) else { return nil }
+            definitionsInProgress.insert(key)
+            defer { definitionsInProgress.remove(key) }
+            return dwarfDefinition(name, space)
         }
         return best
     }

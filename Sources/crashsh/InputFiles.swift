@@ -30,7 +30,9 @@ enum InputFiles {
             let dump = try DumpOpener.open(paths: dumps, flatIndexCache: flatIndexCache)
             if let vmlinux = vmlinuxes.first {
                 try checkReadableFile(vmlinux)
-                return Session(dump: dump, vmlinuxPath: vmlinux)
+                let session = Session(dump: dump, vmlinuxPath: vmlinux)
+                session.debugRoots = debuginfoLocator().debugRoots
+                return session
             }
             return sessionLocatingVmlinux(dump: dump)
         }
@@ -48,7 +50,9 @@ enum InputFiles {
             }
             let (dump, vmlinux) = try openDump(either: files[0], or: files[1], flatIndexCache: flatIndexCache)
             try checkReadableFile(vmlinux)
-            return Session(dump: dump, vmlinuxPath: vmlinux)
+            let session = Session(dump: dump, vmlinuxPath: vmlinux)
+            session.debugRoots = debuginfoLocator().debugRoots
+            return session
         }
         if case .vmlinux = try DumpOpener.classify(path: files[0]) {
             throw InputProblem("\(files[0]): is a kernel image (vmlinux), not a dump; give the dump file too")
@@ -56,13 +60,19 @@ enum InputFiles {
         return sessionLocatingVmlinux(dump: try DumpOpener.open(path: files[0], flatIndexCache: flatIndexCache))
     }
 
+    /// Where debuginfo is looked for: the distribution's debug root and the user's cache.
+    static func debuginfoLocator() -> DebuginfoLocator {
+        DebuginfoLocator(cacheDirectory: DebuginfoLocator.cacheDirectory(
+            xdgCacheHome: Terminal.environment("XDG_CACHE_HOME"), home: Terminal.environment("HOME")))
+    }
+
     /// A session for `dump` with the vmlinux found by the dump's build-id and release.
     static func sessionLocatingVmlinux(dump: any DumpFile) -> Session {
+        let locator = debuginfoLocator()
         let info = dump.vmcoreinfo
-        let locator = DebuginfoLocator(cacheDirectory: DebuginfoLocator.cacheDirectory(
-            xdgCacheHome: Terminal.environment("XDG_CACHE_HOME"), home: Terminal.environment("HOME")))
         let found = locator.locate(release: info?.osRelease, buildID: info?.buildID)
         let session = Session(dump: dump, vmlinuxPath: found)
+        session.debugRoots = locator.debugRoots
         if found == nil {
             let what = info?.osRelease.map { "for \($0) " } ?? ""
             let places = [locator.debugRoot] + (locator.cacheDirectory.map { [$0] } ?? [])

@@ -26,6 +26,10 @@ public struct DebuginfoLocator: Sendable {
         return nil
     }
 
+    /// The roots a separate debug file is looked for under (by build-id, or mirroring the
+    /// stripped file's directory): the debug root, then the cache.
+    public var debugRoots: [String] { [debugRoot] + (cacheDirectory.map { [$0] } ?? []) }
+
     /// The paths to try, best first, for a kernel `release` (VMCOREINFO OSRELEASE) and
     /// `buildID` (VMCOREINFO BUILD-ID, hex). Both come from the dump, which is untrusted: a
     /// release that could leave the directory (a `/`, a leading `.`) or a build-id that is not

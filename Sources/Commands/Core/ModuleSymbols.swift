@@ -62,6 +62,10 @@ public final class ModuleSymbolIndex {
 
     /// Readable modules, by base address.
     public let modules: [Module]
+    /// Module debuginfo loaded by `mod -s` / `mod -S`, by module name (see ModuleDebugLoading.swift).
+    public internal(set) var debugInfo: [String: ModuleDebugInfo] = [:]
+    /// How many module files were opened: each gets its own key space for translated types.
+    var loadedCount = 0
     /// Every record of the list walk, in list order (for `mod`, which also shows unreadable rows).
     public let records: [ModuleRecord]
     /// Why the module list could not be read at all, if it could not.

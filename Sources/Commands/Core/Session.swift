@@ -14,6 +14,9 @@ public final class Session {
     /// When no vmlinux was given or found: what was looked for and where, for the error message
     /// ("for 6.1.0-56-cloud-amd64 in /usr/lib/debug or ~/.cache/crashsh/debuginfo").
     public var vmlinuxSearch: String?
+    /// Where a stripped vmlinux's (and modules') separate debug files are looked for: the
+    /// distribution's debug root and crashsh's debuginfo cache (see `DebuginfoLocator`).
+    public var debugRoots = ["/usr/lib/debug"]
     /// Open the vmlinux even when its build-id or release does not match the dump (crash's --no_... override).
     public var ignoreMismatch = false
     /// True once the user pressed Ctrl-C in the interactive shell (and clears that record).
@@ -129,7 +132,7 @@ public final class Session {
             }
         }
         do {
-            let k = try KernelImage(path: vmlinuxPath)
+            let k = try KernelImage(path: vmlinuxPath, debugRoots: debugRoots)
             let placement = locateImage(kernel: k)
             // A vmlinux of another kernel gives wrong answers everywhere: refuse it (KernelSymbols.swift).
             if !ignoreMismatch, let m = Session.vmlinuxMismatch(kernel: k, vmcoreinfo: vmcoreinfo, dumpPath: dump.path,

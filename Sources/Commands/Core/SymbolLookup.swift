@@ -147,10 +147,15 @@ struct SymbolLookup {
             row.module = e.module
             if section {
                 row.section = "in \(e.module) module"
-            } else if withSource {
+            } else if withSource, modules.isText(address, symbol: e) {
                 // crash looks for a source line of module code and, without the module's
-                // debuginfo, prints an empty one.
-                row.lineNotFound = modules.isText(address, symbol: e)
+                // debuginfo (`mod -s`), prints an empty one.
+                if let src = modules.sourceLine(at: address) {
+                    row.file = src.file
+                    row.line = src.line
+                } else {
+                    row.lineNotFound = true
+                }
             }
             return row
         case let .moduleStart(_, base):

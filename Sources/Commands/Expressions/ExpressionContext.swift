@@ -19,6 +19,13 @@ struct ExpressionContext {
             (try? kernel.functionType(named: name)) ?? nil
         })
         source.moduleSymbol = { [session] address in SymbolLookup.moduleLabel(session: session, address: address) }
+        // Only modules whose debuginfo `mod -s`/`-S` loaded can answer, so the list is not read for this.
+        source.moduleType = { [session] name in
+            session.hasReadModules ? session.moduleSymbols().type(named: name, into: types) : nil
+        }
+        source.moduleGlobal = { [session] name in
+            session.hasReadModules ? session.moduleSymbols().global(named: name, into: types) : nil
+        }
     }
 
     /// The declared type of a global variable from the debuginfo. Per-cpu variables get theirs

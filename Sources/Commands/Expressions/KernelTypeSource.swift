@@ -13,6 +13,10 @@ public final class KernelTypeSource: TypeSource {
     /// The module symbol an address outside the kernel image lies in (name and offset), for
     /// `<sym+off>` labels; nil when the session has no modules to ask.
     var moduleSymbol: ((UInt64) -> (name: String, offset: UInt64)?)?
+    /// A type the vmlinux lacks, from loaded module debuginfo (`mod -s`); nil when none defines it.
+    var moduleType: ((String) -> TypeID?)?
+    /// A module function or variable the vmlinux lacks, from loaded module debuginfo.
+    var moduleGlobal: ((String) -> (address: UInt64, type: TypeID?, isFunction: Bool)?)?
     private var cache: [TypeID: CType] = [:]
     /// `members(of:)` answers so far, by record key: printing a value asks again for every
     /// instance of a struct (each list_head of a task_struct), and each answer costs a pass over
@@ -89,8 +93,8 @@ public final class KernelTypeSource: TypeSource {
     }
 
     public func type(named name: String) -> CType? {
-        guard let id = try? types.type(named: name) else { return nil }
-        return ctype(id)
+        if let id = try? types.type(named: name) { return ctype(id) }
+        return moduleType?(name).map { ctype($0) }
     }
 
     public func members(of record: CRecord) -> [CMember] {
@@ -106,7 +110,12 @@ public final class KernelTypeSource: TypeSource {
     }
 
     public func global(named name: String) -> (address: UInt64, type: CType?)? {
-        guard let s = symbols.symbol(named: name) else { return nil }
+        guard let s = symbols.symbol(named: name) else {
+            guard let g = moduleGlobal?(name) else { return nil }
+            let t = g.type.map { ctype($0) }
+            if g.isFunction { return (g.address, t.flatMap { $0.isFunction ? $0 : nil } ?? Self.textWithoutDebugInfo) }
+            return (g.address, t)
+        }
         // Functions have no variable DIE: do not search DWARF for one.
         if s.kind == .function {
             return (s.address, functionType(name) ?? Self.textWithoutDebugInfo)
