@@ -28,11 +28,11 @@ public enum ModCommand: CrashCommand {
             (or "no tainted modules").
 
     EXAMPLES
-      crashsh> mod
+      crash> mod
            MODULE       NAME                         BASE         SIZE  OBJECT FILE
       ffffffffc0264340  virtio_ring            ffffffffc025d000  49152  (not loaded)  [CONFIG_KALLSYMS]
       ...
-      crashsh> mod -t
+      crash> mod -t
       no tainted modules
     """
 
