@@ -22,7 +22,7 @@ public enum SetCommand: CrashCommand {
         -p        back to the panic task.
         json on|off   print every command's result as JSON Lines (crashsh --json sets it at start).
         scroll on|off at the interactive prompt, show output through a pager: $PAGER, else
-                      "less -X -F -R -K" (one screen or less prints directly; Ctrl-C or q in
+                      "less -X -F -K" (one screen or less prints directly; Ctrl-C or q in
                       the pager returns to the prompt). On when the output is a terminal; output
                       of -c, -i and piped use is never paged. "set scroll" shows the setting.
 

@@ -34,13 +34,13 @@ final class LineEditor {
     }
 
     /// The pager: $PAGER when set, else less if it is installed: -X leaves the text on the
-    /// screen, -F exits at once when it fits on one screen, -R passes colours, -K quits on Ctrl-C.
+    /// screen, -F exits at once when it fits on one screen, -K quits on Ctrl-C.
     /// Nil when there is none (output then goes straight to the terminal).
     static func pagerCommand() -> String? {
         if let pager = Terminal.environment("PAGER"), pager.contains(where: { $0 != " " && $0 != "\t" }) { return pager }
         let path = Terminal.environment("PATH") ?? "/usr/bin:/bin"
         for dir in path.split(separator: ":") where access(dir + "/less", X_OK) == 0 {
-            return "less -X -F -R -K"
+            return "less -X -F -K"
         }
         return nil
     }
