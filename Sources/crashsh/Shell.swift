@@ -70,7 +70,7 @@ final class Shell {
         } catch {
             return fail("\(error)")
         }
-        var outcome: CommandOutcome
+        let outcome: CommandOutcome
         do {
             outcome = try session.execute(invocation.words, streamingTo: sink)
             // A command that failed before any output: in JSON mode its error line goes where
