@@ -3,7 +3,7 @@
 # the same fixture files, in one run. Wall time from hyperfine (cold process each run, warm
 # page cache), peak RSS from /usr/bin/time -v. Not a test: numbers depend on the machine.
 #
-#   scripts/bench.sh [vmcoreinfo|pages|symbols|views|bt|all]
+#   scripts/bench.sh [vmcoreinfo|pages|symbols|views|bt|stream|all]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -190,5 +190,20 @@ PY
       end=$(date +%s.%N)
       printf '%-34s %6.2f s  peak %s\n' "crash -s '$c'" "$(echo "$end - $start" | bc)" "$r"
     done
+  done
+fi
+
+if [ "$what" = stream ] || [ "$what" = all ]; then
+  # Streamed results: the first line of a huge display through `| head`, its wall time and
+  # crashsh's peak RSS (the whole display is never held).
+  D=$F/dump.kdump
+  echo "## streaming: first line of a huge result through | head (wall time, crashsh's peak RSS)"
+  for c in "rd -64 ffff8a1540100000 10000000" "sym -l" "struct list_head init_task 10000000" \
+           "rd -64 ffff8a1540100000 10000000 | head -1"; do
+    start=$(date +%s.%N)
+    /usr/bin/time -v -o /tmp/crashsh-bench-stream.time "$C" -c "$c" "$D" "$V" | head -1 >/dev/null
+    end=$(date +%s.%N)
+    rss=$(awk -F: '/Maximum resident/ {printf "%.1f MiB", $2/1024}' /tmp/crashsh-bench-stream.time)
+    printf '%-48s %6.2f s  peak %s\n' "crashsh -c '$c' | head -1" "$(echo "$end - $start" | bc)" "$rss"
   done
 fi
