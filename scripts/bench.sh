@@ -3,7 +3,7 @@
 # the same fixture files, in one run. Wall time from hyperfine (cold process each run, warm
 # page cache), peak RSS from /usr/bin/time -v. Not a test: numbers depend on the machine.
 #
-#   scripts/bench.sh [vmcoreinfo|pages|symbols|views|bt|novmlinux|triage|all|flat]
+#   scripts/bench.sh [vmcoreinfo|pages|symbols|views|bt|novmlinux|triage|stream|all|flat]
 #
 # `flat` (not part of `all`: it writes 4 GiB to /tmp) times a synthetic flattened dump.
 set -euo pipefail
@@ -295,4 +295,19 @@ if [ "$what" = flat ]; then
   du -k --apparent-size "$W/big.kdump" | awk '{printf "rewritten: %.2f GiB apparent, ", $1 / 2^20}'
   du -k "$W/big.kdump" | awk '{printf "%.2f GiB on disk\n", $1 / 2^20}'
   rm -rf "$W"
+fi
+
+if [ "$what" = stream ] || [ "$what" = all ]; then
+  # Streamed results: the first line of a huge display through `| head`, its wall time and
+  # crashsh's peak RSS (the whole display is never held).
+  D=$F/dump.kdump
+  echo "## streaming: first line of a huge result through | head (wall time, crashsh's peak RSS)"
+  for c in "rd -64 ffff8a1540100000 10000000" "sym -l" "struct list_head init_task 10000000" \
+           "rd -64 ffff8a1540100000 10000000 | head -1"; do
+    start=$(date +%s.%N)
+    /usr/bin/time -v -o /tmp/crashsh-bench-stream.time "$C" -c "$c" "$D" "$V" | head -1 >/dev/null
+    end=$(date +%s.%N)
+    rss=$(awk -F: '/Maximum resident/ {printf "%.1f MiB", $2/1024}' /tmp/crashsh-bench-stream.time)
+    printf '%-48s %6.2f s  peak %s\n' "crashsh -c '$c' | head -1" "$(echo "$end - $start" | bc)" "$rss"
+  done
 fi

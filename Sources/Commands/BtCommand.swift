@@ -37,7 +37,7 @@ public enum BtCommand: CrashCommand {
         -r   the raw words of the task's stack
 
     EXAMPLES
-      crashsh> bt
+      crash> bt
       PID: 1        TASK: ffff8a15411f8000  CPU: 0    COMMAND: "init"
        #0 [ffffcf3c00013ca0] __crash_kexec at ffffffffb076475a
        #1 [ffffcf3c00013d58] panic at ffffffffb0fcd06e

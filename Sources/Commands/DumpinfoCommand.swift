@@ -92,7 +92,7 @@ public enum DumpinfoCommand: CrashCommand {
                 .object([
                     ("title", .string(sec.title)),
                     ("fields", .array(sec.fields.map { f in
-                        .object([("name", .string(f.name)), ("value", .string(f.value)), ("depth", .int(Int64(f.depth)))])
+                        .object([("name", .string(f.name)), ("value", DumpinfoCommand.json(f.value)), ("depth", .int(Int64(f.depth)))])
                     })),
                 ])
             })))
@@ -111,11 +111,188 @@ public enum DumpinfoCommand: CrashCommand {
         out += section.title.isEmpty ? "\n" : section.title + "\n"
         for f in section.fields {
             let width = section.nameWidth + 2 * f.depth
-            let lines = f.value.split(separator: "\n", omittingEmptySubsequences: false)
-            let first = lines.first.map(String.init) ?? ""
+            let lines = text(f.value)
+            let first = lines.first ?? ""
             out += rjust(f.name, width) + ":" + (first.isEmpty ? "" : " " + first) + "\n"
             let indent = String(repeating: " ", count: width + 2)
             for line in lines.dropFirst() { out += indent + line + "\n" }
+        }
+    }
+
+    // MARK: crash's spelling of header values (help -D)
+
+    /// Lower-case hex without a prefix (crash's `%lx`), zero-padded to `digits`.
+    static func hex(_ v: UInt64, _ digits: Int = 0) -> String {
+        let s = String(v, radix: 16)
+        return s.count >= digits ? s : String(repeating: "0", count: digits - s.count) + s
+    }
+
+    /// A header value as crash prints it: its first line, then the lines under the value column.
+    static func text(_ value: HeaderValue) -> [String] {
+        switch value {
+        case .heading: return [""]
+        case let .text(s): return [s]
+        case let .quoted(s): return ["\"\(s)\""]
+        case let .decimal(v): return [String(v)]
+        case let .hex(v, digits): return [hex(v, digits)]
+        case let .decimalAndHex(v, prefixed): return ["\(v) (\(prefixed ? "0x" : "")\(hex(v)))"]
+        case let .named(v, names): return ["\(v) (\(names.joined(separator: "|")))"]
+        case let .nameSize(v, name): return ["\(v) (\"\(name)\")"]
+        // crash runs the status names together.
+        case let .statusBits(v, names): return ["\(hex(v)) (\(names.joined()))"]
+        case let .dumpLevel(v, names):
+            return ["\(v) (0x\(String(v, radix: 16)))" + (v == 0 ? " " : " (" + names.joined(separator: "|") + ")")]
+        case let .hexList(values): return values.isEmpty ? [""] : values.map { hex($0) }
+        case .unknown: return ["(unknown)"]
+        case .unused: return ["(unused)"]
+        case let .vmcoreinfoSize(size, text):
+            var lines = ["\(size) (0x\(hex(size)))"]
+            if let text {
+                var body = textLines(text)
+                if body.last == "" { body.removeLast() }
+                lines += body
+            }
+            return lines
+        case let .note(n): return noteLines(n)
+        case let .noteOffsets(offsets): return offsets.map { "\(hex($0.offset)) (\($0.kind))" }
+        }
+    }
+
+    static func noteLines(_ n: NoteSummary) -> [String] {
+        var first: String
+        switch n.lead {
+        case let .type(t): first = String(t)
+        case let .offset(o): first = hex(o)
+        }
+        if let kind = n.kind { first += " (\(kind))" }
+        var lines = [first]
+        if let p = n.prstatus { lines += prstatusLines(p) }
+        if let q = n.qemu { lines += qemuLines(q) }
+        if let t = n.text { lines += textLines(t) }
+        if let words = n.words {
+            // Two words a line, each followed by a blank, as crash dumps a note's descriptor.
+            var k = 0
+            while k < words.count {
+                lines.append(words[k..<min(k + 2, words.count)].map { hex($0, 16) + " " }.joined())
+                k += 2
+            }
+        }
+        return lines
+    }
+
+    /// VMCOREINFO text as lines (NULs dropped; a trailing newline gives crash's final empty line).
+    static func textLines(_ text: String) -> [String] {
+        text.filter { $0 != "\0" }.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    }
+
+    /// A timeval as seconds.microseconds.
+    static func timeval(_ t: (sec: Int64, usec: Int64)) -> String {
+        let u = String(t.usec)
+        return "\(t.sec)." + (u.count < 6 ? String(repeating: "0", count: 6 - u.count) + u : u)
+    }
+
+    /// The NT_PRSTATUS block as crash prints it under a note (x86_64).
+    static func prstatusLines(_ p: PRStatus) -> [String] {
+        let t = p.times + Array(repeating: (sec: Int64(0), usec: Int64(0)), count: max(0, 4 - p.times.count))
+        let r = p.registers
+        func pair(_ a: String, _ av: UInt64, _ b: String, _ bv: UInt64) -> String {
+            rjust(a, 8) + ": " + hex(av, 16) + "  " + rjust(b, 3) + ": " + hex(bv, 16)
+        }
+        return [
+            "si.signo: \(p.signo)  si.code: \(p.code)  si.errno: \(p.errno)",
+            "cursig: \(p.cursig)  sigpend: \(hex(p.sigpend))  sighold: \(hex(p.sighold))",
+            "pid: \(p.pid)  ppid: \(p.ppid)  pgrp: \(p.pgrp)  sid:\(p.sid)",
+            "utime: \(timeval(t[0]))  stime: \(timeval(t[1]))",
+            "cutime: \(timeval(t[2]))  cstime: \(timeval(t[3]))",
+            "ORIG_RAX: \(hex(r.origRax))  fpvalid: \(p.fpvalid)",
+            pair("R15", r.r15, "R14", r.r14),
+            pair("R13", r.r13, "R12", r.r12),
+            pair("RBP", r.rbp, "RBX", r.rbx),
+            pair("R11", r.r11, "R10", r.r10),
+            pair("R9", r.r9, "R8", r.r8),
+            pair("RAX", r.rax, "RCX", r.rcx),
+            pair("RDX", r.rdx, "RSI", r.rsi),
+            pair("RDI", r.rdi, "RIP", r.rip),
+            pair("RFLAGS", r.rflags, "RSP", r.rsp),
+            rjust("FS_BASE", 8) + ": " + hex(r.fsBase, 16),
+            rjust("GS_BASE", 8) + ": " + hex(r.gsBase, 16),
+            rjust("CS", 8) + ": " + hex(r.cs, 4) + "  SS: " + hex(r.ss, 4) + "  DS: " + hex(r.ds, 4),
+            rjust("ES", 8) + ": " + hex(r.es, 4) + "  FS: " + hex(r.fs, 4) + "  GS: " + hex(r.gs, 4),
+        ]
+    }
+
+    /// A QEMU CPU-state note as crash prints it.
+    static func qemuLines(_ q: QEMUCPUState) -> [String] {
+        var out = ["version: \(q.version)  size: \(q.size)"]
+        let g = q.generalRegisters
+        let names = QEMUCPUState.generalNames
+        // crash's order: RAX..RBP pairs, then RIP/RFLAGS, then R8..R15.
+        let order = [(0, 1), (2, 3), (4, 5), (6, 7), (16, 17), (8, 9), (10, 11), (12, 13), (14, 15)]
+        for (a, b) in order where b < g.count {
+            out.append(rjust(names[a], 3) + ": " + hex(g[a], 16) + "  " + rjust(names[b], 6) + ": " + hex(g[b], 16))
+        }
+        for (i, s) in q.segments.enumerated() where i < QEMUCPUState.segmentNames.count {
+            out.append(rjust(QEMUCPUState.segmentNames[i], 3) + ": selector: " + hex(UInt64(s.selector), 4)
+                       + "  limit: " + hex(UInt64(s.limit), 8) + "  flags: " + hex(UInt64(s.flags), 8))
+            out.append("     pad: " + hex(UInt64(s.pad), 8) + "   base: " + hex(s.base, 16))
+        }
+        let c = q.controlRegisters
+        var i = 0
+        while i < c.count {
+            var line = "CR\(i): " + hex(c[i], 16)
+            if i + 1 < c.count { line += "  CR\(i + 1): " + hex(c[i + 1], 16) }
+            out.append(line)
+            i += 2
+        }
+        return out
+    }
+
+    // MARK: JSON of header values
+
+    /// A header value as JSON: numbers as numbers, addresses, offsets and masks as "0x..."
+    /// strings, codes and flags with their names, notes decoded.
+    static func json(_ value: HeaderValue) -> JSONValue {
+        switch value {
+        case .heading, .unknown, .unused: return .null
+        case let .text(s), let .quoted(s): return .string(s)
+        case let .decimal(v): return .int(v)
+        case let .hex(v, _): return .address(v)
+        case let .decimalAndHex(v, _): return .uint(v)
+        case let .named(v, names), let .statusBits(v, names):
+            return .object([("value", .uint(v)), ("names", .array(names.map { .string($0) }))])
+        case let .dumpLevel(v, names):
+            return .object([("value", .int(v)), ("names", .array(names.map { .string($0) }))])
+        case let .nameSize(v, name): return .object([("value", .uint(v)), ("name", .string(name))])
+        case let .hexList(values): return .array(values.map { .address($0) })
+        case let .vmcoreinfoSize(size, text):
+            return .object([("size", .uint(size)), ("text", text.map { .string($0) } ?? .null)])
+        case let .noteOffsets(offsets):
+            return .array(offsets.map { .object([("offset", .address($0.offset)), ("kind", .string($0.kind))]) })
+        case let .note(n):
+            var pairs: [(String, JSONValue)] = []
+            switch n.lead {
+            case let .type(t): pairs.append(("type", .int(Int64(t))))
+            case let .offset(o): pairs.append(("offset", .address(o)))
+            }
+            pairs.append(("kind", n.kind.map { .string($0) } ?? .null))
+            if let p = n.prstatus {
+                pairs.append(("prstatus", .object([
+                    ("index", .int(Int64(p.index))), ("pid", .int(Int64(p.pid))), ("signo", .int(Int64(p.signo))),
+                    ("cursig", .int(Int64(p.cursig))),
+                    ("registers", .object(zip(X86Registers.names, p.registers.words).map { ($0.0, .address($0.1)) })),
+                ])))
+            }
+            if let q = n.qemu {
+                pairs.append(("qemu", .object([
+                    ("version", .int(Int64(q.version))), ("size", .int(Int64(q.size))),
+                    ("registers", .object(zip(QEMUCPUState.generalNames.map { $0.lowercased() }, q.generalRegisters)
+                        .map { ($0.0, .address($0.1)) })),
+                    ("control_registers", .array(q.controlRegisters.map { .address($0) })),
+                ])))
+            }
+            if let t = n.text { pairs.append(("text", .string(t))) }
+            if let w = n.words { pairs.append(("words", .array(w.map { .address($0) }))) }
+            return .object(pairs)
         }
     }
 

@@ -25,7 +25,7 @@ public enum KmemCommand: CrashCommand {
       Other kmem options of crash (-f, -s, -p, addresses...) are not supported yet.
 
     EXAMPLES
-      crashsh> kmem -i
+      crash> kmem -i
                        PAGES        TOTAL      PERCENTAGE
           TOTAL MEM    71108     277.8 MB         ----
                FREE    52653     205.7 MB   74% of TOTAL MEM

@@ -39,7 +39,7 @@ public enum LogCommand: CrashCommand {
       record that cannot be read is shown as one line saying why; the rest still prints.
 
     EXAMPLES
-      crashsh> log -m
+      crash> log -m
       [    0.000000] <5>Linux version 6.1.0-56-cloud-amd64 ...
       [    0.000000] <6>Command line: console=ttyS0 crashkernel=192M panic=0
     """

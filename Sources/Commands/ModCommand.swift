@@ -39,14 +39,14 @@ public enum ModCommand: CrashCommand {
                         (or "no tainted modules").
 
     EXAMPLES
-      crashsh> mod
+      crash> mod
            MODULE       NAME                         BASE         SIZE  OBJECT FILE
       ffffffffc0264340  virtio_ring            ffffffffc025d000  49152  (not loaded)  [CONFIG_KALLSYMS]
       ...
-      crashsh> mod -s dummy
+      crash> mod -s dummy
            MODULE       NAME                         BASE         SIZE  OBJECT FILE
       ffffffffc0277100  dummy                  ffffffffc0275000  16384  /usr/lib/debug/lib/modules/.../dummy.ko
-      crashsh> mod -t
+      crash> mod -t
       no tainted modules
     """
 

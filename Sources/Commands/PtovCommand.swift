@@ -18,44 +18,73 @@ public enum PtovCommand: CrashCommand {
       derived from VMCOREINFO.
 
     EXAMPLES
-      crashsh> ptov 1021aa40
+      crash> ptov 1021aa40
       VIRTUAL           PHYSICAL
       ffff8a155021aa40  1021aa40
     """
 
-    public struct Result: CommandResult {
-        public var pairs: [(virtual: UInt64, physical: UInt64)]
+    /// What one argument came to: its direct-map address, or why it has none.
+    public enum Translation {
+        case mapped(virtual: UInt64, physical: UInt64)
+        case failure(word: String, message: String)
+    }
+
+    public struct Result: PartialResult {
+        public var translations: [Translation]
+
+        /// The arguments that could not be translated, one message each; the others print.
+        public var failureMessage: String? {
+            let messages = translations.compactMap { t -> String? in
+                if case let .failure(_, message) = t { return message } else { return nil }
+            }
+            return messages.isEmpty ? nil : messages.joined(separator: "; ")
+        }
 
         public func renderText() -> String {
             var out = ""
-            for (i, p) in pairs.enumerated() {
-                if i > 0 { out += "\n" }
+            for case let .mapped(virtual, physical) in translations {
+                if !out.isEmpty { out += "\n" }
                 out += "VIRTUAL           PHYSICAL        \n"
-                out += ljust(hexDigits(p.virtual), 16) + "  " + ljust(hexDigits(p.physical), 16) + "\n"
+                out += ljust(hexDigits(virtual), 16) + "  " + ljust(hexDigits(physical), 16) + "\n"
             }
             return out
         }
 
         public func renderJSON() -> JSONValue {
-            .array(pairs.map { .object([("virtual", .address($0.virtual)), ("physical", .address($0.physical))]) })
+            .array(translations.map { t -> JSONValue in
+                switch t {
+                case let .mapped(virtual, physical):
+                    return .object([("virtual", .address(virtual)), ("physical", .address(physical))])
+                case let .failure(word, message):
+                    return .object([("argument", .string(word)), ("error", .string(message))])
+                }
+            })
         }
     }
 
     public static func run(_ arguments: [String], in session: Session) throws -> any CommandResult {
         guard !arguments.isEmpty else { throw CommandError("a physical address is needed (usage: ptov address ...)") }
+        if let option = arguments.first(where: { $0.hasPrefix("-") }) {
+            throw CommandError("invalid option \(option) (usage: ptov address ...)")
+        }
         let space = try session.addressSpace()
-        var pairs: [(UInt64, UInt64)] = []
+        var translations: [Translation] = []
         for word in arguments {
-            if word.hasPrefix("-") { throw CommandError("invalid option \(word) (usage: ptov address ...)") }
             guard let paddr = parseHexAddress(word) else {
-                throw CommandError("invalid physical address: \(word)")
+                translations.append(.failure(word: word, message: "invalid physical address: \(word)"))
+                continue
             }
             do {
-                pairs.append((try space.directMapAddress(physical: paddr), paddr))
+                translations.append(.mapped(virtual: try space.directMapAddress(physical: paddr), physical: paddr))
             } catch let e as DumpError {
-                throw CommandError("ptov: \(e)")
+                translations.append(.failure(word: word, message: "\(e)"))
             }
         }
-        return Result(pairs: pairs)
+        let result = Result(translations: translations)
+        // Nothing translated: the command failed, with every message.
+        if let message = result.failureMessage, translations.allSatisfy({ if case .failure = $0 { true } else { false } }) {
+            throw CommandError(message)
+        }
+        return result
     }
 }

@@ -39,10 +39,10 @@ public enum RdCommand: CrashCommand {
       failed either way (exit status 1 after -c or -i), whether nothing or part was read.
 
     EXAMPLES
-      crashsh> rd -64 linux_banner 4
+      crash> rd -64 linux_banner 4
       ffffffffb171ffe0:  65762078756e694c 2e36206e6f697372   Linux version 6.
       ffffffffb171fff0:  632d36352d302e31 646d612d64756f6c   1.0-56-cloud-amd
-      crashsh> rd -a linux_banner
+      crash> rd -a linux_banner
       ffffffffb171ffe0:  Linux version 6.1.0-56-cloud-amd64 (debian-kernel@lists.debi
       ...
     """

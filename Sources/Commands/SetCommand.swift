@@ -3,7 +3,7 @@ import DumpModel
 /// `set`: the current task context (as crash's `set`), and crashsh's session settings.
 public enum SetCommand: CrashCommand {
     public static let name = "set"
-    public static let summary = "show or set the task context; session settings (json output)"
+    public static let summary = "show or set the task context; session settings (json output, scroll)"
     public static let usage = """
     NAME
       set - set a process context or a session setting
@@ -11,6 +11,7 @@ public enum SetCommand: CrashCommand {
     SYNOPSIS
       set [pid | taskp | -c cpu | -p]
       set json on|off
+      set scroll [on|off]
 
     DESCRIPTION
       Without arguments, shows the current context: the task that vtop, rd -u, task and bt use
@@ -20,6 +21,10 @@ public enum SetCommand: CrashCommand {
         -c cpu    make the task running on this CPU the context.
         -p        back to the panic task.
         json on|off   print every command's result as JSON Lines (crashsh --json sets it at start).
+        scroll on|off at the interactive prompt, show output through a pager: $PAGER, else
+                      "less -X -F -K" (one screen or less prints directly; Ctrl-C or q in
+                      the pager returns to the prompt). On when the output is a terminal; output
+                      of -c, -i and piped use is never paged. "set scroll" shows the setting.
 
     EXAMPLES
       crash> set
@@ -33,13 +38,20 @@ public enum SetCommand: CrashCommand {
     /// The context block, or the settings.
     public struct Result: CommandResult {
         public var json: Bool
+        public var scroll: Bool
         var context: ContextBlock?
         /// Nothing to say (`set -c` of the CPU of the current context).
         var quiet = false
+        /// `set scroll`: the text shows that setting.
+        var showsScroll = false
 
-        public func renderText() -> String { quiet ? "" : context?.text ?? "   json: \(json ? "on" : "off")\n" }
+        public func renderText() -> String {
+            if quiet { return "" }
+            if let context { return context.text }
+            return showsScroll ? " scroll: \(scroll ? "on" : "off")\n" : "   json: \(json ? "on" : "off")\n"
+        }
         public func renderJSON() -> JSONValue {
-            var pairs: [(String, JSONValue)] = [("json", .bool(json))]
+            var pairs: [(String, JSONValue)] = [("json", .bool(json)), ("scroll", .bool(scroll))]
             if let context { pairs.append(("context", context.json)) }
             return .object(pairs)
         }
@@ -92,18 +104,27 @@ public enum SetCommand: CrashCommand {
         switch arguments.count {
         case 0:
             if let kernel = try? session.crashedKernel(), let index = try? kernel.tasks(), let t = try? kernel.currentTask() {
-                return Result(json: session.jsonOutput, context: contextBlock(t, kernel: kernel, index: index))
+                return Result(json: session.jsonOutput, scroll: session.scroll, context: contextBlock(t, kernel: kernel, index: index))
             }
-            return Result(json: session.jsonOutput, context: nil)
+            return Result(json: session.jsonOutput, scroll: session.scroll, context: nil)
         case 2 where arguments[0] == "json":
             switch arguments[1] {
             case "on": session.jsonOutput = true
             case "off": session.jsonOutput = false
             default: throw CommandError("json: expected on or off, not \"\(arguments[1])\"")
             }
-            return Result(json: session.jsonOutput, context: nil)
+            return Result(json: session.jsonOutput, scroll: session.scroll, context: nil)
         case 1 where arguments[0] == "json":
             throw CommandError("json: expected on or off")
+        case 1 where arguments[0] == "scroll":
+            return Result(json: session.jsonOutput, scroll: session.scroll, showsScroll: true)
+        case 2 where arguments[0] == "scroll":
+            switch arguments[1] {
+            case "on": session.scroll = true
+            case "off": session.scroll = false
+            default: throw CommandError("scroll: expected on or off, not \"\(arguments[1])\"")
+            }
+            return Result(json: session.jsonOutput, scroll: session.scroll, showsScroll: true)
         default:
             break
         }
@@ -120,7 +141,7 @@ public enum SetCommand: CrashCommand {
             }
             // Already the context: crash says nothing.
             if let current = try? kernel.currentTask(), current.address == t.address {
-                return Result(json: session.jsonOutput, context: nil, quiet: true)
+                return Result(json: session.jsonOutput, scroll: session.scroll, context: nil, quiet: true)
             }
             task = t
         } else if arguments.count == 1, !arguments[0].hasPrefix("-") {
@@ -129,10 +150,10 @@ public enum SetCommand: CrashCommand {
             throw CommandError("invalid arguments: \(arguments.joined(separator: " ")) (usage: set [pid | taskp | -c cpu | -p])")
         }
         kernel.setContext(task)
-        return Result(json: session.jsonOutput, context: contextBlock(task, kernel: kernel, index: index))
+        return Result(json: session.jsonOutput, scroll: session.scroll, context: contextBlock(task, kernel: kernel, index: index))
     }
 
     public static func completions(forArgument index: Int, prefix: String, in session: Session) -> [String] {
-        index == 0 ? ["json", "-c", "-p"] : index == 1 ? ["on", "off"] : []
+        index == 0 ? ["json", "scroll", "-c", "-p"] : index == 1 ? ["on", "off"] : []
     }
 }

@@ -58,8 +58,55 @@ public enum StructCommand: CrashCommand {
 public enum UnionCommand: CrashCommand {
     public static let name = "union"
     public static let summary = "show a union's definition, offsets or contents"
-    public static let usage = StructCommand.usage
-        .replacingWord("struct - structure contents", with: "union - union contents")
+    public static let usage = """
+    NAME
+      union - union contents
+
+    SYNOPSIS
+      union union_name[.member[,member]] [-o] [-x|-d] [address | symbol][:cpuspec] [count]
+
+    DESCRIPTION
+      Without an address: the union's definition and SIZE; with -o, each member's offset
+      in brackets (always 0 in a union). With an address or symbol: its contents, one member
+      per line gdb style (nested structures indented, char arrays as strings); with -o, each
+      member's address instead of the contents. ".member[,member...]" limits the output to
+      those members; a member may be a path ("b.blocked"). A count prints that many
+      consecutive unions.
+
+      ":cpuspec" after a per-cpu symbol (or a per-cpu offset) prints each chosen CPU's
+      instance after a "[CPU]: address" line:
+        :            the CPU of the current context (the CPU that panicked).
+        :a[ll]       every CPU.
+        :#[-#][,...] a list of CPUs, e.g. "1,3,5", "1-3" or "1,3,5-7,10".
+
+        -o  show member offsets (or addresses, with an address).
+        -x  print integers in hexadecimal.
+        -d  print integers in decimal.
+
+    EXAMPLES
+      crash> union rcu_special
+      union rcu_special {
+          struct {
+              u8 blocked;
+              u8 need_qs;
+              u8 exp_hint;
+              u8 need_mb;
+          } b;
+          u32 s;
+      }
+      SIZE: 4
+      crash> union -o rcu_special
+      union rcu_special {
+            struct {
+                u8 blocked;
+                u8 need_qs;
+                u8 exp_hint;
+                u8 need_mb;
+        [0] } b;
+        [0] u32 s;
+      }
+      SIZE: 4
+    """
 
     public static func completions(forArgument index: Int, prefix: String, in session: Session) -> [String] {
         RecordCommand.completions(index: index, prefix: prefix, kind: .union, in: session)
@@ -92,9 +139,6 @@ enum RecordCommand {
         return WhatisCommand.typeNameCompletions(prefix: prefix, in: session)
             + (index > 0 ? session.symbolCompletions(prefix: prefix) : [])
     }
-
-    /// Most consecutive structures one command prints.
-    static let maxCount = 100_000
 
     static func run(_ arguments: [String], kind: CRecord.Kind, in session: Session) throws -> any CommandResult {
         let command = kind == .structure ? "struct" : "union"
@@ -171,7 +215,7 @@ enum RecordCommand {
             }
             if positional.count == 3 {
                 guard let n = Int(positional[2]), n > 0 else { throw CommandError("invalid count: \(positional[2])") }
-                count = min(n, maxCount)
+                count = n
             }
         }
 
@@ -204,41 +248,113 @@ enum RecordCommand {
         var bareName = Substring(typeText)
         for keyword in ["struct ", "union "] where bareName.hasPrefix(keyword) { bareName = bareName.dropFirst(keyword.count) }
         let header = "\(command) \(bareName)"
-        var text = warning
-        var items: [JSONValue] = []
         let printer = ValuePrinter(source: source, memory: evaluator.memory, format: format)
-        for start in starts {
-            if let cpu = start.cpu { text += "[\(cpu)]: \(String(start.address, radix: 16))\n" }
-            let cpuJSON: [(String, JSONValue)] = start.cpu.map { [("cpu", .int(Int64($0)))] } ?? []
-            for i in 0..<count {
-                let (base, overflow) = start.address.addingReportingOverflow(UInt64(i) &* UInt64(size))
-                guard !overflow else { break }
-                if offsets {
-                    let firsts = memberPaths.isEmpty ? nil : memberPaths.map { String($0.split(separator: ".").first ?? "") }
-                    text += formatter.offsetListing(record, address: base, only: firsts)
-                    items.append(.object(cpuJSON + [("type", .string(typeName)), ("address", .address(base))]))
-                    continue
-                }
-                let object = TypedValue(type: type, storage: .memory(base))
-                if memberPaths.isEmpty {
-                    let bytes = try read(object, evaluator: evaluator, command: command)
-                    text += header + " " + printer.topLevel(type, bytes: bytes, address: base) + "\n"
-                    items.append(.object(cpuJSON + [("type", .string(typeName)), ("address", .address(base)),
-                                                    ("value", printer.json(type, bytes: bytes, address: base))]))
-                } else {
-                    var members: [(String, JSONValue)] = []
-                    for path in memberPaths {
-                        let v = try memberValue(path, of: object, evaluator: evaluator, spec: spec)
-                        let bytes = try read(v, evaluator: evaluator, command: command)
-                        text += "  \(path) = " + printer.memberText(v.type, bytes: bytes, address: v.address) + ",\n"
-                        members.append((path, printer.json(v.type, bytes: bytes, address: v.address)))
+        let firsts = memberPaths.isEmpty ? nil : memberPaths.map { String($0.split(separator: ".").first ?? "") }
+        // One structure at `base`: its text and its JSON.
+        let render = { (base: UInt64, cpuJSON: [(String, JSONValue)]) throws -> (String, JSONValue) in
+            if offsets {
+                return (formatter.offsetListing(record, address: base, only: firsts),
+                        .object(cpuJSON + [("type", .string(typeName)), ("address", .address(base))]))
+            }
+            let object = TypedValue(type: type, storage: .memory(base))
+            if memberPaths.isEmpty {
+                let bytes = try read(object, evaluator: evaluator, command: command)
+                return (header + " " + printer.topLevel(type, bytes: bytes, address: base) + "\n",
+                        .object(cpuJSON + [("type", .string(typeName)), ("address", .address(base)),
+                                           ("value", printer.json(type, bytes: bytes, address: base))]))
+            }
+            var text = ""
+            var members: [(String, JSONValue)] = []
+            for path in memberPaths {
+                let v = try memberValue(path, of: object, evaluator: evaluator, spec: spec)
+                let bytes = try read(v, evaluator: evaluator, command: command)
+                text += "  \(path) = " + printer.memberText(v.type, bytes: bytes, address: v.address) + ",\n"
+                members.append((path, printer.json(v.type, bytes: bytes, address: v.address)))
+            }
+            return (text, .object(cpuJSON + [("type", .string(typeName)), ("address", .address(base)),
+                                             ("members", .object(members))]))
+        }
+        let contents = Contents(warning: warning, starts: starts, count: count, size: UInt64(size),
+                                single: count == 1 && starts.count == 1 && cpuSpecifier == nil,
+                                render: render, interrupted: session.interruptRequested)
+        // A first structure that cannot be read is the command's error, before any output.
+        if let first = starts.first { _ = try render(first.address, first.cpu.map { [("cpu", .int(Int64($0)))] } ?? []) }
+        return contents
+    }
+
+    /// Structures at an address (COUNT of them, at each chosen CPU's instance), rendered and
+    /// written one by one: the first shows at once, memory stays flat whatever the count, and
+    /// Ctrl-C stops it.
+    struct Contents: StreamingResult {
+        var warning: String
+        var starts: [(cpu: Int?, address: UInt64)]
+        var count: Int
+        var size: UInt64
+        /// One structure asked for, without a cpuspec: the JSON result is that object, not a list.
+        var single: Bool
+        var render: (UInt64, [(String, JSONValue)]) throws -> (String, JSONValue)
+        var interrupted: () -> Bool
+
+        /// Calls `cpuHeader` before each CPU's instances and `body` with each structure's text
+        /// and JSON, in order. Throws the read error that stops the display, or
+        /// `CommandError.interrupted`.
+        func forEach(cpuHeader: (Int, UInt64) throws -> Void, _ body: (String, JSONValue) throws -> Void) throws {
+            for start in starts {
+                if let cpu = start.cpu { try cpuHeader(cpu, start.address) }
+                let cpuJSON: [(String, JSONValue)] = start.cpu.map { [("cpu", .int(Int64($0)))] } ?? []
+                for i in 0..<count {
+                    if i & 255 == 255, interrupted() { throw CommandError.interrupted }
+                    let (offset, o1) = UInt64(i).multipliedReportingOverflow(by: size)
+                    let (base, o2) = start.address.addingReportingOverflow(offset)
+                    guard !o1, !o2 else {
+                        throw CommandError("the count runs past the end of the address space after \(i) structures")
                     }
-                    items.append(.object(cpuJSON + [("type", .string(typeName)), ("address", .address(base)),
-                                                    ("members", .object(members))]))
+                    let (text, json) = try render(base, cpuJSON)
+                    try body(text, json)
                 }
             }
         }
-        return Result(text: text, json: count == 1 && items.count == 1 && cpuSpecifier == nil ? items[0] : .array(items))
+
+        func streamText(to sink: any OutputSink) throws {
+            try sink.write(warning)
+            try forEach(cpuHeader: { try sink.write("[\($0)]: \(String($1, radix: 16))\n") }) { text, _ in try sink.write(text) }
+        }
+
+        func streamJSON(to sink: any OutputSink) throws {
+            if single {
+                guard let start = starts.first else { return }
+                try sink.write(try render(start.address, []).1.rendered())
+                return
+            }
+            try sink.write("[")
+            var first = true
+            do {
+                try forEach(cpuHeader: { _, _ in }) { _, json in
+                    try sink.write((first ? "" : ",") + json.rendered())
+                    first = false
+                }
+            } catch let error as CommandError {
+                try sink.write((first ? "" : ",") + JSONValue.object([("error", .string(error.message))]).rendered() + "]")
+                throw error
+            }
+            try sink.write("]")
+        }
+
+        func renderText() -> String {
+            let sink = StringSink()
+            do { try streamText(to: sink) } catch { return sink.text + "\(error)\n" }
+            return sink.text
+        }
+
+        func renderJSON() -> JSONValue {
+            var items: [JSONValue] = []
+            do {
+                try forEach(cpuHeader: { _, _ in }) { _, json in items.append(json) }
+            } catch {
+                items.append(.object([("error", .string("\(error)"))]))
+            }
+            return single && items.count == 1 ? items[0] : .array(items)
+        }
     }
 
     /// The member at `path` ("se.vruntime", "pid_links[1]") of a `type` object in memory.
@@ -316,18 +432,5 @@ enum RecordCommand {
         } catch let e as EvaluationError {
             throw CommandError(e.message)
         }
-    }
-}
-
-extension String {
-    /// `self` with the first occurrence of `word` replaced (no Foundation here).
-    func replacingWord(_ word: String, with replacement: String) -> String {
-        guard !word.isEmpty else { return self }
-        let chars = Array(self), w = Array(word)
-        guard chars.count >= w.count else { return self }
-        for i in 0...(chars.count - w.count) where Array(chars[i..<i + w.count]) == w {
-            return String(chars[..<i]) + replacement + String(chars[(i + w.count)...])
-        }
-        return self
     }
 }

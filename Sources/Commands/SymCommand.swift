@@ -32,11 +32,11 @@ public enum SymCommand: CrashCommand {
       address      a hexadecimal kernel address (with or without 0x).
 
     EXAMPLES
-      crashsh> sym schedule
+      crash> sym schedule
       ffffffffb10114f0 (T) schedule debian/build/build_amd64_none_cloud-amd64/kernel/sched/core.c: 6654
-      crashsh> sym ffffffffb0ca8a05
+      crash> sym ffffffffb0ca8a05
       ffffffffb0ca8a05 (t) sysrq_handle_crash+21 debian/build/build_amd64_none_cloud-amd64/drivers/tty/sysrq.c: 155
-      crashsh> sym -q sysrq_handle_s
+      crash> sym -q sysrq_handle_s
       ffffffffb0ca8780 (t) sysrq_handle_showstate_blocked
       ...
     """
@@ -91,32 +91,107 @@ public enum SymCommand: CrashCommand {
         }
     }
 
-    public struct Result: CommandResult {
+    /// What `sym` prints: the `-l` listing (written as it is produced: every kernel symbol
+    /// then each module's), then the lines of `-q` and of each symbol or address named.
+    public struct Result: StreamingResult {
+        /// The kernel's symbols in crash's `sym -l` order and the modules' listing, or nil
+        /// without `-l`.
+        var listing: (kernel: [Symbol], modules: [ModuleSymbolIndex.ListingLine])?
         public var entries: [Entry]
-        public func renderText() -> String {
-            var out = ""
-            for e in entries {
-                switch e {
-                case let .symbol(row): out += row.text + "\n"
-                case let .marker(address, text): out += String(address, radix: 16) + " " + text + "\n"
-                case let .failure(message): out += "sym: " + message + "\n"
+        let interrupted: () -> Bool
+
+        /// Calls `body` with every line in order. Throws `CommandError.interrupted` on Ctrl-C.
+        func forEachEntry(_ body: (Entry) throws -> Void) throws {
+            if let listing {
+                for (n, s) in listing.kernel.enumerated() {
+                    if n & 4095 == 4095, interrupted() { throw CommandError.interrupted }
+                    try body(.symbol(SymbolRow(address: s.address, type: s.typeLetter, name: s.name, offset: 0)))
+                }
+                for (n, line) in listing.modules.enumerated() {
+                    if n & 4095 == 4095, interrupted() { throw CommandError.interrupted }
+                    switch line {
+                    case let .marker(address, text): try body(.marker(address: address, text: text))
+                    case let .symbol(e):
+                        // The listing names the module in its MODULE START line, not on each symbol.
+                        try body(.symbol(SymbolRow(address: e.address, type: e.type, name: e.name, offset: 0)))
+                    }
                 }
             }
-            return out
+            for e in entries { try body(e) }
         }
+
+        static func text(_ e: Entry) -> String {
+            switch e {
+            case let .symbol(row): return row.text + "\n"
+            case let .marker(address, text): return String(address, radix: 16) + " " + text + "\n"
+            case let .failure(message): return "sym: " + message + "\n"
+            }
+        }
+
+        /// Lines are gathered into pieces of about this many bytes before they are written.
+        static let pieceSize = 32 * 1024
+
+        public func streamText(to sink: any OutputSink) throws {
+            var piece = ""
+            try forEachEntry { e in
+                piece += Result.text(e)
+                if piece.utf8.count >= Result.pieceSize { try sink.write(piece); piece = "" }
+            }
+            try sink.write(piece)
+        }
+
+        public func streamJSON(to sink: any OutputSink) throws {
+            var piece = "{\"symbols\":["
+            var first = true
+            var errors: [JSONValue] = []
+            do {
+                try forEachEntry { e in
+                    let element: JSONValue
+                    switch e {
+                    case let .symbol(row): element = row.json
+                    case let .marker(address, text):
+                        element = .object([("address", .address(address)), ("marker", .string(text))])
+                    case let .failure(message): errors.append(.string(message)); return
+                    }
+                    if !first { piece += "," }
+                    first = false
+                    piece += element.rendered()
+                    if piece.utf8.count >= Result.pieceSize { try sink.write(piece); piece = "" }
+                }
+            } catch let error as CommandError {
+                try sink.write(piece + "],\"error\":" + JSONValue.string(error.message).rendered() + "}")
+                throw error
+            }
+            piece += "]"
+            if !errors.isEmpty { piece += ",\"errors\":" + JSONValue.array(errors).rendered() }
+            try sink.write(piece + "}")
+        }
+
+        public func renderText() -> String {
+            let sink = StringSink()
+            do { try streamText(to: sink) } catch { return sink.text + "sym: \(error)\n" }
+            return sink.text
+        }
+
         public func renderJSON() -> JSONValue {
             var symbols: [JSONValue] = []
             var errors: [JSONValue] = []
-            for e in entries {
-                switch e {
-                case let .symbol(row): symbols.append(row.json)
-                case let .marker(address, text):
-                    symbols.append(.object([("address", .address(address)), ("marker", .string(text))]))
-                case let .failure(message): errors.append(.string(message))
+            var failure: String?
+            do {
+                try forEachEntry { e in
+                    switch e {
+                    case let .symbol(row): symbols.append(row.json)
+                    case let .marker(address, text):
+                        symbols.append(.object([("address", .address(address)), ("marker", .string(text))]))
+                    case let .failure(message): errors.append(.string(message))
+                    }
                 }
+            } catch {
+                failure = "\(error)"
             }
             var pairs: [(String, JSONValue)] = [("symbols", .array(symbols))]
             if !errors.isEmpty { pairs.append(("errors", .array(errors))) }
+            if let failure { pairs.append(("error", .string(failure))) }
             return .object(pairs)
         }
     }
@@ -169,20 +244,9 @@ public enum SymCommand: CrashCommand {
         let resolver = try SymbolLookup(session: session)
         var entries: [Entry] = []
         let showSection = options.section
-        if options.list {
-            // crash's list, addresses and order (see `SymbolTable.crashListing`), then the modules'.
-            for s in resolver.table.crashListing() {
-                entries.append(.symbol(SymbolRow(address: s.address, type: s.typeLetter, name: s.name, offset: 0)))
-            }
-            for line in resolver.modules.listing() {
-                switch line {
-                case let .marker(address, text): entries.append(.marker(address: address, text: text))
-                case let .symbol(e):
-                    // The listing names the module in its MODULE START line, not on each symbol.
-                    entries.append(.symbol(SymbolRow(address: e.address, type: e.type, name: e.name, offset: 0)))
-                }
-            }
-        }
+        // crash's list, addresses and order (see `SymbolTable.crashListing`), then the modules';
+        // the rows are made as they are written.
+        let listing = options.list ? (kernel: resolver.table.crashListing(), modules: resolver.modules.listing()) : nil
         for q in options.queries {
             let hits = resolver.table.symbols(containing: q)
             let moduleHits = resolver.modules.symbols(containing: q)
@@ -206,11 +270,11 @@ public enum SymCommand: CrashCommand {
             }
         }
         // Only failures: the command failed (stderr, non-zero status), with every message.
-        if !entries.isEmpty, entries.allSatisfy({ if case .failure = $0 { return true } else { return false } }) {
+        if listing == nil, !entries.isEmpty, entries.allSatisfy({ if case .failure = $0 { return true } else { return false } }) {
             let messages = entries.compactMap { e -> String? in if case let .failure(m) = e { return m } else { return nil } }
             throw CommandError(messages.joined(separator: "; "))
         }
-        return Result(entries: entries)
+        return Result(listing: listing, entries: entries, interrupted: session.interruptRequested)
     }
 
     public static func completions(forArgument index: Int, prefix: String, in session: Session) -> [String] {

@@ -34,7 +34,7 @@ public enum TriageCommand: CrashCommand {
       the first and last crash dates and an example dump (--buckets: only the buckets).
 
     EXAMPLES
-      crashsh> triage
+      crash> triage
       CRASH: Kernel panic - not syncing: sysrq triggered crash
         kind panic, signature 9c32bb86fa283b6d (log frames: sysrq_handle_crash < __handle_sysrq < ...)
       ...

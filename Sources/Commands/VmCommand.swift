@@ -21,7 +21,7 @@ public enum VmCommand: CrashCommand {
       maple tree (Linux 6.1+) or the mmap list of older kernels.
 
     EXAMPLES
-      crashsh> vm 1
+      crash> vm 1
       PID: 1        TASK: ffff8a15411f8000  CPU: 0    COMMAND: "init"
              MM               PGD          RSS    TOTAL_VM
       ffff8a1541054000  ffff8a1550aa0000  1796k    2260k

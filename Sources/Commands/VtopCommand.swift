@@ -33,7 +33,7 @@ public enum VtopCommand: CrashCommand {
       table maps is shown as "(not mapped)" with the entries read up to the one that is not present.
 
     EXAMPLES
-      crashsh> vtop ffffcf3c00000000
+      crash> vtop ffffcf3c00000000
       VIRTUAL           PHYSICAL
       ffffcf3c00000000  1f002000
 
@@ -60,6 +60,9 @@ public enum VtopCommand: CrashCommand {
         case notUserAddress(UInt64)
         /// A page-table walk; `physical` is nil when the address is not mapped.
         case walk(Entry)
+        /// An argument that is not an address vtop can translate (not hex nor a symbol, or
+        /// ambiguous): its error line; the other addresses still print.
+        case failure(word: String, message: String)
     }
 
     public struct Entry {
@@ -81,15 +84,28 @@ public enum VtopCommand: CrashCommand {
         public var vmaError: String?
     }
 
-    public struct Result: CommandResult {
+    public struct Result: PartialResult {
         public var translations: [Translation]
+
+        /// The arguments that could not be translated, one message each.
+        public var failureMessage: String? {
+            let messages = translations.compactMap { t -> String? in
+                if case let .failure(_, message) = t { return message } else { return nil }
+            }
+            return messages.isEmpty ? nil : messages.joined(separator: "; ")
+        }
 
         public func renderText() -> String {
             var out = ""
             var pageHeaderPrinted = false
-            for (i, t) in translations.enumerated() {
-                if i > 0 { out += "\n" }
+            var shown = 0
+            for t in translations {
+                if case .failure = t { continue }
+                if shown > 0 { out += "\n" }
+                shown += 1
                 switch t {
+                case .failure:
+                    break
                 case let .notKernelAddress(v):
                     out += "VIRTUAL           PHYSICAL        \n"
                     out += ljust(hexDigits(v), 8) + "  (not a kernel virtual address)\n\n"
@@ -189,6 +205,8 @@ public enum VtopCommand: CrashCommand {
                     return .object([("virtual", .address(v)), ("error", .string("not a kernel virtual address"))])
                 case let .notUserAddress(v):
                     return .object([("virtual", .address(v)), ("error", .string("not accessible: no VMA of the task holds it"))])
+                case let .failure(word, message):
+                    return .object([("argument", .string(word)), ("error", .string(message))])
                 case let .walk(e):
                     var o: [(String, JSONValue)] = [("virtual", .address(e.virtual)),
                                                     ("space", .string(e.isUser ? "user" : "kernel"))]
@@ -288,7 +306,11 @@ public enum VtopCommand: CrashCommand {
 
         var translations: [Translation] = []
         for word in words {
-            let vaddr = try address(word, session)
+            let vaddr: UInt64
+            do { vaddr = try address(word, session) } catch let e as CommandError {
+                translations.append(.failure(word: word, message: e.message))
+                continue
+            }
             let isUser: Bool
             if forceUser {
                 guard vaddr < space.userAddressLimit else { translations.append(.notUserAddress(vaddr)); continue }
@@ -301,7 +323,8 @@ public enum VtopCommand: CrashCommand {
             } else if vaddr >= (space.pageOffsetBase ?? space.kernelHalfStart) {
                 isUser = false
             } else {
-                throw CommandError("ambiguous address: \(hexDigits(vaddr))  (requires -u or -k)")
+                translations.append(.failure(word: word, message: "ambiguous address: \(hexDigits(vaddr))  (requires -u or -k)"))
+                continue
             }
             var vma: VirtualMemoryArea?
             var vmaError: String?
@@ -326,7 +349,12 @@ public enum VtopCommand: CrashCommand {
             entry.vmaError = vmaError
             translations.append(.walk(entry))
         }
-        return Result(translations: translations)
+        let result = Result(translations: translations)
+        // Nothing translated: the command failed, with every message.
+        if let message = result.failureMessage, translations.allSatisfy({ if case .failure = $0 { true } else { false } }) {
+            throw CommandError(message)
+        }
+        return result
     }
 
     static func translate(_ vaddr: UInt64, isUser: Bool, userPGD: UInt64?, task: KernelTask?,

@@ -85,16 +85,92 @@ public struct DumpNote: Sendable {
     }
 }
 
-/// One labelled fact from a dump's header, in file order, for `dumpinfo` (crash's `help -D`).
-/// `value` is already formatted the way crash prints that field.
+/// One labelled fact from a dump's header, in file order, for `dumpinfo` (crash's `help -D`):
+/// crash's name for it and its typed value (`dumpinfo` renders crash's text and the JSON).
 public struct HeaderField: Sendable, Equatable {
     public var name: String
-    public var value: String
+    public var value: HeaderValue
     /// Nesting depth under the previous fields (0 = top level of its section).
     public var depth: Int
-    public init(_ name: String, _ value: String, depth: Int = 0) {
+    public init(_ name: String, _ value: HeaderValue, depth: Int = 0) {
         self.name = name; self.value = value; self.depth = depth
     }
+}
+
+/// What a header field holds, with the meaning crash gives it (how crash shows each kind is
+/// `dumpinfo`'s business).
+public enum HeaderValue: Sendable, Equatable {
+    /// A heading: the deeper fields that follow belong to it (utsname, timestamp).
+    case heading
+    /// Text from the file, or a fixed spelling crash uses (`\177ELF`).
+    case text(String)
+    /// A string crash shows between double quotes (a signature).
+    case quoted(String)
+    /// A count, size or number.
+    case decimal(Int64)
+    /// An address, offset or mask crash shows in hex, zero-padded to `digits` (0: no padding).
+    case hex(UInt64, digits: Int)
+    /// A size or offset crash shows in decimal and hex ("0x" before the hex when `prefixed`).
+    case decimalAndHex(UInt64, prefixed: Bool)
+    /// A number and what it stands for: an enumerated code's name ("?" when unknown), or the
+    /// names of the flags set.
+    case named(UInt64, names: [String])
+    /// A name's size and the name (an ELF note's n_namesz).
+    case nameSize(UInt64, name: String)
+    /// The kdump header's status bits and their names.
+    case statusBits(UInt64, names: [String])
+    /// makedumpfile's dump level and the names of its bits.
+    case dumpLevel(Int64, names: [String])
+    /// Hex values, one per line (the kdump header's tasks[nr_cpus]).
+    case hexList([UInt64])
+    /// The header version has no such field.
+    case unknown
+    /// The field is there but not in use (a split dump's pfn range when not split).
+    case unused
+    /// The size of the VMCOREINFO data, and its text.
+    case vmcoreinfoSize(UInt64, text: String?)
+    /// A note: its type or file offset, what it holds decoded, and its descriptor's words.
+    case note(NoteSummary)
+    /// Where each PRSTATUS and QEMU note starts in the file.
+    case noteOffsets([NoteOffset])
+}
+
+/// A note as `dumpinfo` shows it under a header field.
+public struct NoteSummary: Sendable, Equatable {
+    /// The note's type (ELF notes), or its file offset (kdump's notes[i]).
+    public enum Lead: Sendable, Equatable {
+        case type(UInt32)
+        case offset(UInt64)
+    }
+    public var lead: Lead
+    /// What the type means ("NT_PRSTATUS", "QEMUCPUState", "unused"), when known.
+    public var kind: String?
+    public var prstatus: PRStatus?
+    public var qemu: QEMUCPUState?
+    /// The VMCOREINFO text of a VMCOREINFO note.
+    public var text: String?
+    /// The descriptor as 64-bit words (ELF notes).
+    public var words: [UInt64]?
+    public init(lead: Lead, kind: String?, prstatus: PRStatus? = nil, qemu: QEMUCPUState? = nil,
+                text: String? = nil, words: [UInt64]? = nil) {
+        self.lead = lead; self.kind = kind; self.prstatus = prstatus; self.qemu = qemu; self.text = text; self.words = words
+    }
+
+    /// A descriptor's bytes as little-endian 64-bit words (a short last word zero-filled).
+    public static func words(of desc: [UInt8]) -> [UInt64] {
+        stride(from: 0, to: desc.count, by: 8).map { i in
+            var w: UInt64 = 0
+            for k in 0..<8 where i + k < desc.count { w |= UInt64(desc[i + k]) << (8 * UInt64(k)) }
+            return w
+        }
+    }
+}
+
+/// Where a note starts in the file, and its kind ("NT_PRSTATUS", "QEMU").
+public struct NoteOffset: Sendable, Equatable {
+    public var offset: UInt64
+    public var kind: String
+    public init(offset: UInt64, kind: String) { self.offset = offset; self.kind = kind }
 }
 
 /// A group of header fields ("header", "sub_header_kdump", "ELF header", "PT_LOAD segments" ...).
@@ -112,7 +188,7 @@ public struct HeaderSection: Sendable, Equatable {
     }
 
     /// The value of the first field called `name` (at any depth).
-    public func value(_ name: String) -> String? { fields.first { $0.name == name }?.value }
+    public func value(_ name: String) -> HeaderValue? { fields.first { $0.name == name }?.value }
 }
 
 /// What `dumpinfo` reports: the facts every format has, plus the format's own header sections.

@@ -375,7 +375,7 @@ final class DwarfIndex {
             }
             if counts.isEmpty { counts = [nil] }
             var t = elem
-            for c in counts.reversed() { t = types.intern(.array(of: t, count: c == 0 ? nil : c)) }
+            for c in counts.reversed() { t = types.intern(.array(of: t, count: c)) }
             result = t
         case DW_TAG_subroutine_type, DW_TAG_subprogram:
             // A subprogram (a function's definition) has the shape of its type: the return type

@@ -67,7 +67,9 @@ public enum KType: Sendable, Hashable {
     case void
     case base(name: String, size: UInt64, encoding: BaseEncoding)
     case pointer(to: TypeID)
-    /// `count` nil for a flexible array member (`[]`).
+    /// `count` nil for a flexible array member without bounds (`[]`); 0 for a zero-length array
+    /// (GNU `[0]`: DWARF says count 0 or upper bound -1), which gdb prints as `[0]`. BTF cannot
+    /// tell the two apart and gives nil for both.
     case array(of: TypeID, count: UInt64?)
     case structure(Composite)
     case union(Composite)

@@ -33,6 +33,18 @@ final class LineEditor {
         return nil
     }
 
+    /// The pager: $PAGER when set, else less if it is installed: -X leaves the text on the
+    /// screen, -F exits at once when it fits on one screen, -K quits on Ctrl-C.
+    /// Nil when there is none (output then goes straight to the terminal).
+    static func pagerCommand() -> String? {
+        if let pager = Terminal.environment("PAGER"), pager.contains(where: { $0 != " " && $0 != "\t" }) { return pager }
+        let path = Terminal.environment("PATH") ?? "/usr/bin:/bin"
+        for dir in path.split(separator: ":") where access(dir + "/less", X_OK) == 0 {
+            return "less -X -F -K"
+        }
+        return nil
+    }
+
     /// Reads and runs lines until `exit` or end of input (Ctrl-D).
     func run() {
         crashsh_le_setup("crashsh", LineEditor.historyLimit)
@@ -49,6 +61,11 @@ final class LineEditor {
             for candidate in found { crashsh_le_add_candidate(candidates, candidate) }
         }, context)
         defer { crashsh_le_set_completer(nil, nil) }
+        // As crash: long output at a terminal goes through a pager (`set scroll off` stops it).
+        if crashsh_le_isatty(Terminal.standardOutput) != 0, let pager = LineEditor.pagerCommand() {
+            shell.pager = pager
+            shell.session.scroll = true
+        }
         shell.session.interruptRequested = { crashsh_le_take_interrupt() != 0 }
         defer { shell.session.interruptRequested = { false } }
 

@@ -5,8 +5,8 @@ import Darwin
 #endif
 import CLineEdit
 
-/// Delivers a command's output where the command line sent it: standard output, a file
-/// (`>`, `>>`), or the standard input of `/bin/sh -c` (`|`), whose own output goes to ours.
+/// Where a command line sends a command's output besides standard output: a file (`>`, `>>`),
+/// or the standard input of `/bin/sh -c` (`|`, `ShellCommandPipe`), whose own output goes to ours.
 enum OutputDestination {
     /// A redirection that could not be set up, as one line for standard error.
     struct Failure: Error, CustomStringConvertible {
@@ -19,24 +19,21 @@ enum OutputDestination {
         guard fd >= 0 else { throw Failure(description: "crashsh: \(path): cannot write: \(Terminal.errorText(errno))") }
         return fd
     }
+}
 
-    static func writeToFile(_ text: String, path: String, append: Bool) throws(Failure) {
-        let flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC)
-        let fd = open(path, flags, 0o644)
-        guard fd >= 0 else { throw Failure(description: "crashsh: \(path): cannot write: \(Terminal.errorText(errno))") }
-        defer { close(fd) }
-        guard Terminal.write(text, to: fd) else {
-            throw Failure(description: "crashsh: \(path): cannot write: \(Terminal.errorText(errno))")
-        }
-    }
+/// A running `/bin/sh -c COMMAND` (a `cmd | shell-command` pipe, or the pager) that reads what
+/// crashsh writes to `input` and writes to crashsh's own standard output and error.
+struct ShellCommandPipe {
+    let pid: pid_t
+    /// The write end of the command's standard input.
+    let input: Int32
 
-    /// Runs `/bin/sh -c shellCommand` with `text` on its standard input and waits for it.
-    /// The shell inherits our standard output and error. Its exit status is not a crashsh
-    /// failure (`grep` finding nothing exits 1).
-    static func pipe(_ text: String, through shellCommand: String) throws(Failure) {
+    /// Starts `shellCommand`. While it runs, Ctrl-C reaches it (less, a long grep) and is only
+    /// recorded for crashsh's command, which stops at its next check (`finish` restores that).
+    static func start(_ shellCommand: String) throws(OutputDestination.Failure) -> ShellCommandPipe {
         var fds: [Int32] = [-1, -1]
         guard Glibc.pipe(&fds) == 0 else {
-            throw Failure(description: "crashsh: cannot make a pipe: \(Terminal.errorText(errno))")
+            throw OutputDestination.Failure(description: "crashsh: cannot make a pipe: \(Terminal.errorText(errno))")
         }
         let readEnd = fds[0], writeEnd = fds[1]
         // Only the shell's standard input (the dup below) may stay open across exec.
@@ -69,14 +66,18 @@ enum OutputDestination {
         close(readEnd)
         guard status == 0 else {
             close(writeEnd)
-            throw Failure(description: "crashsh: cannot run /bin/sh: \(Terminal.errorText(status))")
+            throw OutputDestination.Failure(description: "crashsh: cannot run /bin/sh: \(Terminal.errorText(status))")
         }
-        // Ctrl-C now belongs to the shell command (less, a long grep), not to crashsh.
+        crashsh_le_set_activity(Int32(CRASHSH_LE_IN_PIPED_COMMAND))
+        return ShellCommandPipe(pid: pid, input: writeEnd)
+    }
+
+    /// Ends the command's input and waits for it to exit (the pager until the user quits it).
+    /// Ctrl-C meanwhile belongs to the command alone.
+    func finish() {
+        close(input)
         crashsh_le_set_activity(Int32(CRASHSH_LE_IN_SHELL_COMMAND))
         defer { crashsh_le_set_activity(Int32(CRASHSH_LE_IN_COMMAND)) }
-        // A shell command that stops reading early (head, grep -q) is normal: the write just ends.
-        Terminal.write(text, to: writeEnd)
-        close(writeEnd)
         var waitStatus: Int32 = 0
         while waitpid(pid, &waitStatus, 0) < 0 && errno == EINTR {}
     }

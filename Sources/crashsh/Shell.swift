@@ -41,79 +41,64 @@ final class Shell {
         }
     }
 
+    /// The pager for standard output at the interactive prompt (`set scroll on`), as a shell
+    /// command; nil where output is never paged (-c, -i, standard input not a terminal).
+    var pager: String?
+
     private func run(_ invocation: CommandInvocation) {
+        // Results stream wherever they go: the first lines show (or reach `| head`) while the
+        // rest is read.
         let sink: DescriptorSink
-        switch invocation.output {
-        case .standard:
-            // To standard output, results stream: the first lines show while the rest is read.
-            sink = DescriptorSink(fd: Terminal.standardOutput)
-        case let .file(path, append):
-            do { sink = DescriptorSink(fd: try OutputDestination.openFile(path, append: append), path: path) } catch {
-                return fail(error.description)
+        var reader: ShellCommandPipe?
+        do {
+            switch invocation.output {
+            case .standard:
+                if session.scroll, let pager {
+                    let started = try ShellCommandPipe.start(pager)
+                    reader = started
+                    sink = DescriptorSink(fd: started.input)
+                } else {
+                    sink = DescriptorSink(fd: Terminal.standardOutput)
+                }
+            case let .file(path, append):
+                sink = DescriptorSink(fd: try OutputDestination.openFile(path, append: append), path: path)
+            case let .pipe(shellCommand):
+                let started = try ShellCommandPipe.start(shellCommand)
+                reader = started
+                sink = DescriptorSink(fd: started.input)
             }
-        case .pipe:
-            return runWhole(invocation)
+        } catch {
+            return fail("\(error)")
         }
-        defer { sink.close() }
         let outcome: CommandOutcome
         do {
             outcome = try session.execute(invocation.words, streamingTo: sink)
+            // A command that failed before any output: in JSON mode its error line goes where
+            // its result would have, so a reader of the stream can tell which command failed.
+            if case let .failure(line) = outcome, session.jsonOutput {
+                try sink.write(JSONValue.errorLine(command: invocation.words.joined(separator: " "), message: line))
+            }
             try sink.flush()
         } catch {
+            if let reader {
+                // The pipe's command or the pager stopped reading (head, q in less): the output is
+                // cut there, as it is for `cmd | head` in a Unix shell; not a failure.
+                reader.finish()
+                return
+            }
             guard let path = sink.path else { readerWentAway() }
+            sink.close()
             return fail("crashsh: \(path): cannot write: \(Terminal.errorText(errno))")
         }
+        // The reader finishes first, so a failure line comes after the pager has gone.
+        if let reader { reader.finish() } else { sink.close() }
         switch outcome {
         case .exit:
             exitRequested = true
-        case let .failure(line):
-            failCommand(invocation, line)
-        case let .partial(_, line):
+        case let .failure(line), let .partial(_, line):
             fail(line)
         case .output:
             break
-        }
-    }
-
-    /// A command failed: its line on standard error and, in JSON mode, its error line on the
-    /// output, so a reader of the stream can tell which command failed.
-    private func failCommand(_ invocation: CommandInvocation, _ line: String) {
-        fail(line)
-        if session.jsonOutput {
-            deliver(JSONValue.errorLine(command: invocation.words.joined(separator: " "), message: line),
-                    to: invocation.output)
-        }
-    }
-
-    /// Runs a command whose output goes to a file or a shell command: built whole, then delivered.
-    private func runWhole(_ invocation: CommandInvocation) {
-        switch session.execute(invocation.words) {
-        case .exit:
-            exitRequested = true
-        case let .failure(line):
-            failCommand(invocation, line)
-        case let .output(text):
-            deliver(text, to: invocation.output)
-        case let .partial(text, line):
-            deliver(text, to: invocation.output)
-            fail(line)
-        }
-    }
-
-    private func deliver(_ text: String, to output: CommandInvocation.Output) {
-        do {
-            switch output {
-            case .standard:
-                // A reader that went away (crashsh ... | head -1) ends the run quietly, as it
-                // does for other Unix tools; nothing more can be shown.
-                if !Terminal.write(text, to: Terminal.standardOutput), errno == EPIPE { readerWentAway() }
-            case let .file(path, append):
-                try OutputDestination.writeToFile(text, path: path, append: append)
-            case let .pipe(shellCommand):
-                try OutputDestination.pipe(text, through: shellCommand)
-            }
-        } catch {
-            fail(error.description)
         }
     }
 

@@ -50,11 +50,39 @@ enum FormatFixtures {
         return out
     }
 
-    /// The values of `name` in our summary's sections, in order (first line of each, trimmed).
-    static func ourValues(_ sections: [HeaderSection], _ name: String) -> [String] {
-        sections.flatMap { $0.fields }.filter { $0.name == name }.map {
-            String($0.value.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
-                .trimmingCharacters(in: .whitespaces)
+    /// The typed values of `name` in our summary's sections, in order.
+    static func ourValues(_ sections: [HeaderSection], _ name: String) -> [HeaderValue] {
+        sections.flatMap { $0.fields }.filter { $0.name == name }.map(\.value)
+    }
+
+    /// True when crash's text for a field (its first line, trimmed) states `value`: the same
+    /// number in the base crash prints it in, the same names and strings. This checks the facts
+    /// the model returns; DumpinfoTests checks dumpinfo's rendering of them against crash's text.
+    static func states(_ crash: String, _ value: HeaderValue) -> Bool {
+        let words = crash.split(separator: " ").map(String.init)
+        let lead = words.first ?? ""
+        // "(NAME|NAME)" after the number(s), without the parentheses.
+        let names = words.dropFirst().last.map { String($0.dropFirst().dropLast()) } ?? ""
+        switch value {
+        case .heading: return crash.isEmpty
+        case let .text(s): return crash == s
+        case let .quoted(s): return crash == "\"\(s)\""
+        case let .decimal(v): return Int64(crash) == v
+        case let .hex(v, _): return UInt64(crash, radix: 16) == v
+        case let .decimalAndHex(v, _), let .vmcoreinfoSize(v, _): return UInt64(lead) == v
+        case let .named(v, n): return UInt64(lead) == v && names == n.joined(separator: "|")
+        case let .nameSize(v, name): return UInt64(lead) == v && names == "\"\(name)\""
+        case let .statusBits(v, n): return UInt64(lead, radix: 16) == v && names == n.joined()
+        case let .dumpLevel(v, n): return Int64(lead) == v && (v == 0 || names == n.joined(separator: "|"))
+        case let .hexList(values): return values.first.map { UInt64(lead, radix: 16) == $0 } ?? crash.isEmpty
+        case .unknown: return crash == "(unknown)"
+        case .unused: return crash == "(unused)"
+        case let .note(n):
+            switch n.lead {
+            case let .type(t): return UInt32(lead) == t
+            case let .offset(o): return UInt64(lead, radix: 16) == o
+            }
+        case let .noteOffsets(offsets): return offsets.first.map { UInt64(lead, radix: 16) == $0.offset } ?? false
         }
     }
 

@@ -92,7 +92,7 @@ struct CommandRunnerTests {
 
     @Test func rendersTextOrJSON() {
         #expect(session.execute(["vmcoreinfo"]) == .output("OSRELEASE=1.2.3\nPAGESIZE=4096\n"))
-        #expect(session.execute(["set", "json", "on"]) == .output("{\"command\":\"set json on\",\"result\":{\"json\":true}}\n"))
+        #expect(session.execute(["set", "json", "on"]) == .output("{\"command\":\"set json on\",\"result\":{\"json\":true,\"scroll\":false}}\n"))
         #expect(session.execute(["vmcoreinfo"])
                 == .output("{\"command\":\"vmcoreinfo\",\"result\":{\"OSRELEASE\":\"1.2.3\",\"PAGESIZE\":\"4096\"}}\n"))
         #expect(session.execute(["set", "json", "off"]) == .output("   json: off\n"))

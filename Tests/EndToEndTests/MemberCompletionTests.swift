@@ -77,4 +77,18 @@ struct MemberCompletionTests {
         #expect(Self.complete(session, "p jiffi").contains("jiffies"))
         #expect(Self.complete(session, "p -x init_task.se.vr") == ["init_task.se.vruntime"])
     }
+
+    /// The words after the type: `struct TYPE SYMBOL` completes the symbol; `union` completes
+    /// type names (issue 11).
+    @Test(Harness.needsSample) func symbolAndTypePositions() throws {
+        let session = try Self.session()
+        let symbols = Self.complete(session, "struct task_struct init_t")
+        #expect(symbols.contains("init_task") && symbols.allSatisfy { $0.hasPrefix("init_t") })
+        #expect(Self.complete(session, "struct task_struct init_tas").contains("init_task"))
+        #expect(Self.complete(session, "union rcu_sp").contains("rcu_special"))
+        // This kernel has no union thread_union (crash 8.0.6: "union: invalid data structure
+        // reference: thread_union"), so there is nothing to offer for it.
+        #expect(Self.complete(session, "union thread_un").isEmpty)
+        #expect(Self.complete(session, "struct -o list_he").contains("list_head"))
+    }
 }

@@ -57,7 +57,7 @@ import Testing
         #expect(run.exitCode == 0)
         #expect(run.stderr == "")
         // set's own JSON, the vmcoreinfo object, then text again.
-        #expect(run.stdout.hasPrefix("{\"command\":\"set json on\",\"result\":{\"json\":true}}\n"
+        #expect(run.stdout.hasPrefix("{\"command\":\"set json on\",\"result\":{\"json\":true,\"scroll\":false}}\n"
                                      + "{\"command\":\"vmcoreinfo\",\"result\":{\"OSRELEASE\":\"6.1.0-56-cloud-amd64\","))
         #expect(run.stdout.hasSuffix("   json: off\nPAGESIZE=4096\n"))
     }
@@ -113,7 +113,7 @@ import Testing
         let run = try Harness.run(["-i", script.path, Harness.fixture("dump.flat")])
         #expect(run.exitCode == 0)
         #expect(run.stderr == "")
-        #expect(run.stdout == "PAGESIZE=4096\n{\"command\":\"set json on\",\"result\":{\"json\":true}}\n"
+        #expect(run.stdout == "PAGESIZE=4096\n{\"command\":\"set json on\",\"result\":{\"json\":true,\"scroll\":false}}\n"
                 + "\"BUILD-ID\":\"3b43fad5034874490492495d552c0af6a5fab235\"\n")
 
         let missing = try Harness.run(["-i", dir.appendingPathComponent("nope").path, Harness.fixture("dump.flat")])
@@ -156,6 +156,30 @@ import Testing
         let unknown = try Harness.run(["-c", "help nosuch", Harness.fixture("dump.kdump")])
         #expect(unknown.stderr == "help: no such command: nosuch\n")
         #expect(unknown.exitCode == 1)
+    }
+
+    /// `help union` is union's own text (not struct's), and every command's examples are typed at
+    /// a `crash>` prompt, as in crash's help.
+    @Test(Harness.needsSample) func helpExamplesUseTheCrashPrompt() throws {
+        let union = try Harness.run(["-c", "help union", Harness.fixture("dump.kdump")])
+        #expect(union.stdout.hasPrefix("NAME\n  union - union contents\n\nSYNOPSIS\n  union union_name[.member[,member]]"))
+        #expect(!union.stdout.contains("struct_name"))
+        var names: [String] = []
+        var usages: [(name: String, usage: String)] = []
+        for command in CommandRegistry.all {
+            names.append(command.name)
+            usages.append((command.name, command.usage))
+        }
+        let all = try Harness.run(["-c", "help " + names.joined(separator: " "), Harness.fixture("dump.kdump")])
+        #expect(all.exitCode == 0)
+        #expect(!all.stdout.contains("crashsh>"))
+        for (name, usage) in usages {
+            #expect(all.stdout.contains(usage), "\(name)")
+            guard let examples = usage.range(of: "EXAMPLES\n") else { continue }
+            let lines = usage[examples.upperBound...].split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            let first: String = lines.first(where: { (line: String) -> Bool in !line.isEmpty }) ?? ""
+            #expect(first.hasPrefix("crash> "), "\(name): \(first)")
+        }
     }
 
     @Test(Harness.needsSample) func badArgumentsAreAUsageError() throws {

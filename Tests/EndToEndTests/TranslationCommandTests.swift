@@ -186,4 +186,29 @@ struct TranslationCommandTests {
         let ptov = try PtovCommand.run(["1021aa40"], in: session).renderJSON()
         #expect(ptov == .array([.object([("virtual", .string("0xffff8a155021aa40")), ("physical", .string("0x1021aa40"))])]))
     }
+
+    /// One bad argument does not lose the others: vtop and ptov print what they could translate,
+    /// one error line for each bad argument on standard error, and exit 1 (a partial result);
+    /// the JSON list has the bad one in its place as {"argument", "error"}.
+    @Test func badArgumentKeepsTheGoodOnes() throws {
+        let dump = Harness.fixture("dump.kdump"), vmlinux = Harness.fixture(Harness.vmlinuxName)
+        let session = try Self.session("dump.kdump")
+        let vtop = try Harness.run(["-c", "vtop ffffffffb201aa40 zz ffffcf3c00000000", dump, vmlinux])
+        let expected = try Self.run("vtop ffffffffb201aa40 ffffcf3c00000000", session)
+        #expect(vtop.stdout == expected)
+        #expect(vtop.stderr == "vtop: invalid address: zz\n")
+        #expect(vtop.exitCode == 1)
+        let ptov = try Harness.run(["-c", "ptov 1021aa40 zz 2000", dump, vmlinux])
+        #expect(ptov.stdout == "VIRTUAL           PHYSICAL        \nffff8a155021aa40  1021aa40        \n\n"
+                    + "VIRTUAL           PHYSICAL        \nffff8a1540002000  2000            \n")
+        #expect(ptov.stderr == "ptov: invalid physical address: zz\n")
+        #expect(ptov.exitCode == 1)
+        let none = try Harness.run(["-c", "ptov zz yy", dump, vmlinux])
+        #expect(none.stdout.isEmpty && none.stderr == "ptov: invalid physical address: zz; invalid physical address: yy\n")
+        let json = try Harness.run(["--json", "-c", "ptov 1021aa40 zz", dump, vmlinux])
+        let line = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let items = try #require(line["result"] as? [[String: String]])
+        #expect(items == [["virtual": "0xffff8a155021aa40", "physical": "0x1021aa40"],
+                          ["argument": "zz", "error": "invalid physical address: zz"]])
+    }
 }

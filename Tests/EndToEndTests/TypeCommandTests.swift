@@ -103,18 +103,36 @@ struct TypeCommandTests {
         #expect(comm["value"] as? String == "swapper/0")
         #expect(comm["type"] as? String == "char [16]")
         let jiffies = try json("p jiffies")
-        #expect((jiffies["value"] as? NSNumber)?.uint64Value == 4294894941)
+        // A 64-bit type's value is a decimal string whatever its magnitude (docs/json.md).
+        #expect(jiffies["value"] as? String == "4294894941")
         let members = try json("struct task_struct.pid,comm init_task")["members"] as? [String: Any]
         #expect((members?["pid"] as? NSNumber)?.intValue == 0)
         #expect(members?["comm"] as? String == "swapper/0")
         let tasks = try json("p init_task.tasks")["value"] as? [String: Any]
         #expect(tasks?["next"] as? String == "0xffff8a15411f8890")
         let se = try json("p init_task.se")["value"] as? [String: Any]
-        #expect(((se?["load"] as? [String: Any])?["weight"] as? NSNumber)?.intValue == 1048576)
+        #expect((se?["load"] as? [String: Any])?["weight"] as? String == "1048576")
         let layout = try json("struct -o list_head")
         #expect((layout["size"] as? NSNumber)?.intValue == 16)
         let offsets = (layout["members"] as? [[String: Any]])?.compactMap { ($0["offset"] as? NSNumber)?.intValue }
         #expect(offsets == [0, 8])
+    }
+
+    /// On the built binary: values of 64-bit types are strings, small or large, signed or not;
+    /// narrower ones are numbers.
+    @Test(Harness.needsSample) func sixtyFourBitValuesAreStrings() throws {
+        let commands = ["p jiffies", "p (unsigned long)1", "p (long)-1", "p (unsigned long)init_task.stack", "p nr_cpu_ids", "p (short)-2"]
+        let run = try Harness.run(["--json", "-c", commands.joined(separator: "; "), Harness.fixture("dump.kdump"),
+                                   Harness.fixture(Harness.vmlinuxName)])
+        let lines = run.stdout.split(separator: "\n").map { String($0) + "\n" }
+        try #require(lines.count == commands.count)
+        let values = try zip(lines, commands).map { try Harness.jsonResult($0, command: $1)["value"] }
+        #expect(values[0] as? String == "4294894941")
+        #expect(values[1] as? String == "1")
+        #expect(values[2] as? String == "-1")
+        #expect(values[3] as? String == "18446744072400928768")
+        #expect((values[4] as? NSNumber)?.intValue == 2 && !(values[4] is String))
+        #expect((values[5] as? NSNumber)?.intValue == -2 && !(values[5] is String))
     }
 
     @Test(Harness.needsSample) func typeNameCompletion() throws {

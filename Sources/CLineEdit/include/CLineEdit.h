@@ -34,12 +34,15 @@ int crashsh_le_take_interrupt(void);
 /*
  * What the interactive shell is doing, for Ctrl-C: at the prompt it abandons the line; during a
  * command it is recorded for the command to notice, and a second one ends crashsh; while a pipe's
- * shell command runs, it is left to that command. crashsh_le_readline sets the first two itself.
+ * shell command runs, it is left to that command. While a command writes into a pipe or the pager,
+ * Ctrl-C reaches both: the reader (less, grep) acts on it, and it is recorded for the command,
+ * never ending crashsh. crashsh_le_readline sets the first two itself.
  */
 enum {
     CRASHSH_LE_AT_PROMPT = 0,
     CRASHSH_LE_IN_COMMAND = 1,
     CRASHSH_LE_IN_SHELL_COMMAND = 2,
+    CRASHSH_LE_IN_PIPED_COMMAND = 3,
 };
 void crashsh_le_set_activity(int what);
 

@@ -26,6 +26,10 @@ public final class Session {
     public var interruptRequested: () -> Bool = { false }
     /// `set json on`: commands print JSON instead of text.
     public var jsonOutput = false
+    /// `set scroll on` (crash's setting): at the interactive prompt, output goes through a pager.
+    /// The interactive shell turns it on when its output is a terminal; -c, -i and piped use
+    /// never page, whatever it says.
+    public var scroll = false
     /// How many values `p` has printed: its next result is `$<count + 1>`, as in crash.
     public var printedValueCount = 0
     /// The values `p` printed, for `$N`, `$` and `$$` in later expressions.

@@ -11,7 +11,8 @@ public indirect enum CType: Sendable, Hashable {
     /// A floating point type (`float`, `double`); the kernel rarely has them.
     case float(name: String, size: Int)
     case pointer(CType)
-    /// `count` is nil for a flexible or unknown-size array (`x[]`).
+    /// `count` is nil for a flexible or unknown-size array (`x[]`), 0 for a zero-length one
+    /// (`x[0]`, as the DWARF bounds say).
     case array(CType, count: Int?)
     case record(CRecord)
     case enumeration(CEnum)

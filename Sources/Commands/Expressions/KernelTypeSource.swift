@@ -124,7 +124,8 @@ public final class KernelTypeSource: TypeSource {
             var t = ctype(id)
             // A variable declared "x[]" in a header and defined with a size elsewhere: the ELF
             // symbol's size gives the element count, as the definition would.
-            if case let .array(element, nil) = t.resolved, let es = element.size, es > 0, s.size > 0, s.size % UInt64(es) == 0 {
+            if case let .array(element, count) = t.resolved, count ?? 0 == 0, let es = element.size, es > 0, s.size > 0,
+               s.size % UInt64(es) == 0 {
                 t = .array(element, count: Int(clamping: s.size / UInt64(es)))
                 if case let .qualified(_, c, v) = ctype(id) { t = .qualified(t, const: c, volatile: v) }
             }

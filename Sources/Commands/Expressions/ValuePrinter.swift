@@ -331,6 +331,9 @@ public struct ValuePrinter {
         case let .integer(i):
             let raw = ValueBytes.unsigned(bytes, offset, i.size)
             if i.isBool { return .bool(raw != 0) }
+            // A 64-bit type is a string whatever its value, so its JSON type never depends on
+            // its magnitude (docs/json.md).
+            if i.size >= 8 { return i.isSigned ? .wide(Int64(bitPattern: raw)) : .wide(raw) }
             return i.isSigned ? .int(Int64(bitPattern: signExtend(raw, i.size))) : .uint(raw)
         case let .float(_, size):
             let raw = ValueBytes.unsigned(bytes, offset, size)
@@ -339,7 +342,7 @@ public struct ValuePrinter {
             let raw = ValueBytes.unsigned(bytes, offset, e.size)
             let v = Int64(bitPattern: e.isSigned ? signExtend(raw, e.size) : raw)
             if let hit = e.enumerators.first(where: { $0.value == v }) { return .string(hit.name) }
-            return .int(v)
+            return e.size >= 8 ? .wide(v) : .int(v)
         case .pointer:
             return .address(ValueBytes.unsigned(bytes, offset, 8))
         case let .array(element, count):

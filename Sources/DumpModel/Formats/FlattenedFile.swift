@@ -149,11 +149,11 @@ public final class FlattenedFile: ByteReader {
     /// crash's "makedumpfile header" block.
     func headerSection() -> HeaderSection {
         HeaderSection(title: "makedumpfile header:", fields: [
-            HeaderField("signature", "\"makedumpfile\""),
-            HeaderField("type", String(headerType)),
-            HeaderField("version", String(headerVersion)),
-            HeaderField("all_flat_data", ""),
-            HeaderField("num_array", String(recordCount)),
+            HeaderField("signature", .quoted("makedumpfile")),
+            HeaderField("type", .decimal(Int64(clamping: headerType))),
+            HeaderField("version", .decimal(Int64(clamping: headerVersion))),
+            HeaderField("all_flat_data", .heading),
+            HeaderField("num_array", .decimal(Int64(clamping: recordCount))),
         ], nameWidth: 19)
     }
 }

@@ -1,25 +1,17 @@
 extension KdumpCompressedFile {
-    /// Names of the header status bits, in crash's order (it prints them without separators).
-    static func statusNames(_ st: UInt32) -> String {
-        var s = ""
-        if st & compressedZlib != 0 { s += "DUMP_DH_COMPRESSED_ZLIB" }
-        if st & compressedLZO != 0 { s += "DUMP_DH_COMPRESSED_LZO" }
-        if st & compressedSnappy != 0 { s += "DUMP_DH_COMPRESSED_SNAPPY" }
-        if st & compressedZstd != 0 { s += "DUMP_DH_COMPRESSED_ZSTD" }
-        if st & incomplete != 0 { s += "DUMP_DH_COMPRESSED_INCOMPLETE" }
-        if st & excludedVmemmap != 0 { s += "DUMP_DH_EXCLUDED_VMEMMAP" }
-        return s
+    /// Names of the header status bits that are set, in crash's order.
+    static func statusNames(_ st: UInt32) -> [String] {
+        [(compressedZlib, "DUMP_DH_COMPRESSED_ZLIB"), (compressedLZO, "DUMP_DH_COMPRESSED_LZO"),
+         (compressedSnappy, "DUMP_DH_COMPRESSED_SNAPPY"), (compressedZstd, "DUMP_DH_COMPRESSED_ZSTD"),
+         (incomplete, "DUMP_DH_COMPRESSED_INCOMPLETE"), (excludedVmemmap, "DUMP_DH_EXCLUDED_VMEMMAP")]
+            .filter { st & $0.0 != 0 }.map(\.1)
     }
 
-    /// makedumpfile's dump level bits by name.
-    static func dumpLevelText(_ level: Int32) -> String {
-        var text = "\(level) (0x\(String(level, radix: 16)))"
-        guard level != 0 else { return text + " " }
+    /// makedumpfile's dump level bits that are set, by name.
+    static func dumpLevelNames(_ level: Int32) -> [String] {
         let names = ["DUMP_EXCLUDE_ZERO", "DUMP_EXCLUDE_CACHE", "DUMP_EXCLUDE_CACHE_PRI",
                      "DUMP_EXCLUDE_USER_DATA", "DUMP_EXCLUDE_FREE"]
-        let set = names.enumerated().filter { level & (1 << Int32($0.offset)) != 0 }.map(\.element)
-        text += " (" + set.joined(separator: "|") + ")"
-        return text
+        return names.enumerated().filter { level & (1 << Int32($0.offset)) != 0 }.map(\.element)
     }
 
     /// crash's `help -D` blocks for a kdump-compressed file: the facts from the file only (crash's
@@ -28,100 +20,93 @@ extension KdumpCompressedFile {
         var out: [HeaderSection] = []
         if let flat = reader as? FlattenedFile { out.append(flat.headerSection()) }
         let h = header, s = subHeader
-        var dd = [HeaderField("filename", path)]
-        if h.utsname.count > 4, h.utsname[4] == "x86_64" { dd.append(HeaderField("machine_type", "62 (EM_X86_64)")) }
+        var dd = [HeaderField("filename", .text(path))]
+        if h.utsname.count > 4, h.utsname[4] == "x86_64" { dd.append(HeaderField("machine_type", .named(62, names: ["EM_X86_64"]))) }
         out.append(HeaderSection(title: "diskdump_data:", fields: dd, nameWidth: 18))
 
         var hf = [
-            HeaderField("signature", "\"\(h.signature)\""),
-            HeaderField("header_version", String(h.headerVersion)),
-            HeaderField("utsname", ""),
+            HeaderField("signature", .quoted(h.signature)),
+            HeaderField("header_version", .decimal(Int64(clamping: h.headerVersion))),
+            HeaderField("utsname", .heading),
         ]
         for (k, name) in KdumpHeader.utsnameFields.enumerated() where k < h.utsname.count {
-            hf.append(HeaderField(name, h.utsname[k], depth: 1))
+            hf.append(HeaderField(name, .text(h.utsname[k]), depth: 1))
         }
         hf += [
-            HeaderField("timestamp", ""),
-            HeaderField("tv_sec", HeaderText.x(UInt64(bitPattern: h.timestampSec)), depth: 1),
-            HeaderField("tv_usec", HeaderText.x(UInt64(bitPattern: h.timestampUsec)), depth: 1),
-            HeaderField("status", "\(HeaderText.x(UInt64(h.status))) (\(KdumpCompressedFile.statusNames(h.status)))"),
-            HeaderField("block_size", String(h.blockSize)),
-            HeaderField("sub_hdr_size", String(h.subHeaderBlocks)),
-            HeaderField("bitmap_blocks", String(h.bitmapBlocks)),
-            HeaderField("max_mapnr", String(h.maxMapnr32)),
-            HeaderField("total_ram_blocks", String(h.totalRAMBlocks)),
-            HeaderField("device_blocks", String(h.deviceBlocks)),
-            HeaderField("written_blocks", String(h.writtenBlocks)),
-            HeaderField("current_cpu", String(h.currentCPU)),
-            HeaderField("nr_cpus", String(h.nrCPUs)),
+            HeaderField("timestamp", .heading),
+            HeaderField("tv_sec", .hex(UInt64(bitPattern: h.timestampSec), digits: 0), depth: 1),
+            HeaderField("tv_usec", .hex(UInt64(bitPattern: h.timestampUsec), digits: 0), depth: 1),
+            HeaderField("status", .statusBits(UInt64(h.status), names: KdumpCompressedFile.statusNames(h.status))),
+            HeaderField("block_size", .decimal(Int64(clamping: h.blockSize))),
+            HeaderField("sub_hdr_size", .decimal(Int64(clamping: h.subHeaderBlocks))),
+            HeaderField("bitmap_blocks", .decimal(Int64(clamping: h.bitmapBlocks))),
+            HeaderField("max_mapnr", .decimal(Int64(clamping: h.maxMapnr32))),
+            HeaderField("total_ram_blocks", .decimal(Int64(clamping: h.totalRAMBlocks))),
+            HeaderField("device_blocks", .decimal(Int64(clamping: h.deviceBlocks))),
+            HeaderField("written_blocks", .decimal(Int64(clamping: h.writtenBlocks))),
+            HeaderField("current_cpu", .decimal(Int64(clamping: h.currentCPU))),
+            HeaderField("nr_cpus", .decimal(Int64(clamping: h.nrCPUs))),
         ]
         if !h.tasks.isEmpty {
-            hf.append(HeaderField("tasks[nr_cpus]", h.tasks.map { HeaderText.x($0) }.joined(separator: "\n")))
+            hf.append(HeaderField("tasks[nr_cpus]", .hexList(h.tasks)))
         }
         out.append(HeaderSection(title: "", fields: hf, nameWidth: 20))
 
         let v = h.headerVersion
         var sf = [
-            HeaderField("phys_base", HeaderText.x(s.physBase)),
-            HeaderField("dump_level", v >= 1 ? KdumpCompressedFile.dumpLevelText(s.dumpLevel) : "(unknown)"),
+            HeaderField("phys_base", .hex(s.physBase, digits: 0)),
+            HeaderField("dump_level", v >= 1 ? .dumpLevel(Int64(s.dumpLevel), names: KdumpCompressedFile.dumpLevelNames(s.dumpLevel)) : .unknown),
         ]
         let split = s.split != 0
         if v >= 2 {
-            sf.append(HeaderField("split", String(s.split)))
-            sf.append(HeaderField("start_pfn", split ? HeaderText.decHex0x(s.startPFN) : "(unused)"))
-            sf.append(HeaderField("end_pfn", split ? HeaderText.decHex0x(s.endPFN) : "(unused)"))
+            sf.append(HeaderField("split", .decimal(Int64(clamping: s.split))))
+            sf.append(HeaderField("start_pfn", split ? .decimalAndHex(s.startPFN, prefixed: true) : .unused))
+            sf.append(HeaderField("end_pfn", split ? .decimalAndHex(s.endPFN, prefixed: true) : .unused))
         }
         if v >= 3 {
-            sf.append(HeaderField("offset_vmcoreinfo", HeaderText.decHex0x(s.offsetVmcoreinfo)))
-            var size = HeaderText.decHex0x(s.sizeVmcoreinfo)
-            if let text = vmcoreinfoText, s.offsetVmcoreinfo != 0, s.sizeVmcoreinfo != 0 {
-                var lines = HeaderText.textLines(text)
-                if lines.last == "" { lines.removeLast() }
-                size = HeaderText.block(size, lines)
-            }
-            sf.append(HeaderField("size_vmcoreinfo", size))
+            sf.append(HeaderField("offset_vmcoreinfo", .decimalAndHex(s.offsetVmcoreinfo, prefixed: true)))
+            let text = s.offsetVmcoreinfo != 0 && s.sizeVmcoreinfo != 0 ? vmcoreinfoText : nil
+            sf.append(HeaderField("size_vmcoreinfo", .vmcoreinfoSize(s.sizeVmcoreinfo, text: text)))
         }
         if v >= 4 {
-            sf.append(HeaderField("offset_note", HeaderText.decHex0x(s.offsetNote)))
-            sf.append(HeaderField("size_note", HeaderText.decHex0x(s.sizeNote)))
-            sf.append(HeaderField("num_vmcoredd_notes", String(notes.filter { $0.name == "LINUX" && $0.type == 0x700 }.count)))
-            sf.append(HeaderField("num_prstatus_notes", String(prstatus.count)))
+            sf.append(HeaderField("offset_note", .decimalAndHex(s.offsetNote, prefixed: true)))
+            sf.append(HeaderField("size_note", .decimalAndHex(s.sizeNote, prefixed: true)))
+            sf.append(HeaderField("num_vmcoredd_notes", .decimal(Int64(clamping: notes.filter { $0.name == "LINUX" && $0.type == 0x700 }.count))))
+            sf.append(HeaderField("num_prstatus_notes", .decimal(Int64(clamping: prstatus.count))))
             let prNotes = notes.filter { $0.name == "CORE" && $0.type == ElfNotes.ntPRStatus }
             for (i, p) in prstatus.enumerated() where i < prNotes.count {
-                sf.append(HeaderField("notes[\(i)]", HeaderText.block("\(HeaderText.x(prNotes[i].fileOffset)) (NT_PRSTATUS)",
-                                                                       HeaderText.prstatusLines(p))))
+                sf.append(HeaderField("notes[\(i)]", .note(NoteSummary(lead: .offset(prNotes[i].fileOffset), kind: "NT_PRSTATUS", prstatus: p))))
             }
-            sf.append(HeaderField("num_qemu_notes", String(qemuCPUStates.count)))
+            sf.append(HeaderField("num_qemu_notes", .decimal(Int64(clamping: qemuCPUStates.count))))
             let qNotes = notes.filter { $0.name == "QEMU" }
             for (i, q) in qemuCPUStates.enumerated() where i < qNotes.count {
-                sf.append(HeaderField("notes[\(i)]", HeaderText.block("\(HeaderText.x(qNotes[i].fileOffset)) (QEMUCPUState)",
-                                                                       HeaderText.qemuLines(q))))
+                sf.append(HeaderField("notes[\(i)]", .note(NoteSummary(lead: .offset(qNotes[i].fileOffset), kind: "QEMUCPUState", qemu: q))))
             }
-            let offsets = notes.compactMap { n -> String? in
-                if n.name == "CORE" && n.type == ElfNotes.ntPRStatus { return "\(HeaderText.x(n.fileOffset)) (NT_PRSTATUS)" }
-                if n.name == "QEMU" { return "\(HeaderText.x(n.fileOffset)) (QEMU)" }
+            let offsets = notes.compactMap { n -> NoteOffset? in
+                if n.name == "CORE" && n.type == ElfNotes.ntPRStatus { return NoteOffset(offset: n.fileOffset, kind: "NT_PRSTATUS") }
+                if n.name == "QEMU" { return NoteOffset(offset: n.fileOffset, kind: "QEMU") }
                 return nil
             }
-            if !offsets.isEmpty { sf.append(HeaderField("NOTE offsets", offsets.joined(separator: "\n"))) }
+            if !offsets.isEmpty { sf.append(HeaderField("NOTE offsets", .noteOffsets(offsets))) }
         }
         if v >= 5 {
-            sf.append(HeaderField("offset_eraseinfo", HeaderText.decHex0x(s.offsetEraseinfo)))
-            sf.append(HeaderField("size_eraseinfo", HeaderText.decHex0x(s.sizeEraseinfo)))
+            sf.append(HeaderField("offset_eraseinfo", .decimalAndHex(s.offsetEraseinfo, prefixed: true)))
+            sf.append(HeaderField("size_eraseinfo", .decimalAndHex(s.sizeEraseinfo, prefixed: true)))
         }
         if v >= 6 {
-            sf.append(HeaderField("start_pfn_64", split ? HeaderText.decHex0x(s.startPFN64) : "(unused)"))
-            sf.append(HeaderField("end_pfn_64", split ? HeaderText.decHex0x(s.endPFN64) : "(unused)"))
-            sf.append(HeaderField("max_mapnr_64", HeaderText.decHex0x(s.maxMapnr64)))
+            sf.append(HeaderField("start_pfn_64", split ? .decimalAndHex(s.startPFN64, prefixed: true) : .unused))
+            sf.append(HeaderField("end_pfn_64", split ? .decimalAndHex(s.endPFN64, prefixed: true) : .unused))
+            sf.append(HeaderField("max_mapnr_64", .decimalAndHex(s.maxMapnr64, prefixed: true)))
         }
         out.append(HeaderSection(title: "\n  sub_header_kdump:", fields: sf, nameWidth: 20))
 
         out.append(HeaderSection(title: "", fields: [
-            HeaderField("data_offset", HeaderText.x(dataOffset)),
-            HeaderField("block_size", String(pageSize)),
-            HeaderField("block_shift", String(pageSize.trailingZeroBitCount)),
-            HeaderField("bitmap_len", String(bitmapLength)),
-            HeaderField("max_mapnr", HeaderText.decHex0x(maxMapnr)),
-            HeaderField("total_valid_pages", String(pagesPresent)),
+            HeaderField("data_offset", .hex(dataOffset, digits: 0)),
+            HeaderField("block_size", .decimal(Int64(clamping: pageSize))),
+            HeaderField("block_shift", .decimal(Int64(clamping: pageSize.trailingZeroBitCount))),
+            HeaderField("bitmap_len", .decimal(Int64(clamping: bitmapLength))),
+            HeaderField("max_mapnr", .decimalAndHex(maxMapnr, prefixed: true)),
+            HeaderField("total_valid_pages", .decimal(Int64(clamping: pagesPresent))),
         ], nameWidth: 18))
         return out
     }
