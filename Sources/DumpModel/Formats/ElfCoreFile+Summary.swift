@@ -36,7 +36,7 @@ extension ElfCoreFile {
             HeaderField("e_ident[EI_OSABI]", named(UInt64(h.osabi), [0: "ELFOSABI_SYSV", 3: "ELFOSABI_LINUX"])),
             HeaderField("e_ident[EI_ABIVERSION]", .decimal(Int64(clamping: h.abiVersion))),
             HeaderField("e_type", named(UInt64(h.type), [4: "ET_CORE"])),
-            HeaderField("e_machine", "\(h.machine) (\(ElfConst.machines[h.machine]?.constant ?? "?"))"),
+            HeaderField("e_machine", .named(UInt64(h.machine), names: [ElfConst.machines[h.machine]?.constant ?? "?"])),
             HeaderField("e_version", named(UInt64(h.version), [1: "EV_CURRENT"])),
             HeaderField("e_entry", .hex(h.entry, digits: 0)),
             HeaderField("e_phoff", .hex(h.phoff, digits: 0)),
