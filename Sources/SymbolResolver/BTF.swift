@@ -5,6 +5,12 @@ import Glibc
 /// The kernel's .BTF section (include/uapi/linux/btf.h): a header, then type records numbered
 /// from 1 (0 is void), then a string table. Records are read in place from the mapped file;
 /// `init` only finds where each record starts, so it costs about a millisecond per 10k types.
+///
+/// A module's BTF is *split* BTF layered over the kernel's (libbpf's btf__parse_split, the
+/// kernel's btf_parse_module): its records continue the kernel's numbering (its first record is
+/// id `base.count`) and a string offset at or past the kernel's string length is one into the
+/// module's own strings. Such a table numbers its records locally from 1 like any other;
+/// `base` and `baseStringLength` say how ids and strings of the kernel are reached.
 final class BTFTable {
     // BTF_KIND_* values.
     static let kindInt: UInt32 = 1, kindPtr: UInt32 = 2, kindArray: UInt32 = 3, kindStruct: UInt32 = 4
@@ -21,11 +27,17 @@ final class BTFTable {
     /// What keeps the bytes behind `types` and `strings` alive: the mapped vmlinux (`ELFImage`) or a
     /// heap copy (`OwnedBytes`), so the table never outlives them.
     let owner: AnyObject?
+    /// The kernel's table this one is split from (module BTF), else nil.
+    let base: BTFTable?
+    /// String offsets below this are the base table's (0 without a base).
+    let baseStringLength: Int
 
     var count: Int { offsets.count }
 
-    init?(section: Bytes, owner: AnyObject?) {
+    init?(section: Bytes, owner: AnyObject?, base: BTFTable? = nil) {
         self.owner = owner
+        self.base = base
+        baseStringLength = base?.strings.count ?? 0
         guard let magic = section.u16(0), magic == 0xEB9F,
               let version = section.u8(2), version == 1,
               let hdrLen = section.u32(4), let typeOff = section.u32(8), let typeLen = section.u32(12),
@@ -73,6 +85,11 @@ final class BTFTable {
     @inline(__always) func nameOffset(_ id: Int) -> Int { record(id).map { Int(types.u32u($0)) } ?? 0 }
 
     func string(_ offset: Int) -> String? {
+        if let base {
+            if offset < baseStringLength { return base.string(offset) }
+            guard let s = strings.cString(at: offset - baseStringLength), !s.isEmpty else { return nil }
+            return s
+        }
         guard offset > 0, let s = strings.cString(at: offset), !s.isEmpty else { return nil }
         return s
     }
@@ -119,8 +136,20 @@ final class BTFTable {
         return found
     }
 
+    /// A split table's names (local ids), decoded once: its records can name themselves with
+    /// the base's strings, so names are not all in `strings`. Split tables are small (a module's
+    /// types), so a dictionary costs little.
+    private lazy var splitNames: [String: [Int]] = {
+        var names: [String: [Int]] = [:]
+        for id in 1..<max(1, offsets.count) {
+            if let n = name(id) { names[n, default: []].append(id) }
+        }
+        return names
+    }()
+
     /// Ids of records called `name` (any kind).
     func ids(named name: String) -> [Int] {
+        if base != nil { return splitNames[name] ?? [] }
         var out: [Int] = []
         if scans < 6 {
             scans += 1

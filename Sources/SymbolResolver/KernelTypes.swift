@@ -22,6 +22,8 @@ public final class KernelTypes {
     var dwarfDefinition: ((String, NameSpace) -> TypeID?)?
     /// Names whose DWARF definition is being built (building a struct looks its own name up).
     private var definitionsInProgress: Set<String> = []
+    /// The loaded modules' BTF, once `useModuleBTF` gave it (see KernelTypes+ModuleBTF.swift).
+    var moduleBTF: ModuleBTFLayer?
 
     init(btf: BTFTable?) {
         self.btf = btf
@@ -50,8 +52,15 @@ public final class KernelTypes {
             return i < extra.count ? extra[i] : .void
         }
         guard let btf, raw > 0, raw < btf.count else { return .void }
+        return decode(btf, raw) { TypeID(rawValue: $0) }
+    }
+
+    /// The record `raw` of `btf` as a `KType`, with each type id it refers to given by `map`
+    /// (the identity for the kernel's own table; module BTF maps its ids into this table).
+    @inline(__always)
+    func decode(_ btf: BTFTable, _ raw: Int, _ map: (UInt32) -> TypeID) -> KType {
         let kind = btf.kind(raw)
-        let target = TypeID(rawValue: btf.sizeOrType(raw))
+        let target = map(btf.sizeOrType(raw))
         switch kind {
         case BTFTable.kindInt:
             let enc = btf.u32(raw, 0)
@@ -69,7 +78,7 @@ public final class KernelTypes {
             return .pointer(to: target)
         case BTFTable.kindArray:
             let n = btf.u32(raw, 8)
-            return .array(of: TypeID(rawValue: btf.u32(raw, 0)), count: n == 0 ? nil : UInt64(n))
+            return .array(of: map(btf.u32(raw, 0)), count: n == 0 ? nil : UInt64(n))
         case BTFTable.kindStruct, BTFTable.kindUnion:
             let bitfieldEncoding = btf.kindFlag(raw)
             var members: [Member] = []
@@ -81,7 +90,7 @@ public final class KernelTypes {
                 let off = btf.u32(raw, i * 12 + 8)
                 let bitOffset = bitfieldEncoding ? UInt64(off & 0xff_ffff) : UInt64(off)
                 let bitSize = bitfieldEncoding ? off >> 24 : 0
-                members.append(Member(name: btf.string(nameOff), type: TypeID(rawValue: mtype),
+                members.append(Member(name: btf.string(nameOff), type: map(mtype),
                                       bitOffset: bitOffset, bitSize: bitSize))
             }
             let c = Composite(name: btf.name(raw), size: UInt64(btf.sizeOrType(raw)), members: members)
@@ -127,7 +136,7 @@ public final class KernelTypes {
             for i in 0..<btf.vlen(raw) {
                 let ptype = btf.u32(raw, i * 8 + 4)
                 if ptype == 0 { variadic = true; continue }
-                params.append(Parameter(name: btf.string(Int(btf.u32(raw, i * 8))), type: TypeID(rawValue: ptype)))
+                params.append(Parameter(name: btf.string(Int(btf.u32(raw, i * 8))), type: map(ptype)))
             }
             return .function(returns: target, parameters: params, isVariadic: variadic)
         default:
@@ -214,21 +223,9 @@ public final class KernelTypes {
     public func type(named name: String, in space: NameSpace) -> TypeID? {
         var best: TypeID?
         let key = space == .base ? KernelTypes.gccSpelling(name) : name
-        if let btf {
-            for id in btf.ids(named: key) {
-                let k = btf.kind(id)
-                let ok: Bool
-                switch space {
-                case .structure: ok = k == BTFTable.kindStruct || (k == BTFTable.kindFwd && !btf.kindFlag(id))
-                case .union: ok = k == BTFTable.kindUnion || (k == BTFTable.kindFwd && btf.kindFlag(id))
-                case .enumeration: ok = k == BTFTable.kindEnum || k == BTFTable.kindEnum64
-                case .typedef: ok = k == BTFTable.kindTypedef
-                case .base: ok = k == BTFTable.kindInt || k == BTFTable.kindFloat
-                }
-                guard ok else { continue }
-                if k != BTFTable.kindFwd { return TypeID(rawValue: UInt32(id)) }
-                if best == nil { best = TypeID(rawValue: UInt32(id)) }
-            }
+        if let btf, let found = KernelTypes.record(named: key, in: space, of: btf) {
+            if !found.isDeclaration { return TypeID(rawValue: UInt32(found.id)) }
+            best = TypeID(rawValue: UInt32(found.id))
         }
         for id in extraNames[space == .base ? KernelTypes.cSpelling(key) : name] ?? [] {
             switch (space, type(id)) {
@@ -248,10 +245,36 @@ public final class KernelTypes {
         return best
     }
 
+    /// The record of `btf` called `key` in `space`: the first definition, else the first
+    /// declaration (a FWD record) of a struct or union.
+    static func record(named key: String, in space: NameSpace, of btf: BTFTable) -> (id: Int, isDeclaration: Bool)? {
+        var declaration: Int?
+        for id in btf.ids(named: key) {
+            let k = btf.kind(id)
+            let ok: Bool
+            switch space {
+            case .structure: ok = k == BTFTable.kindStruct || (k == BTFTable.kindFwd && !btf.kindFlag(id))
+            case .union: ok = k == BTFTable.kindUnion || (k == BTFTable.kindFwd && btf.kindFlag(id))
+            case .enumeration: ok = k == BTFTable.kindEnum || k == BTFTable.kindEnum64
+            case .typedef: ok = k == BTFTable.kindTypedef
+            case .base: ok = k == BTFTable.kindInt || k == BTFTable.kindFloat
+            }
+            guard ok else { continue }
+            if k != BTFTable.kindFwd { return (id, false) }
+            if declaration == nil { declaration = id }
+        }
+        return declaration.map { ($0, true) }
+    }
+
     /// The type a user spells: "struct task_struct", "union rcu_special", "enum pid_type",
     /// "pid_t", "unsigned long", "list_head" (a bare name tries typedef, base type, struct,
     /// union, enum in that order), optionally followed by `*`s.
     public func type(named spelled: String) throws -> TypeID {
+        try type(spelled: spelled) { type(named: $0, in: $1) }
+    }
+
+    /// `type(named:)` with each name looked up by `lookup`.
+    func type(spelled: String, lookup: (String, NameSpace) -> TypeID?) throws -> TypeID {
         var text = spelled.trimmingSpaces
         var pointers = 0
         while text.hasSuffix("*") {
@@ -262,15 +285,15 @@ public final class KernelTypes {
         if text == "void" {
             found = .void
         } else if let rest = text.dropPrefixWord("struct") {
-            found = type(named: rest, in: .structure)
+            found = lookup(rest, .structure)
         } else if let rest = text.dropPrefixWord("union") {
-            found = type(named: rest, in: .union)
+            found = lookup(rest, .union)
         } else if let rest = text.dropPrefixWord("enum") {
-            found = type(named: rest, in: .enumeration)
+            found = lookup(rest, .enumeration)
         } else {
             let collapsed = text.split(separator: " ").joined(separator: " ")
             for space in [NameSpace.typedef, .base, .structure, .union, .enumeration] {
-                if let id = type(named: collapsed, in: space) { found = id; break }
+                if let id = lookup(collapsed, space) { found = id; break }
             }
         }
         guard var id = found else { throw SymbolError.typeNotFound(name: spelled) }

@@ -8,25 +8,39 @@ struct BTFWriter {
     private(set) var strings: [UInt8] = [0]
     private(set) var records: [UInt8] = []
     private(set) var count = 0
+    /// For split BTF (a module's): the base's type count (ids continue from it) and string
+    /// length (string offsets continue from it); 0 for a base.
+    private(set) var idBase: UInt32 = 0
+    private(set) var stringBase: UInt32 = 0
+
+    init() {}
+
+    /// A writer of split BTF over `base`: its first record is id `base.count + 1`, its first
+    /// string is at offset `base.strings.count`, and its string section has no leading 0.
+    init(splitOver base: BTFWriter) {
+        strings = []
+        idBase = UInt32(base.count)
+        stringBase = UInt32(base.strings.count)
+    }
 
     static func le(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
 
     mutating func string(_ s: String) -> UInt32 {
-        let at = UInt32(strings.count)
+        let at = stringBase + UInt32(strings.count)
         strings += Array(s.utf8) + [0]
         return at
     }
 
     /// Appends one record; returns its id (ids count from 1).
     @discardableResult
-    mutating func record(name: String? = nil, kind: UInt32, vlen: Int = 0, kindFlag: Bool = false,
+    mutating func record(name: String? = nil, nameOffset: UInt32? = nil, kind: UInt32, vlen: Int = 0, kindFlag: Bool = false,
                          sizeOrType: UInt32, trailer: [UInt32] = []) -> UInt32 {
-        let nameOff = name.map { string($0) } ?? 0
+        let nameOff = nameOffset ?? name.map { string($0) } ?? 0
         let info = UInt32(vlen) | kind << 24 | (kindFlag ? 1 << 31 : 0)
         records += Self.le(nameOff) + Self.le(info) + Self.le(sizeOrType)
         for w in trailer { records += Self.le(w) }
         count += 1
-        return UInt32(count)
+        return idBase + UInt32(count)
     }
 
     /// A struct with `members` (name, type id, bit offset).

@@ -20,8 +20,10 @@ struct ExpressionContext {
         })
         source.moduleSymbol = { [session] address in SymbolLookup.moduleLabel(session: session, address: address) }
         // Only modules whose debuginfo `mod -s`/`-S` loaded can answer, so the list is not read for this.
+        session.useModuleBTF(in: types)
         source.moduleType = { [session] name in
-            session.hasReadModules ? session.moduleSymbols().type(named: name, into: types) : nil
+            if session.hasReadModules, let t = session.moduleSymbols().type(named: name, into: types) { return t }
+            return types.moduleType(named: name)
         }
         source.moduleGlobal = { [session] name in
             session.hasReadModules ? session.moduleSymbols().global(named: name, into: types) : nil

@@ -122,6 +122,10 @@ public struct ModuleListReader {
         module.taints = field(shape.taints, shape.taintsSize)
         module.percpu = field(shape.percpu, 8)
         module.percpuSize = field(shape.percpuSize, 4)
+        if let data = field(shape.btfData, 8), data != 0, let size = field(shape.btfDataSize, shape.btfDataSizeWidth) {
+            module.btfData = data
+            module.btfDataSize = size
+        }
 
         var problems: [String] = []
         // Exported symbols: `syms` then `gpl_syms`, as the kernel resolves them.
@@ -178,6 +182,59 @@ public struct ModuleListReader {
         module.hasKallsyms = symtab != nil && symtab != 0
         module.problems = problems
         return module
+    }
+
+    // MARK: - BTF
+
+    /// The most bytes of module BTF read (in-tree modules have at most a few MiB; the kernel's
+    /// own BTF_MAX_SIZE is 16 MiB).
+    public static let maxModuleBTFSize: UInt64 = 16 << 20
+
+    /// Where each module's BTF lies once loaded: the kernel's `btf_modules` list
+    /// (kernel/bpf/btf.c) of `struct btf_module`, whose `btf` is a `struct btf` holding a copy
+    /// of the module's raw BTF in `data`, `data_size` bytes. (`module.btf_data` itself is
+    /// cleared when the module's init is done: its .BTF section is freed with the load image.)
+    /// Bounded by `maxModules`, cycle-safe; entries whose `struct btf` cannot be read are left out.
+    ///
+    /// - Throws: `DumpError.missing` when the layout lacks the list or its structs, the
+    ///   `MemoryFault` of the list head's link.
+    public func moduleBTFLocations(maxModules: Int = ModuleListReader.defaultMaxModules,
+                                   interrupted: @escaping () -> Bool = { false }) throws -> [ModuleBTFLocation] {
+        guard let head = layout.symbolAddress("btf_modules"),
+              let list = layout.memberOffset("btf_module", "list"),
+              let moduleField = layout.memberOffset("btf_module", "module"),
+              let btfField = layout.memberOffset("btf_module", "btf"),
+              let data = layout.memberOffset("btf", "data"),
+              let dataSize = layout.memberOffset("btf", "data_size") else {
+            throw DumpError.missing(what: "the btf_modules list (struct btf_module, struct btf)")
+        }
+        let sizeWidth = [1, 2, 4, 8].contains(layout.memberSize("btf", "data_size") ?? 4) ? (layout.memberSize("btf", "data_size") ?? 4) : 4
+        let walk = KernelLists(memory: memory, interrupted: interrupted).listHead(head, limit: max(0, maxModules))
+        if case .interrupted = walk.stop { throw InterruptedByUser() }
+        if case let .brokenLink(at, fault) = walk.stop, at == head { throw fault }
+        var out: [ModuleBTFLocation] = []
+        for link in walk.nodes {
+            let entry = link &- UInt64(list)
+            guard let module = try? memory.load(UInt64.self, entry &+ UInt64(moduleField)),
+                  let btf = try? memory.load(UInt64.self, entry &+ UInt64(btfField)), btf != 0,
+                  let address = try? memory.load(UInt64.self, btf &+ UInt64(data)),
+                  let sizeBytes = try? read(btf &+ UInt64(dataSize), sizeWidth) else { continue }
+            let size = sizeBytes.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << UInt64(8 * $1.offset) }
+            out.append(ModuleBTFLocation(module: module, data: address, size: size))
+        }
+        return out
+    }
+
+    /// The bytes of a module's BTF.
+    ///
+    /// - Throws: `DumpError.missing` when there is none or its size is beyond
+    ///   `maxModuleBTFSize` (a damaged size), or the `MemoryFault` of the read.
+    public func btfData(_ location: ModuleBTFLocation) throws -> [UInt8] {
+        guard location.data != 0, location.size > 0 else { throw DumpError.missing(what: "module BTF (none kept)") }
+        guard location.size <= ModuleListReader.maxModuleBTFSize else {
+            throw DumpError.missing(what: "module BTF of \(location.size) bytes (more than \(ModuleListReader.maxModuleBTFSize))")
+        }
+        return try read(location.data, Int(location.size))
     }
 
     // MARK: - Symbols
@@ -284,6 +341,19 @@ public enum ModuleRecord: Sendable {
     }
 }
 
+/// Where a module's raw BTF lies: its `struct module` address, the bytes' address and length.
+public struct ModuleBTFLocation: Sendable, Equatable {
+    public let module: UInt64
+    public let data: UInt64
+    public let size: UInt64
+
+    public init(module: UInt64, data: UInt64, size: UInt64) {
+        self.module = module
+        self.data = data
+        self.size = size
+    }
+}
+
 /// A loaded module as the dump holds it.
 public struct KernelModule: Sendable {
     /// Address of its `struct module`.
@@ -299,6 +369,9 @@ public struct KernelModule: Sendable {
     /// The module's per-cpu area and its size, when it has one.
     public internal(set) var percpu: UInt64?
     public internal(set) var percpuSize: UInt64?
+    /// The module's own (split) BTF, `btf_data` and `btf_data_size`, when the kernel keeps one.
+    public internal(set) var btfData: UInt64?
+    public internal(set) var btfDataSize: UInt64?
     /// Exported symbols (`syms`, then `gpl_syms`), in table order.
     public internal(set) var exports: [ExportedModuleSymbol] = []
     /// The kallsyms symbol table from entry 1 on (entry 0 is ELF's null symbol), in table order.
@@ -490,6 +563,10 @@ struct ModuleShape {
     let taintsSize: Int
     let percpu: Int?
     let percpuSize: Int?
+    /// `module.btf_data` and `btf_data_size` (CONFIG_DEBUG_INFO_BTF_MODULES), when the kernel has them.
+    let btfData: Int?
+    let btfDataSize: Int?
+    let btfDataSizeWidth: Int
     let memory: Memory
     let kallsyms: Kallsyms
     let exports: Exports?
@@ -519,6 +596,9 @@ struct ModuleShape {
         taintsSize = width("module", "taints", 8)
         percpu = offset("module", "percpu")
         percpuSize = offset("module", "percpu_size")
+        btfData = offset("module", "btf_data")
+        btfDataSize = offset("module", "btf_data_size")
+        btfDataSizeWidth = width("module", "btf_data_size", 4)
 
         if let mem = offset("module", "mem"), let stride = l.typeSize("module_memory"), stride > 0,
            let base = offset("module_memory", "base"), let sz = offset("module_memory", "size") {
