@@ -268,7 +268,10 @@ enum RecordCommand {
             for path in memberPaths {
                 let v = try memberValue(path, of: object, evaluator: evaluator, spec: spec)
                 let bytes = try read(v, evaluator: evaluator, command: command)
-                text += "  \(path) = " + printer.memberText(v.type, bytes: bytes, address: v.address) + ",\n"
+                // crash cuts the member's lines out of gdb's print of the whole struct, where the
+                // last member of a struct (often a flexible array) has no comma.
+                let comma = type.record.map { Self.isLastMember(path, of: $0, in: source) } == true ? "" : ","
+                text += "  \(path) = " + printer.memberText(v.type, bytes: bytes, address: v.address) + comma + "\n"
                 members.append((path, printer.json(v.type, bytes: bytes, address: v.address)))
             }
             return (text, .object(cpuJSON + [("type", .string(typeName)), ("address", .address(base)),
@@ -280,6 +283,21 @@ enum RecordCommand {
         // A first structure that cannot be read is the command's error, before any output.
         if let first = starts.first { _ = try render(first.address, first.cpu.map { [("cpu", .int(Int64($0)))] } ?? []) }
         return contents
+    }
+
+    /// Whether the member `name` (one component, no index) comes last in the struct or union
+    /// that holds it: `record`, or an anonymous struct or union inside it, as gdb nests them.
+    private static func isLastMember(_ name: String, of record: CRecord, in source: any TypeSource) -> Bool {
+        var pending = [record]
+        for _ in 0..<64 {
+            guard let current = pending.popLast() else { return false }
+            let members = source.members(of: current)
+            for (i, m) in members.enumerated() {
+                if m.name == name { return i == members.count - 1 }
+                if m.name == nil, let inner = m.type.record { pending.append(inner) }
+            }
+        }
+        return false
     }
 
     /// Structures at an address (COUNT of them, at each chosen CPU's instance), rendered and

@@ -411,21 +411,29 @@ final class DwarfIndex {
     /// the top level of any unit, translated into `types`; nil when no unit defines it. Walks
     /// every unit's top-level DIEs: meant for module objects, which have a few units.
     func findType(spelled: String, into types: KernelTypes) -> TypeID? {
-        var tag = Int32(DW_TAG_typedef)
+        var tag = DW_TAG_typedef
         var name = Substring(spelled)
         for (prefix, t) in [("struct ", DW_TAG_structure_type), ("union ", DW_TAG_union_type), ("enum ", DW_TAG_enumeration_type)]
         where spelled.hasPrefix(prefix) {
-            tag = Int32(t)
+            tag = t
             name = spelled.dropFirst(prefix.count)
         }
+        guard var die = firstTopLevelDefinition(tag: tag, named: String(name)) else { return nil }
+        return translate(&die, into: types, depth: 0)
+    }
+
+    /// The first definition (not a declaration) of a type DIE with this tag and name at the top
+    /// level of a unit, in unit order; the walk stops there, so a type that most units define
+    /// (through a common header) is found in the first few.
+    private func firstTopLevelDefinition(tag: Int, named name: String) -> Dwarf_Die? {
         var found: Dwarf_Die?
         var offset: UInt64 = 0
         var units = 0
-        String(name).withCString { key in
-            while found == nil, units < 10_000 {
+        name.withCString { key in
+            while found == nil, units < 1_000_000 {
                 units += 1
                 guard let next = forEachTopLevelDIE(unitOffset: offset, { die in
-                    guard dwarf_tag(&die) == tag, let n = dwarf_diename(&die), strcmp(n, key) == 0,
+                    guard dwarf_tag(&die) == Int32(tag), let n = dwarf_diename(&die), strcmp(n, key) == 0,
                           !isDeclaration(&die) else { return true }
                     found = die
                     return false
@@ -433,8 +441,7 @@ final class DwarfIndex {
                 offset = next
             }
         }
-        guard var die = found else { return nil }
-        return translate(&die, into: types, depth: 0)
+        return found
     }
 
     /// Named type definitions at the top level of every unit ("s:task_struct", "t:pid_t"):
@@ -472,6 +479,50 @@ final class DwarfIndex {
         var die = Dwarf_Die()
         guard dwarf_offdie(dwarf, offset, &die) != nil else { return nil }
         return translate(&die, into: types, depth: 0)
+    }
+
+    /// The members of the struct or union `name` (of `byteSize` bytes) that DWARF declares as
+    /// zero-length arrays, `x[0]` (DW_AT_count 0, or an upper bound of -1 from older gcc), as
+    /// opposed to flexible arrays `x[]` (a subrange without bounds): BTF gives both 0 elements.
+    /// nil when DWARF has no definition of that name and size. Takes the first unit defining
+    /// the name: indexing all units' types (`typeDefinitions`) costs seconds on a vmlinux, and
+    /// kernel structs with such members are declared in headers most units include.
+    func zeroLengthArrayMembers(ofComposite name: String, isUnion: Bool, byteSize: UInt64) -> Set<String>? {
+        guard var die = firstTopLevelDefinition(tag: isUnion ? DW_TAG_union_type : DW_TAG_structure_type, named: name),
+              udata(&die, DW_AT_byte_size) == byteSize else { return nil }
+        var found: Set<String> = []
+        forEachChild(&die) { m in
+            guard dwarf_tag(&m) == Int32(DW_TAG_member), let mname = dwarf_diename(&m) else { return }
+            // gcc writes `const char x[]` as a const array; BTF keeps that order.
+            guard var array = referencedType(&m, skippingQualifiers: true), dwarf_tag(&array) == Int32(DW_TAG_array_type) else { return }
+            // The first subrange is the outermost dimension, the one BTF's member type counts.
+            var subrange = Dwarf_Die()
+            guard dwarf_child(&array, &subrange) == 0, dwarf_tag(&subrange) == Int32(DW_TAG_subrange_type) else { return }
+            let zero: Bool
+            if let count = udata(&subrange, DW_AT_count) { zero = count == 0 }
+            else if let upper = udata(&subrange, DW_AT_upper_bound) { zero = upper &+ 1 == 0 }
+            else { zero = false }
+            if zero { found.insert(String(cString: mname)) }
+        }
+        return found
+    }
+
+    /// The DIE that `die`'s DW_AT_type names, past const/volatile/restrict when asked (a bounded
+    /// number of them: damaged DWARF can chain them in a cycle).
+    private func referencedType(_ die: inout Dwarf_Die, skippingQualifiers: Bool) -> Dwarf_Die? {
+        var current = die
+        for _ in 0..<8 {
+            var attr = Dwarf_Attribute()
+            var target = Dwarf_Die()
+            guard dwarf_attr_integrate(&current, UInt32(DW_AT_type), &attr) != nil,
+                  dwarf_formref_die(&attr, &target) != nil else { return nil }
+            let tag = Int(dwarf_tag(&target))
+            guard skippingQualifiers, tag == DW_TAG_const_type || tag == DW_TAG_volatile_type || tag == DW_TAG_restrict_type else {
+                return target
+            }
+            current = target
+        }
+        return nil
     }
 
     private func typeOf(_ die: inout Dwarf_Die, into types: KernelTypes, depth: Int) -> TypeID {

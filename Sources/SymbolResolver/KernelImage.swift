@@ -132,6 +132,12 @@ public final class KernelImage {
             t.dwarfDefinition = { [weak self, unowned t] name, space in
                 self?.dwarfIndex()?.definedType(named: name, in: space, into: t)
             }
+        } else if hasDWARF {
+            // BTF cannot tell `x[0]` from `x[]`; DWARF can, asked only when printing a struct
+            // with such a member.
+            t.dwarfZeroLengthArrays = { [weak self] name, isUnion, size in
+                self?.dwarfIndex()?.zeroLengthArrayMembers(ofComposite: name, isUnion: isUnion, byteSize: size)
+            }
         }
         typesCache = t
         return t

@@ -24,6 +24,11 @@ public final class KernelTypes {
     private var definitionsInProgress: Set<String> = []
     /// The loaded modules' BTF, once `useModuleBTF` gave it (see KernelTypes+ModuleBTF.swift).
     var moduleBTF: ModuleBTFLayer?
+    /// For a vmlinux with both .BTF and DWARF: the members of a struct/union (name, is a union,
+    /// size) that DWARF declares `x[0]` rather than `x[]` (see `compositeAsDeclared`).
+    var dwarfZeroLengthArrays: ((String, Bool, UInt64) -> Set<String>?)?
+    /// `compositeAsDeclared` answers for BTF structs with a 0-element array member.
+    private var declaredComposites: [TypeID: Composite] = [:]
 
     init(btf: BTFTable?) {
         self.btf = btf
@@ -419,6 +424,48 @@ public final class KernelTypes {
         case let .structure(c), let .union(c): return c
         default: return nil
         }
+    }
+
+    /// `composite(id)` with its arrays of 0 elements as the source declares them, for printing
+    /// declarations and values as gdb does: `u8 x[0]` (count 0) or `T x[]` (count nil). BTF
+    /// records both as 0 elements and `type(_:)` gives nil (`[]`); here a BTF struct or union
+    /// that has such a member asks DWARF, once per struct, when the file has DWARF. Without
+    /// DWARF (a kernel read from memory, a vmlinux stripped of debuginfo) BTF's answer stays:
+    /// every such member prints `[]`. Other structs cost one look at their member types.
+    public func compositeAsDeclared(_ id: TypeID) -> Composite? {
+        let rid = resolved(id)
+        guard let c = composite(rid) else { return nil }
+        guard let btf, rid.rawValue < firstExtraID, let dwarfZeroLengthArrays, let name = c.name else { return c }
+        if let known = declaredComposites[rid] { return known }
+        guard c.members.contains(where: { emptyArray($0.type) != nil }) else { return c }
+        let isUnion = btf.kind(Int(rid.rawValue)) == BTFTable.kindUnion
+        var result = c
+        if let zeroLength = dwarfZeroLengthArrays(name, isUnion, c.size), !zeroLength.isEmpty {
+            let members = c.members.map { m -> Member in
+                guard let n = m.name, zeroLength.contains(n), let (qualifiers, element) = emptyArray(m.type) else { return m }
+                var t = intern(.array(of: element, count: 0))
+                for q in qualifiers.reversed() { t = intern(.qualified(q, t)) }
+                return Member(name: n, type: t, bitOffset: m.bitOffset, bitSize: m.bitSize)
+            }
+            result = Composite(name: c.name, size: c.size, members: members)
+        }
+        declaredComposites[rid] = result
+        return result
+    }
+
+    /// For a member type that is an array without element count (`const char x[]` is a const
+    /// array in BTF, as gcc writes it): its qualifiers, outermost first, and its element type.
+    private func emptyArray(_ id: TypeID) -> (qualifiers: [Qualifier], element: TypeID)? {
+        var qualifiers: [Qualifier] = []
+        var current = id
+        for _ in 0..<8 {
+            switch type(current) {
+            case let .qualified(q, inner): qualifiers.append(q); current = inner
+            case let .array(element, nil): return (qualifiers, element)
+            default: return nil
+            }
+        }
+        return nil
     }
 
     /// Resolves `path` ("se.vruntime", "pid_links[1].next", "rcu") inside `id`, looking through

@@ -41,6 +41,32 @@ import TestSupport
         }
     }
 
+    /// BTF gives `u8 extended_state_area[0]` and `const char iname[]` both 0 elements; DWARF
+    /// tells them apart, as crash 8.0.6 (gdb) prints them. `composite` keeps BTF's answer.
+    @Test func zeroLengthArraysAsDeclared() throws {
+        try withKernel { k in
+            let t = try k.types()
+            func lastMember(_ spelled: String, declared: Bool) throws -> KType {
+                let id = try t.type(named: spelled)
+                let c = try #require(declared ? t.compositeAsDeclared(id) : t.composite(id))
+                return t.type(t.resolved(try #require(c.members.last).type))
+            }
+            let u8 = try t.type(named: "u8")
+            #expect(try lastMember("struct xregs_state", declared: true) == .array(of: u8, count: 0))
+            #expect(try lastMember("struct xregs_state", declared: false) == .array(of: u8, count: nil))
+            // gcc writes `const char iname[]` as a const array, and so does BTF.
+            let iname = try #require(t.compositeAsDeclared(try t.type(named: "struct filename"))?.members.last)
+            guard case let .qualified(.const, array) = t.type(iname.type), case .array(_, nil) = t.type(array) else {
+                Issue.record("filename.iname is \(t.type(iname.type))")
+                return
+            }
+            #expect(try lastMember("struct mm_struct", declared: true) == lastMember("struct mm_struct", declared: false))
+            // Structs without such a member come back unchanged.
+            let task = try t.type(named: "struct task_struct")
+            #expect(t.compositeAsDeclared(task) == t.composite(task))
+        }
+    }
+
     @Test func globalVariableTypes() throws {
         try withKernel { k in
             let t = try k.types()

@@ -62,6 +62,18 @@ struct BTFWriter {
 /// Inputs found in review that made SymbolResolver trap, recurse without bound or take
 /// exponential time on a corrupt vmlinux.
 @Suite struct ReviewRegressionTests {
+    /// Without DWARF behind the BTF, a 0-element array member keeps BTF's answer: `[]`.
+    @Test func zeroLengthArrayWithoutDWARFIsFlexible() throws {
+        var w = BTFWriter()
+        let int = w.record(name: "int", kind: BTFTable.kindInt, sizeOrType: 4, trailer: [1 << 24 | 32])
+        let array = w.record(kind: BTFTable.kindArray, sizeOrType: 0, trailer: [int, int, 0])
+        let s = w.structure("tail", size: 4, [("n", int, 0), ("rest", array, 32)])
+        let t = try #require(KernelTypes(btfSection: w.section))
+        let c = try #require(t.compositeAsDeclared(TypeID(rawValue: s)))
+        #expect(t.type(c.members[1].type) == .array(of: TypeID(rawValue: int), count: nil))
+        #expect(c == t.composite(TypeID(rawValue: s)))
+    }
+
     @Test func bytesInitializerReadsAHandMadeSection() throws {
         var w = BTFWriter()
         let int = w.record(name: "int", kind: BTFTable.kindInt, sizeOrType: 4, trailer: [1 << 24 | 32])

@@ -100,7 +100,7 @@ public final class KernelTypeSource: TypeSource {
     public func members(of record: CRecord) -> [CMember] {
         if let known = memberCache[record.key] { return known }
         guard record.key <= UInt64(UInt32.max),
-              let c = types.composite(TypeID(rawValue: UInt32(record.key))) else { return [] }
+              let c = types.compositeAsDeclared(TypeID(rawValue: UInt32(record.key))) else { return [] }
         let members = c.members.map {
             CMember(name: $0.name, type: ctype($0.type), bitOffset: Int(clamping: $0.bitOffset),
                     bitSize: $0.isBitField ? Int($0.bitSize) : nil)
