@@ -333,17 +333,22 @@ public struct StackUnwinder {
     /// One step from the frame in `state` to its caller.
     func step(_ state: State, on current: KernelStack, stacks: [KernelStack]) throws(MemoryFault) -> StepResult {
         let lookup = state.isReturnAddress ? state.pc &- 1 : state.pc
-        var found = row(at: lookup)
+        let orc = row(at: lookup)
+        var found = orc
         if found == nil || found?.kind == .undefined { found = fallbackRule(lookup) }
         guard let row = found, row.kind != .undefined else {
-            // Code without rules (objtool skips kexec_core.o: no ORC; no CFI without DWARF): a
-            // return address after a direct call of this very function is exact; the frame
-            // pointer is the kernel's own guess; a return address after an indirect call, the
-            // last resort. An end-of-stack row never gets here.
+            // Code without rules (objtool skips kexec_core.o: its code falls under the previous
+            // object's undefined terminator row; no CFI without DWARF): a return address after a
+            // direct call of this very function is exact; the frame pointer is the kernel's own
+            // guess where no table covers the code (JIT code); a return address after an
+            // indirect call, the last resort there only, since an undefined row is where the
+            // kernel's unwinder gives up. An end-of-stack row never gets here.
             let scan = scanForCaller(state, on: current)
             if let direct = scan.direct { return .next(direct, nil, .stackScan) }
             let byFramePointer = try framePointerStep(state, on: current, stacks: stacks)
-            if case .end = byFramePointer, let indirect = scan.indirect { return .next(indirect, nil, .stackScan) }
+            if case .end = byFramePointer, orc == nil, let indirect = scan.indirect {
+                return .next(indirect, nil, .stackScan)
+            }
             return byFramePointer
         }
         if row.kind == .endOfStack { return .end(.endOfStack, nil, row.source) }
