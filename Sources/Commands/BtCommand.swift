@@ -511,6 +511,7 @@ extension Session {
             }
             let symbols = try? kernelSymbols()
             u.functionName = { symbols?.symbol(at: $0)?.symbol.name }
+            u.functionStart = { address in symbols?.symbol(at: address).map { address &- $0.offset } }
             // Code objtool left without ORC (kexec_core.o...) still has the compiler's CFI.
             u.fallbackRule = { pc in
                 guard let r = k.cfiRule(atLinkAddress: pc &- slide) else { return nil }

@@ -116,7 +116,7 @@ import Testing
         let t = try table(at: 0xffff_ffff_8200_0000, [
             (a, entry(sp: 24, word: 0x0005)), (b, entry(sp: 8, word: 0x0005)),
             (c, entry(sp: 0, word: 0x0400)), (l, entry(sp: 0, word: 0x0005)),
-            (l + 0x1000, entry(sp: 0, word: 0x0000)),
+            (l + 0x1000, entry(sp: 0, word: 0x0000)), (l + 0x2000, entry(sp: 8, word: 0x0005)),
         ])
         return (StackUnwinder(memory: memory, tables: [t]), memory)
     }
@@ -194,6 +194,84 @@ import Testing
         let trace = u.walk(task: Self.task, activeCPU: nil, start: .sleeping, stacks: [stack])
         #expect(trace.end == .noRule(pc: 0xffff_ffff_8180_0000))
         #expect(trace.frames.count == 2)
+    }
+
+    // MARK: Code without rules: the caller found by its call instruction
+
+    /// N lies under the undefined row at l + 0x1000, before the next object's rows, like code
+    /// objtool skipped. The task sleeps in N; above its stack pointer: a word that is no address, a
+    /// return address into C after a call of another function, then B's return address after
+    /// `call N` (or the bytes `callBytes` there), then B's caller C (end of stack).
+    static let n: UInt64 = l + 0x1100
+
+    static func taskInCodeWithoutRules(resumeAt: UInt64 = n + 0x10, callee: UInt64 = n, callBytes: [UInt8]? = nil) -> SyntheticDump {
+        let dump = sleepingTask()
+        let frame = stack + 0x4000 - 0x100
+        dump.write64(phys(frame) + 0x30, resumeAt)
+        let ret = b + 0x20
+        let rel = UInt32(truncatingIfNeeded: callee &- ret)
+        dump.write(phys(ret - 5), callBytes ?? ([0xe8] + withUnsafeBytes(of: rel.littleEndian, Array.init)))
+        // A decoy: c + 0x40 follows `call c` (rel32 -0x40), not a call of N.
+        dump.write(phys(c + 0x3b), [0xe8] + withUnsafeBytes(of: UInt32(bitPattern: -0x40).littleEndian, Array.init))
+        let sp = frame + 0x38
+        dump.write64(phys(sp), 0x1234)
+        dump.write64(phys(sp + 8), c + 0x40)
+        dump.write64(phys(sp + 16), ret)
+        dump.write64(phys(sp + 24), c + 0x30)   // B: CFA = sp + 8
+        return dump
+    }
+
+    /// Code no table covers at all (JIT code).
+    static let uncovered: UInt64 = 0xffff_ffff_8180_0000
+
+    static func trace(_ dump: SyntheticDump, knowsN: Bool = true) throws -> Backtrace {
+        var (u, memory) = try unwinder(dump)
+        if knowsN {
+            u.functionStart = { pc in [n, uncovered].first { pc >= $0 && pc < $0 + 0x100 } }
+        }
+        let stack = try StackCatalogue(memory: memory, perCPU: nil).taskStack(task: task)
+        return u.walk(task: task, activeCPU: nil, start: .sleeping, stacks: [stack])
+    }
+
+    @Test func theCallerOfCodeWithoutRulesIsTheReturnAddressAfterACallOfIt() throws {
+        let trace = try Self.trace(Self.taskInCodeWithoutRules())
+        let sp = Self.stack + 0x4000 - 0x100 + 0x38
+        #expect(trace.frames.map(\.pc) == [Self.n + 0x10, Self.b + 0x20, Self.c + 0x30])
+        #expect(trace.frames.map(\.slot) == [sp - 8, sp + 16, sp + 24])
+        #expect(trace.frames.map(\.origin) == [.taskFrame, .stackScan, .unwound])
+        #expect(trace.frames.map(\.rule) == [.stackScan, .orc, .orc])
+        #expect(trace.end == .endOfStack)
+    }
+
+    @Test func anIndirectCallIsTheCallerOnlyWhereNoTableCoversTheCode() throws {
+        // `call *%rax` (ff d0) before B's return address, after three bytes of B's code.
+        let callRAX: [UInt8] = [0x90, 0x90, 0x90, 0xff, 0xd0]
+        let u = Self.uncovered
+        let indirect = try Self.trace(Self.taskInCodeWithoutRules(resumeAt: u + 0x10, callee: u, callBytes: callRAX))
+        #expect(indirect.frames.map(\.pc) == [u + 0x10, Self.b + 0x20, Self.c + 0x30])
+        #expect(indirect.frames.map(\.origin) == [.taskFrame, .stackScan, .unwound])
+        // Without the function's start, no direct call can be checked: the same indirect call.
+        let unknown = try Self.trace(Self.taskInCodeWithoutRules(resumeAt: u + 0x10, callee: u, callBytes: callRAX), knowsN: false)
+        #expect(unknown.frames.map(\.pc) == [u + 0x10, Self.b + 0x20, Self.c + 0x30])
+        // Under an undefined ORC row (where the kernel gives up) only a direct call is believed.
+        let undefined = try Self.trace(Self.taskInCodeWithoutRules(callBytes: callRAX))
+        #expect(undefined.frames.map(\.pc) == [Self.n + 0x10])
+        #expect(undefined.end == .noRule(pc: Self.n + 0x10))
+        // Neither a call of the function nor an indirect call: no rule, as before.
+        let none = try Self.trace(Self.taskInCodeWithoutRules(resumeAt: u + 0x10, callee: u, callBytes: [0x90, 0x90, 0x90, 0x90, 0x90]))
+        #expect(none.frames.map(\.pc) == [u + 0x10])
+        #expect(none.end == .noRule(pc: u + 0x10))
+        #expect(StackUnwinder.endsWithIndirectCall([0, 0, 0, 0, 0x41, 0xff, 0xd3]))            // call *%r11
+        #expect(StackUnwinder.endsWithIndirectCall([0, 0xff, 0x15, 1, 2, 3, 4]))                // call *rel(%rip)
+        #expect(StackUnwinder.endsWithIndirectCall([0, 0, 0, 0, 0xff, 0x50, 0x08]))            // call *8(%rax)
+        #expect(!StackUnwinder.endsWithIndirectCall([0, 0, 0, 0, 0, 0xff, 0xe0]))             // jmp *%rax
+    }
+
+    @Test func theEndOfTheStackIsNeverScannedPast() throws {
+        // The same words above a task resumed in C, whose row is the end of the stack.
+        let trace = try Self.trace(Self.taskInCodeWithoutRules(resumeAt: Self.c + 0x10))
+        #expect(trace.frames.map(\.pc) == [Self.c + 0x10])
+        #expect(trace.end == .endOfStack)
     }
 
     @Test func aStackPointerOutsideTheStacksIsReported() throws {

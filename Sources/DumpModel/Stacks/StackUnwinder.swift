@@ -22,8 +22,9 @@ public struct StackFrame: Sendable, Equatable {
         case unwound
         /// The registers saved at an exception frame.
         case exceptionRegisters = "exception-registers"
-        /// A return address found by scanning the stack, checked by unwinding from it to the
-        /// registers the interrupted context saved.
+        /// A return address found by scanning the stack: checked by unwinding from it to the
+        /// registers the interrupted context saved (the start of a stopped CPU's trace), or, for
+        /// the caller of code no rule describes, by the call instruction that precedes it.
         case stackScan = "stack-scan"
     }
 
@@ -133,6 +134,12 @@ public struct StackUnwinder {
     public var interrupted: () -> Bool = { false }
     /// Rules for code the ORC tables do not describe (DWARF CFI from the vmlinux), by run-time pc.
     public var fallbackRule: (UInt64) -> UnwindRow? = { _ in nil }
+    /// The start of the function containing an address (from the symbol table): where no rule
+    /// describes the code, the caller is the return address of a call to that start.
+    public var functionStart: (UInt64) -> UInt64? = { _ in nil }
+    /// How many words above the stack pointer the search for such a return address reads: more
+    /// than any kernel function's frame (the kernel warns above 2 KiB of locals).
+    public var callerScanWords = 512
 
     public init(memory: KernelMemory, tables: [ORCTable]) {
         self.memory = memory
@@ -326,10 +333,23 @@ public struct StackUnwinder {
     /// One step from the frame in `state` to its caller.
     func step(_ state: State, on current: KernelStack, stacks: [KernelStack]) throws(MemoryFault) -> StepResult {
         let lookup = state.isReturnAddress ? state.pc &- 1 : state.pc
-        var found = row(at: lookup)
+        let orc = row(at: lookup)
+        var found = orc
         if found == nil || found?.kind == .undefined { found = fallbackRule(lookup) }
         guard let row = found, row.kind != .undefined else {
-            return try framePointerStep(state, on: current, stacks: stacks)
+            // Code without rules (objtool skips kexec_core.o: its code falls under the previous
+            // object's undefined terminator row; no CFI without DWARF): a return address after a
+            // direct call of this very function is exact; the frame pointer is the kernel's own
+            // guess where no table covers the code (JIT code); a return address after an
+            // indirect call, the last resort there only, since an undefined row is where the
+            // kernel's unwinder gives up. An end-of-stack row never gets here.
+            let scan = scanForCaller(state, on: current)
+            if let direct = scan.direct { return .next(direct, nil, .stackScan) }
+            let byFramePointer = try framePointerStep(state, on: current, stacks: stacks)
+            if case .end = byFramePointer, orc == nil, let indirect = scan.indirect {
+                return .next(indirect, nil, .stackScan)
+            }
+            return byFramePointer
         }
         if row.kind == .endOfStack { return .end(.endOfStack, nil, row.source) }
         // The CFA.
@@ -402,6 +422,78 @@ public struct StackUnwinder {
         let ret = try memory.load(UInt64.self, bp &+ 8)
         let next = State(pc: ret, sp: bp &+ 16, bp: savedBP, regs: nil, isReturnAddress: true, slot: bp &+ 8, origin: .unwound)
         return .next(next, nil, .framePointer)
+    }
+
+    // MARK: Finding the caller of code without rules
+
+    /// The innermost stack word above `state.sp` (within `current`, at most `callerScanWords`)
+    /// that is a return address after a call of the function containing `state`'s pc: `direct`
+    /// for `call rel32` whose target is that function's start, `indirect` for a call through a
+    /// register, memory or a retpoline thunk into code an ORC `call` row describes (nothing
+    /// says what it called). Words that cannot be read end the search.
+    func scanForCaller(_ state: State, on current: KernelStack) -> (direct: State?, indirect: State?) {
+        let lookup = state.isReturnAddress ? state.pc &- 1 : state.pc
+        let target = functionStart(lookup)
+        var slot = state.sp
+        let (rounded, overflow) = slot.addingReportingOverflow(7)
+        guard !overflow else { return (nil, nil) }
+        slot = rounded & ~7
+        var indirect: State?
+        var scanned = 0
+        while scanned < callerScanWords, current.contains(slot, size: 8) {
+            defer { slot &+= 8; scanned += 1 }
+            guard let word = try? memory.load(UInt64.self, slot) else { break }
+            guard word >= memory.space.kernelHalfStart, word >= 8,
+                  let code = try? memory.bytes(word &- 7, count: 7) else { continue }
+            let caller = State(pc: word, sp: slot &+ 8, bp: state.bp, regs: nil, isReturnAddress: true, slot: slot,
+                               origin: .stackScan)
+            let callee = Self.callTarget(endingAt: word, code: Array(code))
+            if let target, let callee, callee == target { return (caller, indirect) }
+            guard indirect == nil, row(at: word &- 1)?.kind == .call else { continue }
+            if let callee {
+                if let name = functionName(callee), name.hasPrefix("__x86_indirect_") { indirect = caller }
+            } else if Self.endsWithIndirectCall(code) {
+                indirect = caller
+            }
+        }
+        return (nil, indirect)
+    }
+
+    /// The target of a `call rel32` (e8) whose last byte is just before `returnAddress`, given
+    /// the 7 bytes before it.
+    static func callTarget(endingAt returnAddress: UInt64, code: [UInt8]) -> UInt64? {
+        guard code.count == 7, code[2] == 0xe8 else { return nil }
+        var rel: UInt32 = 0
+        for i in 0..<4 { rel |= UInt32(code[3 + i]) << UInt32(8 * i) }
+        return returnAddress &+ UInt64(bitPattern: Int64(Int32(bitPattern: rel)))
+    }
+
+    /// Whether the 7 bytes before a return address end with `call r/m64` (ff /2): through a
+    /// register (2 bytes, 3 with a REX prefix), memory with an 8-bit displacement (3, 4 with a
+    /// SIB byte) or a 32-bit one or rip-relative (6, 7 with a SIB byte).
+    static func endsWithIndirectCall(_ code: [UInt8]) -> Bool {
+        guard code.count == 7 else { return false }
+        func modrm(at i: Int) -> (mod: UInt8, reg: UInt8, rm: UInt8)? {
+            guard i >= 1, code[i - 1] == 0xff else { return nil }
+            let m = code[i]
+            return (m >> 6, (m >> 3) & 7, m & 7)
+        }
+        // (position of the ModRM byte, instruction bytes after it): mod 3: none; mod 1: disp8
+        // (+ SIB when rm is 4); mod 2 or rip-relative: disp32 (+ SIB when rm is 4).
+        for i in 1..<7 {
+            guard let m = modrm(at: i), m.reg == 2 else { continue }
+            let after = 6 - i
+            let sib = m.rm == 4 ? 1 : 0
+            switch m.mod {
+            case 3: if after == 0 { return true }
+            case 1: if after == 1 + sib { return true }
+            case 2: if after == 4 + sib { return true }
+            default:
+                if m.rm == 5, after == 4 { return true }
+                if m.rm != 5, m.rm != 4, after == 0 { return true }
+            }
+        }
+        return false
     }
 
     // MARK: Finding a stopped handler's frames

@@ -37,6 +37,9 @@ public struct UnwindRow: Sendable, Equatable {
         case orc
         case dwarfCFI = "dwarf-cfi"
         case framePointer = "frame-pointer"
+        /// No rule: the caller's return address was found on the stack after a call of this
+        /// function (see `StackUnwinder.scanForCaller`).
+        case stackScan = "stack-scan"
     }
 
     public var kind: Kind
