@@ -113,8 +113,9 @@ extension Session {
                 }
                 layout = DebuginfoKernelLayout(symbols: try kernelSymbols(), types: try kernel.types(),
                                                variableType: { try? kernel.variable(named: $0).type })
-            } else if placementFromCPUState && dump.headerPhysBase == nil {
-                throw CommandError("no VMCOREINFO in \(dump.path): finding phys_base and the KASLR offset from the CPU state needs the vmlinux")
+            } else if placementFromCPUState && dump.headerPhysBase == nil && (try? kernel()) == nil {
+                throw CommandError("no VMCOREINFO in \(dump.path): finding phys_base from the CPU state needs the vmlinux,"
+                                   + " or kallsyms found in the kernel image its page tables map")
             } else if let kernel = try? kernel(), let symbols = try? kernelSymbols() {
                 // Without a vmlinux: kallsyms and the kernel's BTF when the dump has them (only
                 // BTF's per-cpu VAR records give a variable's type), VMCOREINFO alone otherwise.
@@ -125,9 +126,11 @@ extension Session {
                     })
                 }
             }
+            // Found without vmlinux from the CPU state: its phys_base overrides the dump header's.
+            let found = placementFromCPUState ? kernelFoundFromCPUState?.start : nil
             return try KernelAddressSpace(memory: memory, vmcoreinfo: vmcoreinfo, layout: layout,
-                                          physBase: placement?.physBase ?? dump.headerPhysBase, kernelOffset: placement?.slide,
-                                          fiveLevel: placement?.fiveLevel)
+                                          physBase: placement?.physBase ?? found?.physBase ?? dump.headerPhysBase,
+                                          kernelOffset: placement?.slide, fiveLevel: placement?.fiveLevel ?? found?.fiveLevel)
         }
         addressSpaceState = state
         return try state.get()

@@ -54,6 +54,11 @@ public final class Session {
     /// Where the kernel image lies, found from the CPU state when the dump has no VMCOREINFO
     /// phys_base (see `KernelPlacement.swift`); set when the vmlinux is opened.
     var imagePlacementState: Result<KernelImagePlacement, Error>?
+    /// Without VMCOREINFO or vmlinux: where the CPU state put the kernel image, and its
+    /// kallsyms (set when the kernel is read from memory).
+    var kernelFoundFromCPUState: KernelFoundFromCPUState?
+    /// How the kernel read from memory reads kernel addresses before the address space is built.
+    private var memoryKernelRead: ((UInt64, Int) throws -> [UInt8])?
 
     public init(dump: any DumpFile, vmlinuxPath: String?) {
         self.dump = dump
@@ -75,24 +80,51 @@ public final class Session {
     }
 
     /// The kernel as its memory in the dump describes it: symbols from kallsyms (found through
-    /// VMCOREINFO), types from the kernel's BTF and unwind tables from its ORC sections, read
-    /// on first use. Throws when VMCOREINFO lacks what reading kallsyms needs.
+    /// VMCOREINFO, else in the kernel image the CPU state's page tables map), types from the
+    /// kernel's BTF and unwind tables from its ORC sections, read on first use. Throws when
+    /// neither way finds kallsyms.
     func kernelFromMemory() throws -> KernelImage {
-        guard let space = vmcoreinfoAddressSpace() else {
-            throw CommandError("VMCOREINFO does not say where the kernel's page tables are")
+        let table: KallsymsTable
+        let read: (UInt64, Int) throws -> [UInt8]
+        if KallsymsLocation(vmcoreinfo: vmcoreinfo) != nil || dump.qemuCPUStates.isEmpty {
+            guard let space = vmcoreinfoAddressSpace() else {
+                throw CommandError("VMCOREINFO does not say where the kernel's page tables are")
+            }
+            let memory = KernelMemory(space: space)
+            table = try KallsymsTable(memory: memory)
+            read = { try memory.bytes($0, count: $1) }
+        } else {
+            // No VMCOREINFO kallsyms: the image from the CPUs' page tables, kallsyms from its bytes.
+            let found = try KallsymsFinder.locate(memory: memory, cpuStates: dump.qemuCPUStates,
+                                                  interrupted: { [weak self] in self?.interruptRequested() ?? false })
+            kernelFoundFromCPUState = found
+            table = found.table
+            read = { [memory] address, count in
+                try memory.bytes(physical: try Session.imagePhysical(address, physBase: found.start.physBase), count: count)
+            }
         }
-        let memory = KernelMemory(space: space)
-        let table = try KallsymsTable(memory: memory)
+        memoryKernelRead = read
         let source = InMemoryKernel(kallsymsNames: table.nameBytes, kallsymsNameStarts: table.nameStarts,
                                     kallsymsTypeLetters: table.typeLetters, kallsymsAddresses: table.addresses,
-                                    read: { try memory.bytes($0, count: $1) })
+                                    read: read)
         return KernelImage(memory: source, path: "no vmlinux")
+    }
+
+    /// The physical address of kernel-image address `address` (the image mapping is linear).
+    static func imagePhysical(_ address: UInt64, physBase: UInt64) throws -> UInt64 {
+        guard address >= KernelAddressSpace.startKernelMap else {
+            throw DumpError.missing(what: "\(hexDigits(address, width: 16)) outside the kernel image mapping (no page tables known yet)")
+        }
+        return address &- KernelAddressSpace.startKernelMap &+ physBase
     }
 
     /// Where a kernel read from memory gets its symbols, types and unwind tables, or what
     /// cannot be had and why: "no vmlinux: symbols from kallsyms, types from the kernel's BTF".
     func kernelSourceNote(_ k: KernelImage) -> String {
         var parts = ["symbols from kallsyms"]
+        if let found = kernelFoundFromCPUState {
+            parts[0] += " (no VMCOREINFO: found in the kernel image at \(hexDigits(found.start.text, width: 16)) by CPU \(found.start.cpu)'s page tables)"
+        }
         var missing: [String] = []
         if let btf = k.memorySectionRange(named: ".BTF") {
             do {
@@ -111,8 +143,8 @@ public final class Session {
     }
 
     private func memory(kernelRead address: UInt64, count: Int) throws -> [UInt8] {
-        guard let space = vmcoreinfoAddressSpace() else { throw CommandError("no kernel page tables") }
-        return try KernelMemory(space: space).bytes(address, count: count)
+        guard let memoryKernelRead else { throw CommandError("no kernel page tables") }
+        return try memoryKernelRead(address, count)
     }
 
     /// The vmlinux, opened once on first use. Throws a `CommandError` saying why when there is none,

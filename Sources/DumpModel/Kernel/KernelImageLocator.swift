@@ -89,10 +89,17 @@ public enum KernelImageLocator {
         throw DumpError.missing(what: "the kernel's KASLR offset and phys_base (no VMCOREINFO, and no CPU's CR3 page tables or IDT lead to this vmlinux's linux_banner)")
     }
 
-    /// The first page mapped in `[__START_KERNEL_map, +1 GiB)`, taken as `_text`. Unmapped ranges
-    /// are skipped a whole table entry at a time, so the scan costs at most a few thousand walks.
+    /// The first page mapped in `[__START_KERNEL_map, +1 GiB)`, taken as `_text`.
     static func fromPageTables(_ walker: PageTableWalker, root: UInt64, linked: LinkedKernelAddresses,
                                cpu: Int) -> KernelImagePlacement? {
+        guard let (va, physical) = firstImagePage(walker, root: root), va >= linked.imageStart else { return nil }
+        return KernelImagePlacement(slide: va &- linked.imageStart, physBase: physical &- (va &- KernelAddressSpace.startKernelMap),
+                                    cpu: cpu, method: .pageTables)
+    }
+
+    /// The first page mapped in `[__START_KERNEL_map, +1 GiB)` and its physical address. Unmapped
+    /// ranges are skipped a whole table entry at a time, so the scan costs at most a few thousand walks.
+    static func firstImagePage(_ walker: PageTableWalker, root: UInt64) -> (virtual: UInt64, physical: UInt64)? {
         let start = KernelAddressSpace.startKernelMap
         let end = start &+ imageMappingSize
         var va = start
@@ -102,10 +109,7 @@ public enum KernelImageLocator {
             let w = walker.walk(va, root: root)
             let level: PagingLevel
             switch w.outcome {
-            case let .mapped(physical, _, _):
-                guard va >= linked.imageStart else { return nil }
-                let slide = va &- linked.imageStart
-                return KernelImagePlacement(slide: slide, physBase: physical &- (va &- start), cpu: cpu, method: .pageTables)
+            case let .mapped(physical, _, _): return (va, physical)
             case let .notPresent(l): level = l
             case let .unreadable(l, _): level = l
             }
@@ -115,6 +119,30 @@ public enum KernelImageLocator {
             va = next
         }
         return nil
+    }
+
+    /// Where the kernel image may start by each CPU's page tables, for a dump with neither
+    /// VMCOREINFO nor a vmlinux: the first mapped page of the image mapping is `_text`. With
+    /// page-table isolation a CPU in user mode has the user PGD in CR3 (bit 12 set), whose
+    /// kernel half maps only the entry code: the kernel PGD below it is tried first. What the
+    /// kernel image holds must confirm a candidate (kallsyms' `_text` there).
+    public static func imageStartCandidates(memory: PhysicalMemory, cpuStates: [QEMUCPUState]) -> [KernelImageStart] {
+        var out: [KernelImageStart] = []
+        for (cpu, state) in cpuStates.enumerated() {
+            guard state.controlRegisters.count == 5 else { continue }
+            let cr3 = state.controlRegisters[3], cr4 = state.controlRegisters[4]
+            guard cr3 != 0 else { continue }
+            let walker = PageTableWalker(memory: memory, fiveLevel: cr4 & cr4LA57 != 0)
+            let frame = cr3 & PageTableEntry.frameMask
+            for root in Set([frame & ~UInt64(1 << 12), frame]).sorted() {
+                guard let (va, physical) = firstImagePage(walker, root: root) else { continue }
+                let candidate = KernelImageStart(text: va, textPhysical: physical,
+                                                 physBase: physical &- (va &- KernelAddressSpace.startKernelMap),
+                                                 cpu: cpu, fiveLevel: walker.fiveLevel)
+                if !out.contains(where: { $0.text == va && $0.textPhysical == physical }) { out.append(candidate) }
+            }
+        }
+        return out
     }
 
     /// The slide from the IDT's vector-0 gate, phys_base from where the IDT lies.
@@ -146,4 +174,16 @@ public enum KernelImageLocator {
               let bytes = try? walker.memory.bytes(physical: physical, count: bannerPrefix.count) else { return false }
         return bytes == bannerPrefix
     }
+}
+
+/// Where the kernel image starts, by one CPU's page tables (see `KernelImageLocator.imageStartCandidates`).
+public struct KernelImageStart: Sendable, Equatable {
+    /// Run-time `_text`.
+    public var text: UInt64
+    public var textPhysical: UInt64
+    /// What `__pa()` adds to an image address minus `__START_KERNEL_map`.
+    public var physBase: UInt64
+    /// The CPU (note order) whose CR3 gave it.
+    public var cpu: Int
+    public var fiveLevel: Bool
 }
