@@ -170,14 +170,7 @@ struct FlatIndex: Equatable {
     var fileOffsets: [UInt64]
 
     /// The first range whose end is past `x` (== count when none).
-    func firstIndex(endingAfter x: UInt64) -> Int {
-        var lo = 0, hi = ends.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if ends[mid] <= x { lo = mid + 1 } else { hi = mid }
-        }
-        return lo
-    }
+    func firstIndex(endingAfter x: UInt64) -> Int { ends.firstIndex(endingAfter: x) }
 
     /// True when the ranges are sorted, disjoint and inside a flattened file of `fileSize` bytes
     /// (what an index read back from disk must be before it is trusted).

@@ -82,11 +82,17 @@ struct IntervalMap: Sendable {
     }
 
     /// The first interval whose end is past `x` (== count when none).
+    func firstIndex(endingAfter x: UInt64) -> Int { ends.firstIndex(endingAfter: x) }
+}
+
+extension Array where Element == UInt64 {
+    /// For sorted exclusive range ends: the first range whose end is past `x` (== count when
+    /// none). The one binary search behind IntervalMap and the flattened-file index.
     func firstIndex(endingAfter x: UInt64) -> Int {
-        var lo = 0, hi = ends.count
+        var lo = 0, hi = count
         while lo < hi {
-            let mid = (lo + hi) / 2
-            if ends[mid] <= x { lo = mid + 1 } else { hi = mid }
+            let mid = lo + (hi - lo) / 2
+            if self[mid] <= x { lo = mid + 1 } else { hi = mid }
         }
         return lo
     }
