@@ -96,6 +96,27 @@ struct NoVmlinuxTests {
         #expect(unknown.stderr == Self.note + "p: 'init_task' has unknown type; cast it to its declared type\n")
     }
 
+    /// An untyped global still has an address, and a cast gives it a type, as gdb allows for a
+    /// minimal symbol: the values are the vmlinux run's.
+    @Test func anUntypedGlobalCanBeAddressedAndCast() throws {
+        let address = try Self.crashsh("p &init_task", "dump.kdump")
+        let typed = try Self.withVmlinux("p/x (unsigned long)&init_task", "dump.kdump")
+        let hexAddress = try #require(typed.stdout.split(separator: " ").last).dropLast()
+        #expect(address.stdout == "$1 = (<data variable, no debug info> *) \(hexAddress) <init_task>\n")
+        // A bare symbol prints as "name = $1 = ..." (crash's prefix), an expression does not.
+        for (cast, plain) in [("p ((struct task_struct)init_task).comm", "p init_task.comm"),
+                              ("p (*(struct task_struct *)&init_task).tasks", "p init_task.tasks"),
+                              ("p (struct list_head)modules", "p modules")] {
+            let run = try Self.crashsh(cast, "dump.kdump")
+            #expect(run.stderr == Self.note, "\(cast)")
+            let with = try Self.withVmlinux(plain, "dump.kdump").stdout
+            #expect(run.stdout.hasPrefix("$1 = {") || run.stdout.hasPrefix("$1 = \""), "\(cast)")
+            #expect(run.stdout == with.replacingOccurrences(of: "modules = $1", with: "$1"), "\(cast)")
+        }
+        let deref = try Self.crashsh("p *&init_task", "dump.kdump")
+        #expect(deref.stderr == Self.note + "p: Attempt to take contents of a non-pointer value.\n")
+    }
+
     /// A vmlinux, when there, is still what symbols come from: no note.
     @Test func aVmlinuxIsStillPreferred() throws {
         let run = try Self.withVmlinux("sym schedule", "dump.kdump")

@@ -100,9 +100,20 @@ public struct ExpressionEvaluator {
                 guard let b = need(base), let x = need(indexNode) else { continue }
                 value = try subscripted(b, x)
             case let .unary(op, operand):
+                if op == .addressOf, let address = untypedData(e.nodes[operand]) {
+                    value = immediate(address, .pointer(Self.dataWithoutDebugInfo))
+                    break
+                }
                 guard let v = need(operand) else { continue }
                 value = try unary(op, v)
             case let .cast(typeName, operand):
+                if let address = untypedData(e.nodes[operand]) {
+                    // gdb's "cast it to its declared type": the object at the symbol, read as that type.
+                    let target = try resolve(typeName)
+                    if case .void = target.resolved { value = TypedValue(type: target, storage: .immediate([])); break }
+                    value = TypedValue(type: target, storage: .memory(address))
+                    break
+                }
                 guard let v = need(operand) else { continue }
                 value = try cast(v, to: try resolve(typeName))
             case let .sizeofType(typeName):
@@ -154,6 +165,19 @@ public struct ExpressionEvaluator {
         }
         return TypedValue(type: type, storage: .memory(g.address))
     }
+
+    /// The address of a data symbol the debuginfo gives no type (a kernel global with no vmlinux:
+    /// BTF types only per-cpu variables): it cannot be read as a value, but `&sym` and
+    /// `(type)sym` work, as gdb allows for a minimal symbol.
+    func untypedData(_ node: Expression.Node) -> UInt64? {
+        guard case let .identifier(name) = node, !name.hasPrefix("$"),
+              let g = source.global(named: name), g.type == nil else { return nil }
+        return g.address
+    }
+
+    /// What `&sym` points to for such a symbol (`ptype &sym` in gdb: `<data variable, no debug
+    /// info> *`); void underneath, so it cannot be dereferenced without a cast.
+    static let dataWithoutDebugInfo = CType.typedef(name: "<data variable, no debug info>", .void)
 
     /// gdb's rule for a literal's type: the smallest of int, long, long long (at least what the
     /// `l` suffixes ask) whose width holds it, unsigned when the suffix says so or the value
