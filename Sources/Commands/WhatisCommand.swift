@@ -84,6 +84,18 @@ public enum WhatisCommand: CrashCommand {
                 ("declaration", .string(decl)), ("address", .address(g.address)),
             ]))
         }
+        // An enumeration constant: crash names its enum and value ("enum pageflags = 4"), and
+        // "(unknown)" for an anonymous enum.
+        // Like a symbol, crash looks at the first word alone ("whatis PG_lru + 1").
+        if source.global(named: arguments[0]) == nil, let constant = source.enumerator(named: arguments[0]) {
+            let text = arguments[0]
+            let enumName = constant.type.enumeration?.name.map { "enum \($0)" } ?? "enum (unknown)"
+            let line = "\(enumName) = \(constant.value)"
+            return Result(text: line + "\n", json: .object([
+                ("name", .string(text)), ("type", .string(formatter.name(of: constant.type))),
+                ("declaration", .string(line)), ("value", .int(constant.value)),
+            ]))
+        }
         // Any other expression: its type, like gdb's whatis.
         do {
             let (_, value) = try context.evaluator().evaluate(text)

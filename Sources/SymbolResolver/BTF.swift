@@ -112,28 +112,37 @@ final class BTFTable {
         return UnsafeRawBufferPointer(start: strings.base + off, count: n)
     }
 
-    /// The value of the first enumerator called `name` in any ENUM or ENUM64 record: one pass
+    /// The first ENUM or ENUM64 record with an enumerator called `name`, and its value: one pass
     /// over the records comparing name bytes in place (nothing is decoded or allocated).
-    func enumeratorValue(named name: String) -> Int64? {
-        var found: Int64?
+    func enumeratorRecord(named name: String) -> (id: Int, value: Int64)? {
+        var found: (id: Int, value: Int64)?
         name.withBytes { key in
             guard key.count > 0 else { return }
             for id in 1..<max(1, offsets.count) {
                 let k = kind(id)
                 guard k == BTFTable.kindEnum || k == BTFTable.kindEnum64 else { continue }
                 let stride = k == BTFTable.kindEnum ? 8 : 12
-                for i in 0..<vlen(id) where strings.cStringEquals(at: Int(u32(id, i * stride)), key) {
+                for i in 0..<vlen(id) where nameEquals(Int(u32(id, i * stride)), key) {
                     if k == BTFTable.kindEnum {
                         let v = u32(id, i * 8 + 4)
-                        found = kindFlag(id) ? Int64(Int32(bitPattern: v)) : Int64(v)
+                        found = (id, kindFlag(id) ? Int64(Int32(bitPattern: v)) : Int64(v))
                     } else {
-                        found = Int64(bitPattern: UInt64(u32(id, i * 12 + 8)) << 32 | UInt64(u32(id, i * 12 + 4)))
+                        found = (id, Int64(bitPattern: UInt64(u32(id, i * 12 + 8)) << 32 | UInt64(u32(id, i * 12 + 4))))
                     }
                     return
                 }
             }
         }
         return found
+    }
+
+    func enumeratorValue(named name: String) -> Int64? { enumeratorRecord(named: name)?.value }
+
+    /// The string at `offset` equals `key`; a split table's low offsets are the base's strings.
+    @inline(__always) private func nameEquals(_ offset: Int, _ key: UnsafeRawBufferPointer) -> Bool {
+        guard let base else { return strings.cStringEquals(at: offset, key) }
+        if offset < baseStringLength { return base.strings.cStringEquals(at: offset, key) }
+        return strings.cStringEquals(at: offset - baseStringLength, key)
     }
 
     /// A split table's names (local ids), decoded once: its records can name themselves with

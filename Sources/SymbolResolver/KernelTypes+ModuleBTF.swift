@@ -92,6 +92,15 @@ extension KernelTypes {
         return modules
     }
 
+    /// An enumerator the kernel's types lack, from the first module whose BTF declares it.
+    func moduleEnumerator(named name: String) -> (type: TypeID, value: Int64)? {
+        for module in loadedModuleBTF() {
+            guard let (id, value) = module.table.enumeratorRecord(named: name) else { continue }
+            return (translate(id, of: module), value)
+        }
+        return nil
+    }
+
     private func moduleBTFType(named name: String, in space: NameSpace) -> TypeID? {
         let key = space == .base ? KernelTypes.gccSpelling(name) : name
         var declaration: (ModuleBTFLayer.Module, Int)?

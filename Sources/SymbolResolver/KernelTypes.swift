@@ -325,16 +325,28 @@ public final class KernelTypes {
     public func enumerator(named name: String) -> Int64? {
         if let known = enumeratorCache[name] { return known }
         var value = btf?.enumeratorValue(named: name)
-        if value == nil {
-            for t in extra {
-                if case let .enumeration(_, _, _, values) = t, let v = values.first(where: { $0.name == name }) {
-                    value = v.value
-                    break
-                }
-            }
-        }
+        if value == nil { value = extraEnumerator(named: name)?.value }
         enumeratorCache[name] = value
         return value
+    }
+
+    /// The enum type that declares the enumerator `name`, and its value, for expressions
+    /// (`p PG_lru`, `p MM_FILEPAGES + 1`): the kernel's BTF, then enums built from DWARF, then
+    /// the loaded modules' BTF. The first enum declaring it wins.
+    public func enumeratorConstant(named name: String) -> (type: TypeID, value: Int64)? {
+        if let (id, value) = btf?.enumeratorRecord(named: name) { return (TypeID(rawValue: UInt32(id)), value) }
+        if let found = extraEnumerator(named: name) { return found }
+        return moduleEnumerator(named: name)
+    }
+
+    /// An enumerator of an enum built in this process (from DWARF).
+    private func extraEnumerator(named name: String) -> (type: TypeID, value: Int64)? {
+        for (i, t) in extra.enumerated() {
+            if case let .enumeration(_, _, _, values) = t, let v = values.first(where: { $0.name == name }) {
+                return (TypeID(rawValue: firstExtraID + UInt32(i)), v.value)
+            }
+        }
+        return nil
     }
 
     /// A pointer to `target` (BTF usually has it; otherwise one is built).

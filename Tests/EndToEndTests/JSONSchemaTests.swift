@@ -72,7 +72,8 @@ struct JSONSchemaTests {
 }
 
 /// The subset of JSON Schema the published schemas use: type (one or a list), properties,
-/// required, items, pattern, additionalProperties (a schema).
+/// required, items, pattern, additionalProperties (a schema), anyOf (a value that meets one
+/// of several shapes: a command whose result depends on what its argument names).
 enum SchemaValidator {
     static func type(of v: Any) -> String {
         if v is NSNull { return "null" }
@@ -90,6 +91,18 @@ enum SchemaValidator {
     }
 
     static func validate(_ v: Any, against schema: [String: Any], at path: String, problems: inout [String]) {
+        if let alternatives = schema["anyOf"] as? [[String: Any]] {
+            var each: [[String]] = []
+            for alternative in alternatives {
+                var found: [String] = []
+                validate(v, against: alternative, at: path, problems: &found)
+                if found.isEmpty { return }
+                each.append(found)
+            }
+            let closest = each.min(by: { $0.count < $1.count }) ?? []
+            problems.append("\(path): matches none of \(alternatives.count) shapes; closest: \(closest.joined(separator: "; "))")
+            return
+        }
         let actual = type(of: v)
         var allowed: [String] = []
         if let t = schema["type"] as? String { allowed = [t] } else if let ts = schema["type"] as? [String] { allowed = ts }

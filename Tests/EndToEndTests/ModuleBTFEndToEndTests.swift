@@ -24,7 +24,7 @@ struct ModuleBTFEndToEndTests {
         let session = try Session(dumpPath: Harness.fixture("dump.kdump"),
                                   vmlinuxPath: withVmlinux ? Harness.fixture(Harness.vmlinuxName) : nil)
         let refs = try Self.references()
-        #expect(refs.count == 5)
+        #expect(refs.count == 8)
         for (command, expected) in refs {
             #expect(Harness.runCommand(session, command) == .output(expected), "vmlinux: \(withVmlinux): \(command)")
         }

@@ -111,6 +111,12 @@ public protocol TypeSource: AnyObject {
     /// The symbol gdb would name for a pointer value: the symbol containing `address`, and the
     /// offset into it. nil when none (direct-map and vmalloc addresses).
     func symbolName(for address: UInt64) -> (name: String, offset: UInt64)?
+    /// An enumeration constant (`PG_lru`): the enum type declaring it and its value.
+    func enumerator(named name: String) -> (type: CType, value: Int64)?
+}
+
+extension TypeSource {
+    public func enumerator(named name: String) -> (type: CType, value: Int64)? { nil }
 }
 
 /// How deep anonymous struct/union members are searched for a member name.
@@ -179,4 +185,5 @@ extension CType {
     public var isFunction: Bool { if case .function = resolved { return true }; return false }
     /// The record behind typedefs (`atomic_t` -> its anonymous struct).
     public var record: CRecord? { if case let .record(r) = resolved { return r }; return nil }
+    public var enumeration: CEnum? { if case let .enumeration(e) = resolved { return e }; return nil }
 }

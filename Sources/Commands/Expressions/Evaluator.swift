@@ -158,6 +158,9 @@ public struct ExpressionEvaluator {
     func identifier(_ name: String) throws -> TypedValue {
         if name.hasPrefix("$"), let history, let v = try history.value(named: name) { return v }
         guard let g = source.global(named: name) else {
+            if !name.hasPrefix("$"), let constant = source.enumerator(named: name) {
+                return immediate(UInt64(bitPattern: constant.value), constant.type)
+            }
             throw EvaluationError("No symbol \"\(name)\" in current context.")
         }
         guard let type = g.type else {
@@ -515,6 +518,11 @@ public struct ExpressionEvaluator {
         case .equal: return compare(x == y)
         case .notEqual: return compare(x != y)
         case .logicalAnd, .logicalOr, .comma, .repeated: throw EvaluationError("internal: \(op.rawValue) handled by evaluate")
+        }
+        // gdb promotes only types narrower than int, so a shifted enum stays that enum
+        // (`p PG_lru << 2` prints an enumerator name).
+        if op == .shiftLeft || op == .shiftRight, case .enumeration = a.type.resolved, let s = a.type.size, s >= 4 {
+            return immediate(value, a.type)
         }
         return immediate(value, resultType)
     }

@@ -137,6 +137,11 @@ public final class KernelTypeSource: TypeSource {
         return (s.address, nil)
     }
 
+    public func enumerator(named name: String) -> (type: CType, value: Int64)? {
+        if let found = types.enumeratorConstant(named: name) { return (ctype(found.type), found.value) }
+        return nil
+    }
+
     /// gdb's type of a text symbol without debuginfo: an unprototyped function returning int,
     /// named `<text variable, no debug info>` (how `p`, `whatis` and `p &` show it).
     static let textWithoutDebugInfo = CType.typedef(

@@ -87,6 +87,14 @@ SHAPE = [
     "p (unsigned long)&((struct task_struct *)0)->tasks", "p &*&init_task",
 ]
 
+# Enumeration constants, named and anonymous enums (appended last, so the generated cases and
+# their value-history numbers stay as they were).
+ENUMS = ["p MM_FILEPAGES", "p PG_lru", "p/x PG_lru", "p/d PG_lru", "p PG_lru + 1",
+         "p MM_FILEPAGES == 0", "p (int)PG_lru", "whatis PG_lru", "whatis MM_FILEPAGES",
+         "p TASK_COMM_LEN", "p sizeof(PG_lru)", "p PG_lru * 2", "whatis PG_lru + 1",
+         "p PIDTYPE_PID", "p (enum pid_type)1", "p/x (enum pageflags)4", "p init_task.comm[TASK_COMM_LEN - 1]",
+         "p PG_lru << 2", "p/c 60 + PG_lru"]
+
 # Commands crash 8.0.6 mangles before gdb sees them (ExpressionTests.knownDifferences).
 CRASH_MISREADS = ["p 5 - 3", "p jiffies - 1", "p init_task.pid - 1", "p/x \"1 > 2\""]
 
@@ -161,6 +169,7 @@ def main():
         if c not in seen:
             seen.add(c)
             out.append(c)
+    out += [fixed(c) for c in ENUMS if c not in seen]
     with open("commands.txt", "w") as f:
         f.write("\n".join(out) + "\n")
 
