@@ -29,15 +29,13 @@ public enum PtovCommand: CrashCommand {
         case failure(word: String, message: String)
     }
 
-    public struct Result: PartialResult {
+    public struct Result: PerArgumentResult {
         public var translations: [Translation]
 
-        /// The arguments that could not be translated, one message each; the others print.
-        public var failureMessage: String? {
-            let messages = translations.compactMap { t -> String? in
+        public var argumentFailures: [String?] {
+            translations.map { t -> String? in
                 if case let .failure(_, message) = t { return message } else { return nil }
             }
-            return messages.isEmpty ? nil : messages.joined(separator: "; ")
         }
 
         public func renderText() -> String {
@@ -80,11 +78,6 @@ public enum PtovCommand: CrashCommand {
                 translations.append(.failure(word: word, message: "\(e)"))
             }
         }
-        let result = Result(translations: translations)
-        // Nothing translated: the command failed, with every message.
-        if let message = result.failureMessage, translations.allSatisfy({ if case .failure = $0 { true } else { false } }) {
-            throw CommandError(message)
-        }
-        return result
+        return try Result(translations: translations).unlessEveryArgumentFailed()
     }
 }

@@ -19,15 +19,7 @@ public enum StructCommand: CrashCommand {
       to those members; a member may be a path ("se.vruntime"). A count prints that many
       consecutive structures.
 
-      ":cpuspec" after a per-cpu symbol (or a per-cpu offset) prints each chosen CPU's
-      instance after a "[CPU]: address" line:
-        :            the CPU of the current context (the CPU that panicked).
-        :a[ll]       every CPU.
-        :#[-#][,...] a list of CPUs, e.g. "1,3,5", "1-3" or "1,3,5-7,10".
-
-        -o  show member offsets (or addresses, with an address).
-        -x  print integers in hexadecimal.
-        -d  print integers in decimal.
+    \(RecordCommand.cpuspecAndOptionsHelp)
 
     EXAMPLES
       crash> struct -o list_head
@@ -73,15 +65,7 @@ public enum UnionCommand: CrashCommand {
       those members; a member may be a path ("b.blocked"). A count prints that many
       consecutive unions.
 
-      ":cpuspec" after a per-cpu symbol (or a per-cpu offset) prints each chosen CPU's
-      instance after a "[CPU]: address" line:
-        :            the CPU of the current context (the CPU that panicked).
-        :a[ll]       every CPU.
-        :#[-#][,...] a list of CPUs, e.g. "1,3,5", "1-3" or "1,3,5-7,10".
-
-        -o  show member offsets (or addresses, with an address).
-        -x  print integers in hexadecimal.
-        -d  print integers in decimal.
+    \(RecordCommand.cpuspecAndOptionsHelp)
 
     EXAMPLES
       crash> union rcu_special
@@ -451,4 +435,20 @@ enum RecordCommand {
             throw CommandError(e.message)
         }
     }
+}
+
+extension RecordCommand {
+    /// The part of `struct`'s and `union`'s help that is the same for both (indented as the
+    /// help's DESCRIPTION is).
+    static let cpuspecAndOptionsHelp = """
+      ":cpuspec" after a per-cpu symbol (or a per-cpu offset) prints each chosen CPU's
+      instance after a "[CPU]: address" line:
+        :            the CPU of the current context (the CPU that panicked).
+        :a[ll]       every CPU.
+        :#[-#][,...] a list of CPUs, e.g. "1,3,5", "1-3" or "1,3,5-7,10".
+
+        -o  show member offsets (or addresses, with an address).
+        -x  print integers in hexadecimal.
+        -d  print integers in decimal.
+    """
 }

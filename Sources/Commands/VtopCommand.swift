@@ -84,15 +84,13 @@ public enum VtopCommand: CrashCommand {
         public var vmaError: String?
     }
 
-    public struct Result: PartialResult {
+    public struct Result: PerArgumentResult {
         public var translations: [Translation]
 
-        /// The arguments that could not be translated, one message each.
-        public var failureMessage: String? {
-            let messages = translations.compactMap { t -> String? in
+        public var argumentFailures: [String?] {
+            translations.map { t -> String? in
                 if case let .failure(_, message) = t { return message } else { return nil }
             }
-            return messages.isEmpty ? nil : messages.joined(separator: "; ")
         }
 
         public func renderText() -> String {
@@ -349,12 +347,7 @@ public enum VtopCommand: CrashCommand {
             entry.vmaError = vmaError
             translations.append(.walk(entry))
         }
-        let result = Result(translations: translations)
-        // Nothing translated: the command failed, with every message.
-        if let message = result.failureMessage, translations.allSatisfy({ if case .failure = $0 { true } else { false } }) {
-            throw CommandError(message)
-        }
-        return result
+        return try Result(translations: translations).unlessEveryArgumentFailed()
     }
 
     static func translate(_ vaddr: UInt64, isUser: Bool, userPGD: UInt64?, task: KernelTask?,

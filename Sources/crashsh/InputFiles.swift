@@ -136,7 +136,7 @@ enum InputFiles {
 
     /// One line for an error that prevented the session from starting.
     static func describe(_ error: any Error) -> String {
-        let text = (error as? CustomStringConvertible)?.description ?? String(describing: error)
+        let text = String(describing: error)
         return text.split(whereSeparator: { $0 == "\n" }).joined(separator: " ")
     }
 

@@ -49,6 +49,27 @@ public protocol PartialResult: CommandResult {
     var failureMessage: String? { get }
 }
 
+/// A result with one answer per argument (vtop, ptov), each either a translation or why the
+/// argument has none: the answers print, the failures make one line, and the command fails as
+/// a whole only when no argument was answered.
+public protocol PerArgumentResult: PartialResult {
+    /// Why each argument failed, nil for those answered, in argument order.
+    var argumentFailures: [String?] { get }
+}
+
+extension PerArgumentResult {
+    public var failureMessage: String? {
+        let messages = argumentFailures.compactMap { $0 }
+        return messages.isEmpty ? nil : messages.joined(separator: "; ")
+    }
+
+    /// Self, or the error of a command none of whose arguments was answered.
+    public func unlessEveryArgumentFailed() throws -> Self {
+        if let message = failureMessage, argumentFailures.allSatisfy({ $0 != nil }) { throw CommandError(message) }
+        return self
+    }
+}
+
 /// Where a streamed result writes its text or JSON as it is produced.
 public protocol OutputSink: AnyObject {
     /// Writes `text`; throws `OutputClosed` when the reader has gone away (the result stops).
