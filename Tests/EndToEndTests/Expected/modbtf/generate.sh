@@ -8,20 +8,7 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../../.." && pwd)
-F=$("$root/../shared/fixtures/prepare.sh")/debian-6.1-cloud
-CRASH=$("$root/../shared/tools/install-crash-8.0.6.sh" | tail -1)
 modules=$(sh "$root/scripts/fetch-debuginfo.sh" --modules 6.1.0-56-cloud-amd64 | tail -1)
-out=$here/dump.kdump
-mkdir -p "$out"
-script=$(mktemp)
-trap 'rm -f "$script"' EXIT
-while IFS= read -r cmd; do
-    [ -n "$cmd" ] || continue
-    name=$(printf '%s' "$cmd" | sed 's/[^A-Za-z0-9.-]/_/g')
-    printf '%s > %s/%s.txt\n' "$(printf '%s' "$cmd" | sed "s|MODULES|$modules|g")" "$out" "$name" >> "$script"
-done < "$here/commands.txt"
-printf 'q\n' >> "$script"
-"$CRASH" -s "$F/vmlinux-6.1.0-56-cloud-amd64" "$F/dump.kdump" < "$script" > /dev/null 2>&1
-for f in "$out"/*.txt; do sed -i "s|$modules|MODULES|g" "$f"; done
+MODULES_DIR=$modules "$here/../run-crash-session.sh" "$here/commands.txt" dump.kdump "$here/dump.kdump"
 # The first command only loads the modules' debuginfo; crashsh reads module BTF instead.
-rm -f "$out/mod_-S_MODULES.txt"
+rm -f "$here/dump.kdump/mod_-S_MODULES.txt"
