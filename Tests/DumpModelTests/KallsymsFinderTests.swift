@@ -14,6 +14,9 @@ import Testing
         case offsetsFirstWithSeqs
         /// 6.4's order: num_syms, names, markers, tokens, index, offsets, relative_base, seqs.
         case offsetsAfterIndex
+        /// Before 4.6 (no CONFIG_KALLSYMS_BASE_RELATIVE): addresses, num_syms, names, markers,
+        /// token table, index.
+        case absoluteAddresses
     }
 
     static func le<T: FixedWidthInteger>(_ v: T) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
@@ -87,10 +90,15 @@ import Testing
             putOffsets(); putCountNamesMarkers(); pad(); b += seqs; putTokens()
         case .offsetsAfterIndex:
             putCountNamesMarkers(); putTokens(); putOffsets(); pad(); b += seqs
+        case .absoluteAddresses:
+            pad(); offsetsAt = b.count; b += syms.flatMap { le(imageStart + UInt64($0.offset)) }
+            putCountNamesMarkers(); putTokens()
         }
         b += noise(3000, seed: 11)
+        let addressing: KallsymsLocation.Addressing = order == .absoluteAddresses
+            ? .absolute(addresses: at(offsetsAt)) : .relative(offsets: at(offsetsAt), relativeBase: at(baseAt))
         let location = KallsymsLocation(names: at(namesAt), symbolCount: at(countAt), tokenTable: at(tableAt),
-                                        tokenIndex: at(indexAt), addressing: .relative(offsets: at(offsetsAt), relativeBase: at(baseAt)))
+                                        tokenIndex: at(indexAt), addressing: addressing)
         return (b, location)
     }
 

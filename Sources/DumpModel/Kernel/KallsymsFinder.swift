@@ -8,7 +8,9 @@
 ///   per 256 symbols: where that symbol's name starts), then, from 6.2 (and in some stable
 ///   kernels before it), `kallsyms_seqs_of_names` (3 bytes per symbol);
 /// - `kallsyms_offsets` (s32 per symbol) and `kallsyms_relative_base` (u64) lie before
-///   `kallsyms_num_syms` (up to 6.3), or after the token index (6.4's reordering).
+///   `kallsyms_num_syms` (up to 6.3), or after the token index (6.4's reordering); a kernel
+///   built without CONFIG_KALLSYMS_BASE_RELATIVE (x86_64 before 4.6) has `kallsyms_addresses`
+///   (u64 per symbol) right before `kallsyms_num_syms` instead.
 /// Each candidate is checked: the token index must describe the token table exactly, and the
 /// names must decode to the symbol count with the markers where the names walk puts them.
 /// Which offsets placement is right is for the caller to check (`_text` where the image starts).
@@ -43,6 +45,12 @@ public enum KallsymsFinder {
                     found.append(KallsymsLocation(names: at(names.names), symbolCount: at(names.numSyms), tokenTable: at(table),
                                                   tokenIndex: at(index),
                                                   addressing: .relative(offsets: at(offsetsBefore), relativeBase: at(base))))
+                }
+                // Before 4.6 (absolute addresses): addresses, num_syms.
+                let addressesBefore = names.numSyms - count * 8
+                if addressesBefore >= 0 {
+                    found.append(KallsymsLocation(names: at(names.names), symbolCount: at(names.numSyms), tokenTable: at(table),
+                                                  tokenIndex: at(index), addressing: .absolute(addresses: at(addressesBefore))))
                 }
                 // From 6.4: token_index, offsets, relative_base.
                 let offsetsAfter = align8(index + 512)
