@@ -131,9 +131,10 @@ public enum WhatisCommand: CrashCommand {
         return .object(pairs)
     }
 
-    /// struct/union/typedef names for completion (from the vmlinux's BTF); empty without one.
+    /// struct/union/typedef/enum names for completion: the kernel's and the loaded modules' BTF.
     static func typeNameCompletions(prefix: String, in session: Session) -> [String] {
         guard !prefix.isEmpty, let kernel = try? session.kernel(), let types = try? kernel.types() else { return [] }
+        session.useModuleBTF(in: types)
         return types.typeNames(withPrefix: prefix)
     }
 }

@@ -92,6 +92,11 @@ extension KernelTypes {
         return modules
     }
 
+    /// Type names the loaded modules' BTF adds (for completion).
+    func moduleTypeNames(withPrefix prefix: String, into out: inout Set<String>) {
+        for module in loadedModuleBTF() { Self.typeNames(in: module.table, withPrefix: prefix, into: &out) }
+    }
+
     /// An enumerator the kernel's types lack, from the first module whose BTF declares it.
     func moduleEnumerator(named name: String) -> (type: TypeID, value: Int64)? {
         for module in loadedModuleBTF() {

@@ -539,17 +539,21 @@ public final class KernelTypes {
     /// Names of struct, union, enum and typedef types starting with `prefix` (completion).
     public func typeNames(withPrefix prefix: String) -> [String] {
         var out = Set<String>()
-        if let btf {
-            for id in 1..<btf.count {
-                let k = btf.kind(id)
-                guard k == BTFTable.kindStruct || k == BTFTable.kindUnion || k == BTFTable.kindTypedef
-                        || k == BTFTable.kindEnum || k == BTFTable.kindEnum64,
-                      let n = btf.name(id), n.hasPrefix(prefix) else { continue }
-                out.insert(n)
-            }
-        }
+        if let btf { Self.typeNames(in: btf, withPrefix: prefix, into: &out) }
         for n in extraNames.keys where n.hasPrefix(prefix) { out.insert(n) }
+        moduleTypeNames(withPrefix: prefix, into: &out)
         return out.sorted()
+    }
+
+    /// The struct, union, typedef and enum names of one BTF table starting with `prefix`.
+    static func typeNames(in btf: BTFTable, withPrefix prefix: String, into out: inout Set<String>) {
+        for id in 1..<max(1, btf.count) {
+            let k = btf.kind(id)
+            guard k == BTFTable.kindStruct || k == BTFTable.kindUnion || k == BTFTable.kindTypedef
+                    || k == BTFTable.kindEnum || k == BTFTable.kindEnum64,
+                  let n = btf.name(id), n.hasPrefix(prefix) else { continue }
+            out.insert(n)
+        }
     }
 }
 

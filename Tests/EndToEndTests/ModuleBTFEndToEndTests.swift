@@ -30,6 +30,15 @@ struct ModuleBTFEndToEndTests {
         }
     }
 
+    /// TAB completes type and member names that only a module's BTF defines.
+    @Test(arguments: [true, false])
+    func completionOffersModuleTypes(withVmlinux: Bool) throws {
+        let session = try Session(dumpPath: Harness.fixture("dump.kdump"),
+                                  vmlinuxPath: withVmlinux ? Harness.fixture(Harness.vmlinuxName) : nil)
+        #expect(MemberCompletionTests.complete(session, "struct loop_dev").contains("loop_device"))
+        #expect(MemberCompletionTests.complete(session, "struct loop_device.lo_sta") == ["loop_device.lo_state"])
+    }
+
     /// The kernel's own types never read module BTF; a name no module defines fails as before.
     @Test func unknownTypeStillFails() throws {
         let session = try Session(dumpPath: Harness.fixture("dump.kdump"), vmlinuxPath: Harness.fixture(Harness.vmlinuxName))
