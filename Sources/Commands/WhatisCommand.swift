@@ -76,6 +76,9 @@ public enum WhatisCommand: CrashCommand {
         if let g = source.global(named: symbolName) {
             let text = symbolName
             guard let type = g.type else {
+                if session.vmlinuxPath == nil {
+                    throw CommandError("\(text): no type information without a vmlinux (the kernel's BTF declares only per-cpu variables)")
+                }
                 throw CommandError("\(text): no type information (an ELF symbol without debuginfo)")
             }
             let decl = formatter.declaration(type, declarator: text) + ";"

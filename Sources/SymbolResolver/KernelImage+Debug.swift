@@ -8,6 +8,9 @@ public struct GlobalVariable: Sendable, Hashable {
     public let type: TypeID
     /// True for per-cpu variables: `symbol.address` is an offset into each CPU's per-cpu area.
     public let isPerCPU: Bool
+    /// The type is a guess from the symbol's extent, not a declaration (no vmlinux, and the
+    /// kernel's BTF does not describe the variable).
+    public var typeIsGuessed = false
 }
 
 extension KernelImage {

@@ -98,6 +98,8 @@ extension KernelImage {
         default: name = "unsigned char"
         }
         let id = types.type(named: name, in: .base) ?? types.intern(.base(name: name, size: width, encoding: .unsigned))
-        return GlobalVariable(name: sym.name, symbol: sym, type: id, isPerCPU: isPerCPU)
+        var guessed = GlobalVariable(name: sym.name, symbol: sym, type: id, isPerCPU: isPerCPU)
+        guessed.typeIsGuessed = true
+        return guessed
     }
 }

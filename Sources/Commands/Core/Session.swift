@@ -41,6 +41,8 @@ public final class Session {
     public var kernelSourceReport: ((String) -> Void)?
     private var kernelCache: KernelImage?
     private var kernelError: Error?
+    /// Variables whose guessed type was reported (`noteGuessedType`).
+    private var guessedTypeNames: Set<String> = []
     /// The kernel address space or why it cannot be built, once asked for (see `addressSpace()`).
     var addressSpaceState: Result<KernelAddressSpace, Error>?
     /// The kernel views' shared state, once asked for (see `crashedKernel()`).
@@ -120,6 +122,16 @@ public final class Session {
 
     /// Where a kernel read from memory gets its symbols, types and unwind tables, or what
     /// cannot be had and why: "no vmlinux: symbols from kallsyms, types from the kernel's BTF".
+    /// Says once per variable, where the kernel-source note goes, that a value is read with a
+    /// guessed type: without a vmlinux the kernel's BTF declares only per-cpu variables, and a
+    /// small symbol is read as an unsigned integer of its size (right for `jiffies`, wrong for a
+    /// 16-byte `struct list_head`).
+    func noteGuessedType(of name: String, as typeName: String?) {
+        guard guessedTypeNames.insert(name).inserted else { return }
+        kernelSourceReport?("no vmlinux: \(name) has no declared type; read as \(typeName ?? "an integer") from its symbol's size"
+                            + " (cast it to its declared type if that is wrong)")
+    }
+
     func kernelSourceNote(_ k: KernelImage) -> String {
         var parts = ["symbols from kallsyms"]
         if let found = kernelFoundFromCPUState {

@@ -113,10 +113,15 @@ public protocol TypeSource: AnyObject {
     func symbolName(for address: UInt64) -> (name: String, offset: UInt64)?
     /// An enumeration constant (`PG_lru`): the enum type declaring it and its value.
     func enumerator(named name: String) -> (type: CType, value: Int64)?
+    /// For a global whose `global(named:)` type is nil: a type guessed from its symbol (an
+    /// integer of its size) that a plain `p NAME` reads it with; nil when there is no guess.
+    /// Casts and `&NAME` never use it.
+    func guessedType(named name: String) -> CType?
 }
 
 extension TypeSource {
     public func enumerator(named name: String) -> (type: CType, value: Int64)? { nil }
+    public func guessedType(named name: String) -> CType? { nil }
 }
 
 /// How deep anonymous struct/union members are searched for a member name.

@@ -163,7 +163,7 @@ public struct ExpressionEvaluator {
             }
             throw EvaluationError("No symbol \"\(name)\" in current context.")
         }
-        guard let type = g.type else {
+        guard let type = g.type ?? source.guessedType(named: name) else {
             throw EvaluationError("'\(name)' has unknown type; cast it to its declared type")
         }
         return TypedValue(type: type, storage: .memory(g.address))

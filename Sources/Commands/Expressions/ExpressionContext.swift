@@ -14,10 +14,17 @@ struct ExpressionContext {
         let types = try kernel.types()
         let symbols = try session.kernelSymbols()
         source = KernelTypeSource(types: types, symbols: symbols, variableType: { name in
-            ExpressionContext.variableType(kernel: kernel, name: name)
+            guard let v = try? kernel.variable(named: name), !v.typeIsGuessed else { return nil }
+            return v.type
         }, functionType: { name in
             (try? kernel.functionType(named: name)) ?? nil
         })
+        // Without a vmlinux a small global is read as an integer of its size, and the user told once.
+        source.guessedVariableType = { [session] name in
+            guard let v = try? kernel.variable(named: name), v.typeIsGuessed else { return nil }
+            session.noteGuessedType(of: name, as: types.name(of: v.type))
+            return v.type
+        }
         source.moduleSymbol = { [session] address in SymbolLookup.moduleLabel(session: session, address: address) }
         // Only modules whose debuginfo `mod -s`/`-S` loaded can answer, so the list is not read for this.
         session.useModuleBTF(in: types)
@@ -30,13 +37,6 @@ struct ExpressionContext {
         }
     }
 
-    /// The declared type of a global variable from the debuginfo. Per-cpu variables get theirs
-    /// too, as in gdb: their symbol value is an offset into each CPU's area (`&runqueues` is that
-    /// offset), and `p NAME:CPU` reaches an instance.
-    static func variableType(kernel: KernelImage, name: String) -> TypeID? {
-        guard let v = try? kernel.variable(named: name) else { return nil }
-        return v.type
-    }
 
     /// Kernel virtual memory; throws why it cannot be read at all (no page tables found...).
     func memory() throws -> KernelMemoryReader {

@@ -17,6 +17,8 @@ public final class KernelTypeSource: TypeSource {
     var moduleType: ((String) -> TypeID?)?
     /// A module function or variable the vmlinux lacks, from loaded module debuginfo.
     var moduleGlobal: ((String) -> (address: UInt64, type: TypeID?, isFunction: Bool)?)?
+    /// A type guessed for a global that has no declared one (see `guessedType(named:)`).
+    var guessedVariableType: ((String) -> TypeID?)?
     private var cache: [TypeID: CType] = [:]
     /// `members(of:)` answers so far, by record key: printing a value asks again for every
     /// instance of a struct (each list_head of a task_struct), and each answer costs a pass over
@@ -135,6 +137,10 @@ public final class KernelTypeSource: TypeSource {
         // symbol, which prints as a function.
         if "tTwW".contains(s.typeLetter) || s.section.hasPrefix(".text") { return (s.address, Self.textWithoutDebugInfo) }
         return (s.address, nil)
+    }
+
+    public func guessedType(named name: String) -> CType? {
+        guessedVariableType?(name).map { ctype($0) }
     }
 
     public func enumerator(named name: String) -> (type: CType, value: Int64)? {
