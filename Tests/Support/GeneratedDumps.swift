@@ -28,6 +28,35 @@ public enum GeneratedDumps {
         }
     }()
 
+    /// A copy of the kdump-compressed `source` (not flattened) in which the page frames `pfns`
+    /// are excluded as makedumpfile excludes a page: their bits cleared in the dumpable bitmap
+    /// and their page descriptors removed (the later ones move up; page data stays where it was).
+    public static func kdump(excluding pfns: ClosedRange<UInt64>, from source: String, name: String) throws -> String {
+        try generate(from: source, name: name, headLength: Int.max) { b in
+            func le(_ at: Int, _ n: Int) throws -> Int {
+                guard at >= 0, at + n <= b.count else { throw GeneratedDumpError("offset \(at) past the file") }
+                return b[at ..< at + n].reversed().reduce(0) { $0 << 8 | Int($1) }
+            }
+            guard b.count > 440, Array(b[0 ..< 8]) == Array("KDUMP   ".utf8) else { throw GeneratedDumpError("not kdump-compressed") }
+            // disk_dump_header: block_size at 428, sub_hdr_size 432, bitmap_blocks 436, max_mapnr 440.
+            let block = try le(428, 4), subBlocks = try le(432, 4), bitmapBlocks = try le(436, 4)
+            let bitmap2 = (1 + subBlocks) * block + bitmapBlocks * block / 2
+            let descriptors = (1 + subBlocks + bitmapBlocks) * block
+            let pfnCount = bitmapBlocks * block / 2 * 8
+            guard pfns.upperBound < pfnCount else { throw GeneratedDumpError("pfn \(pfns.upperBound) past the bitmap") }
+            var rank = 0
+            var kept: [[UInt8]] = []
+            for pfn in 0 ..< pfnCount {
+                let byte = bitmap2 + pfn / 8, bit = UInt8(1) << (pfn % 8)
+                guard b[byte] & bit != 0 else { continue }
+                let at = descriptors + rank * 24
+                rank += 1
+                if pfns.contains(UInt64(pfn)) { b[byte] &= ~bit } else { kept.append(Array(b[at ..< at + 24])) }
+            }
+            for (i, d) in kept.enumerated() { b.replaceSubrange(descriptors + i * 24 ..< descriptors + (i + 1) * 24, with: d) }
+        }
+    }
+
     /// Writes `edit(source)`'s header change and the rest of `source` to the cache, unless a copy
     /// made from the same source (size and modification time) is there.
     static func generate(from source: String, name: String, headLength wanted: Int = 1 << 20,
