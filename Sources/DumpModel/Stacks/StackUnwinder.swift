@@ -218,7 +218,12 @@ public struct StackUnwinder {
                 trace.end = .userMode
                 return trace
             }
-            first = State(pc: r.rip, sp: r.rsp, bp: r.rbp, regs: r, isReturnAddress: false, slot: r.rsp, origin: .registers)
+            if let later = laterCall(after: r, stacks: stacks) {
+                first = later
+                trace.startMethod = "later-call"
+            } else {
+                first = State(pc: r.rip, sp: r.rsp, bp: r.rbp, regs: r, isReturnAddress: false, slot: r.rsp, origin: .registers)
+            }
         case let .interruptedRegisters(r):
             trace.startRegisters = r
             trace.startMethod = "interrupted-registers"
