@@ -243,6 +243,43 @@ import Testing
         #expect(trace.end == .endOfStack)
     }
 
+    /// kdump's panic CPU: registers saved in B (named `savedIn`) at S; B's last call, of A, left
+    /// its return address at S - 8 and A's frame below: A's return address at S - 32 (A's CFA is
+    /// sp + 24), and a decoy into A at S - 16 whose rule does not lead back to S - 8.
+    static func laterCallTrace(savedIn name: String) throws -> Backtrace {
+        let dump = sleepingTask()
+        let s = stack + 0x4000 - 0x80
+        let ret = b + 0x20
+        dump.write(phys(ret - 5), [0xe8] + withUnsafeBytes(of: UInt32(truncatingIfNeeded: a &- ret).littleEndian, Array.init))
+        dump.write64(phys(s - 32), a + 0x10)
+        dump.write64(phys(s - 16), a + 0x50)
+        dump.write64(phys(s - 8), ret)
+        dump.write64(phys(s), c + 0x30)          // B: CFA = sp + 8
+        var (u, memory) = try unwinder(dump)
+        u.functionStart = { pc in [a, b, c].first { pc >= $0 && pc < $0 + 0x100 } }
+        u.functionName = { pc in pc >= b && pc < b + 0x100 ? name : nil }
+        let stack = try StackCatalogue(memory: memory, perCPU: nil).taskStack(task: task)
+        var r = X86Registers()
+        r.rip = b + 0x40
+        r.rsp = s
+        r.cs = 0x10
+        return u.walk(task: task, activeCPU: 0, start: .registers(r), stacks: [stack])
+    }
+
+    @Test func kdumpsPanicTraceStartsAtTheCallMadeAfterItsRegistersWereSaved() throws {
+        let s = Self.stack + 0x4000 - 0x80
+        let trace = try Self.laterCallTrace(savedIn: "__crash_kexec")
+        #expect(trace.startMethod == "later-call")
+        #expect(trace.frames.map(\.pc) == [Self.a + 0x10, Self.b + 0x20, Self.c + 0x30])
+        #expect(trace.frames.map(\.slot) == [s - 32, s - 8, s])
+        #expect(trace.frames.map(\.origin) == [.stackScan, .unwound, .unwound])
+        #expect(trace.end == .endOfStack)
+        // Registers saved anywhere else are live (or an oops's): the word below them is old.
+        let live = try Self.laterCallTrace(savedIn: "delay_tsc")
+        #expect(live.startMethod == "registers")
+        #expect(live.frames.map(\.pc) == [Self.b + 0x40, Self.c + 0x30])
+    }
+
     @Test func anIndirectCallIsTheCallerOnlyWhereNoTableCoversTheCode() throws {
         // `call *%rax` (ff d0) before B's return address, after three bytes of B's code.
         let callRAX: [UInt8] = [0x90, 0x90, 0x90, 0xff, 0xd0]
