@@ -51,17 +51,17 @@ extension SadumpFile {
         ]
         if h.headerVersion >= 1 {
             hf += [
-                HeaderField("max_mapnr_64", .decimalAndHex(h.maxMapnr64, prefixed: true)),
-                HeaderField("total_ram_blocks_64", .decimalAndHex(h.totalRAMBlocks64, prefixed: true)),
-                HeaderField("device_blocks_64", .decimalAndHex(h.deviceBlocks64, prefixed: true)),
-                HeaderField("written_blocks_64", .decimalAndHex(h.writtenBlocks64, prefixed: true)),
+                HeaderField("max_mapnr_64", .decimal(Int64(clamping: h.maxMapnr64))),
+                HeaderField("total_ram_blocks_64", .decimal(Int64(clamping: h.totalRAMBlocks64))),
+                HeaderField("device_blocks_64", .decimal(Int64(clamping: h.deviceBlocks64))),
+                HeaderField("written_blocks_64", .decimal(Int64(clamping: h.writtenBlocks64))),
             ]
         }
-        out.append(HeaderSection(title: "\n       dump header:", fields: hf, nameWidth: 22))
+        out.append(HeaderSection(title: "\n       dump header:", fields: hf, nameWidth: 20))
 
         var sub: [HeaderField] = []
         if h.subHeaderBlocks > 0 {
-            sub.append(HeaderField("size", .decimal(Int64(clamping: cpuStateSize &* UInt64(cpuEntries.count)))))
+            sub.append(HeaderField("size", .decimal(Int64(clamping: cpuStatesSize))))
             for e in cpuEntries {
                 sub.append(HeaderField("apic_id[\(e.index)]", .text("ApicId \(e.apicID): Ldr: \(e.logicalDestination)")))
             }
@@ -75,13 +75,13 @@ extension SadumpFile {
             var df = [
                 HeaderField("disk_set_header_size", .decimal(Int64(d.headerBlocks))),
                 HeaderField("disk_num", .decimal(Int64(d.diskCount))),
-                HeaderField("disk_set_size", .decimalAndHex(d.diskSetSize, prefixed: true)),
+                HeaderField("disk_set_size", .decimal(Int64(clamping: d.diskSetSize))),
             ]
             for (i, v) in d.volumes.enumerated() {
                 df += [
                     HeaderField("vol_info[\(i)]", .heading),
                     HeaderField("id", .uuid(SadumpPartitionHeader.uuidText(v.id)), depth: 1),
-                    HeaderField("vol_size", .decimalAndHex(v.size, prefixed: true), depth: 1),
+                    HeaderField("vol_size", .decimal(Int64(clamping: v.size)), depth: 1),
                     HeaderField("status", .decimal(Int64(v.status)), depth: 1),
                     HeaderField("cache_size", .decimal(Int64(v.cacheSize)), depth: 1),
                 ]
@@ -106,7 +106,7 @@ extension SadumpFile {
             HeaderField("data_offset", .hex(dataOffset, digits: 0)),
             HeaderField("block_size", .decimal(Int64(pageSize))),
             HeaderField("block_shift", .decimal(Int64(pageSize.trailingZeroBitCount))),
-            HeaderField("max_mapnr", .decimalAndHex(maxMapnr, prefixed: true)),
+            HeaderField("max_mapnr", .decimal(Int64(clamping: maxMapnr))),
             HeaderField("sd_list_len", .decimal(Int64(layout == .diskSet ? disks.count : 0))),
         ], nameWidth: 20))
         if layout == .diskSet {
@@ -131,7 +131,7 @@ extension SadumpFile {
             HeaderField("vol_id", .uuid(SadumpPartitionHeader.uuidText(p.volumeID))),
             HeaderField("time_stamp", .time(p.timeStamp.secondsSinceEpoch)),
             HeaderField("set_disk_set", .decimal(Int64(p.setDiskSet))),
-            HeaderField("used_device", .decimalAndHex(p.usedDevice, prefixed: true)),
+            HeaderField("used_device", .decimal(Int64(clamping: p.usedDevice))),
             HeaderField("magicnum", .text("(valid)")),
         ]
     }

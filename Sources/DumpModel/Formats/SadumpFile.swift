@@ -276,7 +276,9 @@ public final class SadumpFile: DumpFile {
     public let bitmapOffset: UInt64
     public let dumpableBitmapOffset: UInt64
     public let dataOffset: UInt64
-    /// Bytes per SMRAM state by the sub-header's size field (0 without a sub-header).
+    /// The sub-header's size field: bytes of all the SMRAM states (0 without a sub-header).
+    public let cpuStatesSize: UInt64
+    /// Bytes per SMRAM state: `cpuStatesSize / nr_cpus`.
     public let cpuStateSize: UInt64
 
     public let notes: [DumpNote] = []
@@ -390,12 +392,13 @@ public final class SadumpFile: DumpFile {
 
         // Sub-header: the SMRAM states' total size, an (APIC id, LDR) pair per CPU, then the states.
         var entries: [SadumpCPUState] = []
-        var stateSize: UInt64 = 0
+        var stateSize: UInt64 = 0, statesSize: UInt64 = 0
         if h.subHeaderBlocks > 0, h.nrCPUs > 0 {
             guard h.nrCPUs <= SadumpFile.maxCPUs else { throw bad("nr_cpus", h.nrCPUs, "more than \(SadumpFile.maxCPUs) CPUs") }
             let n = UInt64(h.nrCPUs)
             let total = UInt64(try reader.load(UInt32.self, at: sub, what: "sub-header size"))
             stateSize = total / n
+            statesSize = total
             let statesAt = sub + 4 + 16 * n
             guard stateSize >= UInt64(SadumpCPUState.smramSize) else {
                 throw bad("sub-header size", total, "\(stateSize) bytes per CPU, an SMRAM state needs \(SadumpCPUState.smramSize)")
@@ -413,6 +416,7 @@ public final class SadumpFile: DumpFile {
         }
         cpuEntries = entries
         cpuStateSize = stateSize
+        cpuStatesSize = statesSize
         let used = entries.filter(\.inUse)
         qemuCPUStates = used.map(\.cpuState)
         prstatus = used.enumerated().map { k, s in
