@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import TestSupport
 @testable import DumpModel
@@ -107,6 +108,36 @@ import TestSupport
         let d = try DumpOpener.open(reader: ByteBuffer(media[0], name: "m"))
         #expect((d as? SadumpFile)?.layout == .mediaBackup)
         #expect(try Self.page(d, 150) == Self.content(150))
+    }
+
+    /// Read with pread (no mapping): the bitmaps copied once, or fetched a word at a time when
+    /// the copy is not allowed; the same pages either way.
+    @Test(arguments: [SadumpFile.defaultBitmapCopyLimit, 0])
+    func unmappedFilesReadTheSamePages(copyLimit: UInt64) throws {
+        let dir = try Self.scratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let files = Self.files(.diskSet(disks: 2))
+        var disks: [(reader: any ByteReader, path: String)] = []
+        for (k, bytes) in files.enumerated() {
+            let path = dir + "/disk\(k + 1)"
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            let file = try MappedFile(path: path, mapping: false)
+            #expect(!file.isMapped)
+            disks.append((file, path))
+        }
+        let unmapped = try SadumpFile(disks: disks, bitmapCopyLimit: copyLimit)
+        let inMemory = try Self.open(files)
+        #expect(Array(unmapped.presentPages()) == Self.writer().dumpablePFNs)
+        for pfn: UInt64 in 0 ..< 1100 {
+            #expect(unmapped.pageState(pfn: pfn) == inMemory.pageState(pfn: pfn))
+            if inMemory.pageState(pfn: pfn) == .present { #expect(try Self.page(unmapped, pfn) == Self.page(inMemory, pfn)) }
+        }
+    }
+
+    static func scratchDirectory() throws -> String {
+        var template = Array((NSTemporaryDirectory() + "/crashsh-sadump-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else { throw DumpError.cannotOpen(path: "mkdtemp", errno: errno) }
+        return String(cString: made)
     }
 
     // MARK: damaged headers

@@ -304,8 +304,13 @@ public final class SadumpFile: DumpFile {
         try self.init(disks: [(reader, path ?? reader.name)])
     }
 
+    /// The default bound on the copy of each bitmap made for a reader that cannot point at it
+    /// (128 MiB describe 4 TiB of 4 KiB pages); past it, bitmap words are fetched one by one.
+    public static let defaultBitmapCopyLimit: UInt64 = PageBitmap.defaultCopyLimit
+
     /// Opens a dump from its files: one file, or every disk of a disk set in any order.
-    public init(disks given: [(reader: any ByteReader, path: String)]) throws {
+    public init(disks given: [(reader: any ByteReader, path: String)],
+                bitmapCopyLimit: UInt64 = SadumpFile.defaultBitmapCopyLimit) throws {
         guard !given.isEmpty else { throw DumpError.missing(what: "the sadump dump file") }
         // Disk 1 holds the dump header; the others only a partition header and page data.
         var firstIndex = 0
@@ -497,8 +502,9 @@ public final class SadumpFile: DumpFile {
         }
         disks = list
         self.path = list.map(\.path).joined(separator: " ")
-        ram = PageBitmap(reader: reader, offset: bitmapAt, bitCount: maxMapnr, order: .highestFirst)
-        dumpable = PageBitmap(reader: reader, offset: dumpableAt, bitCount: maxMapnr, order: .highestFirst)
+        ram = PageBitmap(reader: reader, offset: bitmapAt, bitCount: maxMapnr, order: .highestFirst, copyLimit: bitmapCopyLimit)
+        dumpable = PageBitmap(reader: reader, offset: dumpableAt, bitCount: maxMapnr, order: .highestFirst,
+                              copyLimit: bitmapCopyLimit)
     }
 
     /// The partition header, the disk-set header and where the dump header is, for headers laid
