@@ -137,5 +137,14 @@ struct SadumpTests {
         let cr3 = session.dump.qemuCPUStates[0].controlRegisters[3]
         #expect(lines.contains { $0.contains(" CR3: " + DumpinfoCommand.hex(cr3, 16) + " CR4: ") })
         #expect(lines.filter { $0.contains("APIC ID: ") }.count == 2)
+        // The JSON line follows dumpinfo's schema.
+        let run = try Harness.run(["--json", "-c", "dumpinfo"] + (try Self.files("disk set")) + [Harness.fixture(Harness.vmlinuxName)])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        let result = try #require(object["result"] as? [String: Any])
+        #expect(result["format"] as? String == "SADUMP")
+        var problems: [String] = []
+        SchemaValidator.validate(result, against: try JSONSchemaTests.schema("dumpinfo"), at: "dumpinfo", problems: &problems)
+        SchemaValidator.checkIntegers(result, at: "dumpinfo", problems: &problems)
+        #expect(problems.isEmpty, "\(problems.prefix(5))")
     }
 }
