@@ -99,6 +99,15 @@ import TestSupport
         #expect(q.generalRegisters[16] == r.rip && q.generalRegisters[6] == r.rsp)
     }
 
+    /// Kernel CPU ids map to sub-header entries by APIC id (the entry's index, as crash reads it).
+    @Test func registersByAPICID() throws {
+        let d = try Self.open(Self.files(.singlePartition))
+        let (first, second) = (d.cpuEntries[0].registers, d.cpuEntries[1].registers)
+        #expect(d.registers(apicIDs: [1, 0]) == [second, first])
+        #expect(d.registers(apicIDs: [0, 2, 7, nil, -1]) == [first, nil, nil, nil, nil])
+        #expect(d.registers(apicIDs: []) == [first, second])
+    }
+
     /// The opener tells sadump by content, alone or as a disk set.
     @Test func openerAndClassify() throws {
         let files = Self.files(.singlePartition)

@@ -83,6 +83,8 @@ struct SadumpTests {
         let session = try Self.session(layout)
         #expect(session.vmcoreinfo == nil)
         #expect(session.dump.qemuCPUStates.count == 2)
+        // bt finds each CPU's SMRAM state by the APIC id the kernel gave the CPU.
+        #expect(try session.crashedKernel().perCPU().apicIDs() == [0, 1])
         #expect(try session.kernelSlide().offset == info.kernelOffset)
         #expect(try session.addressSpace().physBase == info.number("phys_base").map { UInt64(bitPattern: $0) })
         for (command, file) in [("ps", "ps.txt"), ("log", "log.txt")] {

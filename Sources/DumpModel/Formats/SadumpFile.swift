@@ -235,9 +235,9 @@ public struct SadumpCPUState: Sendable, Equatable {
 ///
 /// Pages in the RAM bitmap but not the dumped one are excluded (crash reads them as zeros by
 /// default; crashsh reports them). sadump carries no VMCOREINFO and no phys_base: the kernel is
-/// placed from the CPU states (CR3, IDT). CPUs are numbered in the order of the used SMRAM
-/// states (crash maps kernel CPU numbers to APIC ids through x86_bios_cpu_apicid; in-order APIC
-/// ids, the usual case, give the same numbers). Not handled: the kdump backup region (a dump taken
+/// placed from the CPU states (CR3, IDT). `prstatus` and `qemuCPUStates` list the used SMRAM states
+/// in order; the backtracer maps kernel CPU ids to entries by APIC id (`registers(apicIDs:)`),
+/// as crash does through x86_bios_cpu_apicid. Not handled: the kdump backup region (a dump taken
 /// while a kdump kernel ran). Open cost is the header blocks; the bitmaps are read in place (see
 /// `PageBitmap`). Not thread-safe.
 public final class SadumpFile: DumpFile {
@@ -554,6 +554,17 @@ public final class SadumpFile: DumpFile {
             throw bad("block_size", size, "must be a power of two from 4096 to 65536")
         }
         return (part, diskSet, dumpHeaderAt, UInt64(size))
+    }
+
+    /// The registers of each kernel CPU id, given each CPU id's APIC id (`PerCPU.apicIDs`): the
+    /// sub-header entry at that APIC id, as crash and makedumpfile index it; nil where the entry is
+    /// missing or unused. Without APIC ids (empty), the used entries in order.
+    public func registers(apicIDs: [Int?]) -> [X86Registers?] {
+        guard !apicIDs.isEmpty else { return prstatus.map(\.registers) }
+        return apicIDs.map { id in
+            guard let id, id >= 0, id < cpuEntries.count, cpuEntries[id].inUse else { return nil }
+            return cpuEntries[id].registers
+        }
     }
 
     // MARK: pages
