@@ -162,8 +162,8 @@ public enum DumpOpener {
     public static func classify(reader: any ByteReader) -> FileKind {
         if KdumpCompressedFile.hasSignature(reader) { return .dump(.kdumpCompressed) }
         if FlattenedFile.hasSignature(reader) { return .dump(.flattened) }
-        if SadumpFile.hasSignature(reader) { return .dump(.sadump) }
         guard hasELFMagic(reader) else {
+            if SadumpFile.hasSignature(reader) { return .dump(.sadump) }
             return .unknown(otherDumpFormat(reader).map { "\($0), which crashsh does not read" }
                             ?? "no ELF, KDUMP or makedumpfile signature")
         }
