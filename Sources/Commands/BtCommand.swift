@@ -546,8 +546,17 @@ extension Session {
         let kernel = try crashedKernel()
         let index = try kernel.tasks()
         let pids = index.activeTasks.map { a in a.flatMap { index.task(address: $0)?.pid } }
-        let notes = CPURegisterNotes(prstatus: dump.prstatus, fromQEMU: !dump.qemuCPUStates.isEmpty, activePIDs: pids,
+        let notes: CPURegisterNotes
+        if let sadump = dump as? SadumpFile {
+            // sadump keeps the CPU states by APIC id: the kernel says which CPU id has which.
+            let ids = (try? kernel.perCPU())?.apicIDs() ?? []
+            var states = sadump.registers(apicIDs: ids)
+            states += [X86Registers?](repeating: nil, count: max(0, pids.count - states.count))
+            notes = CPURegisterNotes(ownStates: Array(states.prefix(pids.count)))
+        } else {
+            notes = CPURegisterNotes(prstatus: dump.prstatus, fromQEMU: !dump.qemuCPUStates.isEmpty, activePIDs: pids,
                                      panicCPU: kernel.panicCPU())
+        }
         return TaskBacktracer(kernel: kernel, unwinder: try stackUnwinder(), notes: notes)
     }
 }

@@ -27,6 +27,9 @@ public enum DumpinfoCommand: CrashCommand {
         flattened          the makedumpfile header and record count, then the same
         ELF core           the PT_LOAD ranges, the ELF header, every program header
                            and every note (PRSTATUS registers, VMCOREINFO, QEMU CPU state)
+        sadump             the partition header, the dump header, each used CPU's SMRAM
+                           state (registers, CR0/CR3/CR4, GDT/IDT), the disk-set or
+                           media header, and each disk of a disk set
       Only facts from the file are shown, none of crash's in-memory pointers; where
       crash prints a note's address, dumpinfo prints its file offset (hex).
 
@@ -155,7 +158,39 @@ public enum DumpinfoCommand: CrashCommand {
             return lines
         case let .note(n): return noteLines(n)
         case let .noteOffsets(offsets): return offsets.map { "\(hex($0.offset)) (\($0.kind))" }
+        case let .time(t): return [t.map { utcDate($0) } ?? "(invalid)"]
+        case let .uuid(u): return [u]
+        case let .cpuState(c): return smramLines(c)
         }
+    }
+
+    /// A sadump CPU state as crash's sadump_memory_dump prints it.
+    static func smramLines(_ c: SadumpCPUState) -> [String] {
+        let r = c.registers
+        func h(_ v: UInt64, _ d: Int = 16) -> String { hex(v, d) }
+        func h32(_ v: UInt32) -> String { hex(UInt64(v), 8) }
+        return [
+            "APIC ID: \(c.apicID)",
+            "    RIP: \(h(r.rip)) RSP: \(h(r.rsp)) RBP: \(h(r.rbp))",
+            "    RAX: \(h(r.rax)) RBX: \(h(r.rbx)) RCX: \(h(r.rcx))",
+            "    RDX: \(h(r.rdx)) RSI: \(h(r.rsi)) RDI: \(h(r.rdi))",
+            "    R08: \(h(r.r8)) R09: \(h(r.r9)) R10: \(h(r.r10))",
+            "    R11: \(h(r.r11)) R12: \(h(r.r12)) R13: \(h(r.r13))",
+            "    R14: \(h(r.r14)) R15: \(h(r.r15))",
+            "    SMM REV: \(h32(c.smmRevision)) SMM BASE \(h32(c.smbase))",
+            "    CS : \(h(r.cs, 8)) DS: \(h(r.ds, 8)) SS: \(h(r.ss, 8)) ES: \(h(r.es, 8)) FS: \(h(r.fs, 8))",
+            "    GS : \(h(r.gs, 8))",
+            "    CR0: \(h(c.cr0)) CR3: \(h(c.cr3)) CR4: \(h(c.cr4, 8))",
+            "    GDT: \(h(c.gdtBase)) LDT: \(h(c.ldtBase)) IDT: \(h(c.idtBase))",
+            "    GDTlim: \(h32(c.gdtLimit)) LDTlim: \(h32(c.ldtLimit)) IDTlim: \(h32(c.idtLimit))",
+            "    LDTR: \(h32(c.ldtr)) TR: \(h32(c.tr)) RFLAGS: \(h(r.rflags))",
+            "    EPTP: \(h(c.eptp)) EPTP_SETTING: \(h32(c.eptpSetting))",
+            "    DR6: \(h(c.dr6)) DR7: \(h(c.dr7))",
+            "    Ia32Efer: \(h(c.efer))",
+            "    IoMemAddr: \(h(c.ioMemAddress)) IoEip: \(h(c.ioEip))",
+            "    IoMisc: \(h32(c.ioMisc)) LdtInfo: \(h32(c.ldtInfo))",
+            "    IoInstructionRestart: \(hex(UInt64(c.ioInstructionRestart), 4)) AutoHaltRestart: \(hex(UInt64(c.autoHaltRestart), 4))",
+        ]
     }
 
     static func noteLines(_ n: NoteSummary) -> [String] {
@@ -268,6 +303,16 @@ public enum DumpinfoCommand: CrashCommand {
             return .object([("size", .uint(size)), ("text", text.map { .string($0) } ?? .null)])
         case let .noteOffsets(offsets):
             return .array(offsets.map { .object([("offset", .address($0.offset)), ("kind", .string($0.kind))]) })
+        case let .time(t): return t.map { .int($0) } ?? .null
+        case let .uuid(u): return .string(u)
+        case let .cpuState(c):
+            return .object([
+                ("apic_id", .uint(c.apicID)),
+                ("registers", .object(zip(X86Registers.names, c.registers.words).map { ($0.0, .address($0.1)) })),
+                ("cr0", .address(c.cr0)), ("cr3", .address(c.cr3)), ("cr4", .address(c.cr4)),
+                ("gdt", .address(c.gdtBase)), ("idt", .address(c.idtBase)), ("ldt", .address(c.ldtBase)),
+                ("efer", .address(c.efer)),
+            ])
         case let .note(n):
             var pairs: [(String, JSONValue)] = []
             switch n.lead {

@@ -6,6 +6,8 @@ public enum DumpFormat: String, Sendable, Codable {
     case kdumpCompressed = "KDUMP"
     /// makedumpfile -F: the kdump-compressed file cut into big-endian (offset, size) records.
     case flattened = "FLATTENED"
+    /// Fujitsu's sadump: single partition, disk set or media backup.
+    case sadump = "SADUMP"
 }
 
 /// Where one physical page frame stands in a dump.
@@ -133,6 +135,12 @@ public enum HeaderValue: Sendable, Equatable {
     case note(NoteSummary)
     /// Where each PRSTATUS and QEMU note starts in the file.
     case noteOffsets([NoteOffset])
+    /// A date and time (seconds since the epoch), nil when the stored one is not a valid date.
+    case time(Int64?)
+    /// A UUID as crash spells it.
+    case uuid(String)
+    /// One CPU's saved state (sadump's sub-header entry: APIC id and SMRAM state).
+    case cpuState(SadumpCPUState)
 }
 
 /// A note as `dumpinfo` shows it under a header field.
@@ -225,7 +233,7 @@ public struct DumpSummary: Sendable {
 /// An opened crash dump: page-granular physical memory plus the notes and header facts.
 ///
 /// Implementations: `ElfCoreFile`, `KdumpCompressedFile` (over a mapped file, or over a
-/// `FlattenedFile` for makedumpfile -F). Open one with `DumpOpener.open(path:)`.
+/// `FlattenedFile` for makedumpfile -F), `SplitKdumpFile`, `SadumpFile`. Open one with `DumpOpener.open(path:)`.
 public protocol DumpFile: AnyObject {
     var path: String { get }
     var format: DumpFormat { get }
@@ -247,7 +255,8 @@ public protocol DumpFile: AnyObject {
     /// phys_base as the dump header states it (kdump sub-header); nil where the format has none
     /// (then VMCOREINFO's NUMBER(phys_base) is the source).
     var headerPhysBase: UInt64? { get }
-    /// QEMU's per-CPU state notes (segment bases, CR0-CR4), in CPU order; empty for kdump's own dumps.
+    /// Per-CPU state with control registers and segment bases, in CPU order: QEMU's CPU notes, or
+    /// sadump's SMRAM states in QEMU's shape; empty for kdump's own dumps.
     var qemuCPUStates: [QEMUCPUState] { get }
 }
 

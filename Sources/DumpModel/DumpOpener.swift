@@ -28,9 +28,17 @@ public enum DumpOpener {
             guard let path = paths.first else { throw DumpError.missing(what: "the dump file") }
             return try open(path: path, flatIndexCache: flatIndexCache)
         }
+        var files: [(reader: any ByteReader, path: String)] = []
+        for path in paths { files.append((try MappedFile(path: path), path)) }
+        // The disks of a sadump disk set each start with a partition header.
+        if files.contains(where: { (try? $0.reader.bytes(at: 0, count: 8)) == SadumpPartitionHeader.signature }) {
+            for file in files where (try? file.reader.bytes(at: 0, count: 8)) != SadumpPartitionHeader.signature {
+                throw DumpError.unsupported(path: file.path, what: "not a disk of a sadump disk set; several dump files make one dump only when they are its disks or a split dump's parts")
+            }
+            return try SadumpFile(disks: files)
+        }
         var parts: [KdumpCompressedFile] = []
-        for path in paths {
-            let file = try MappedFile(path: path)
+        for (file, path) in files {
             guard let part = try openAllowingSplitPart(reader: file, path: path, flatIndexCache: flatIndexCache)
                     as? KdumpCompressedFile, part.splitRange != nil else {
                 throw DumpError.unsupported(path: path, what: "not part of a makedumpfile --split dump; several dump files make one dump only when they are its parts")
@@ -67,6 +75,9 @@ public enum DumpOpener {
             if hasELFMagic(flat) { return try ElfCoreFile(reader: flat, path: path) }
             throw DumpError.unknownFormat(path: path, detail: "flattened file holding neither a kdump-compressed file nor an ELF core")
         }
+        if SadumpFile.hasSignature(reader) {
+            return try SadumpFile(reader: reader, path: path)
+        }
         if let what = otherDumpFormat(reader) {
             throw DumpError.unsupported(path: path, what: what)
         }
@@ -77,12 +88,6 @@ public enum DumpOpener {
     static func otherDumpFormat(_ reader: any ByteReader) -> String? {
         guard let head = try? reader.bytes(at: 0, count: 8) else { return nil }
         if head == Array("DISKDUMP".utf8) { return "diskdump (DISKDUMP) format, Red Hat's netdump/diskdump" }
-        // sadump (Fujitsu): a partition header that starts with "sadump\0\0" (single partition or
-        // disk set), or a media backup whose partition header follows a 4 KiB media header.
-        let sadump = Array("sadump".utf8) + [0, 0]
-        if head == sadump || (try? reader.bytes(at: 4096, count: 8)) == sadump {
-            return "sadump (Fujitsu) format"
-        }
         // LKCD: the dump header's magic number, in either byte order.
         let magic = UInt64(littleEndian: head.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
         for lkcd: UInt64 in [0xa819_0173_618f_23ed, 0xa819_0173_618f_23cd, 0xa819_0173_618f_23fd]
@@ -158,6 +163,7 @@ public enum DumpOpener {
         if KdumpCompressedFile.hasSignature(reader) { return .dump(.kdumpCompressed) }
         if FlattenedFile.hasSignature(reader) { return .dump(.flattened) }
         guard hasELFMagic(reader) else {
+            if SadumpFile.hasSignature(reader) { return .dump(.sadump) }
             return .unknown(otherDumpFormat(reader).map { "\($0), which crashsh does not read" }
                             ?? "no ELF, KDUMP or makedumpfile signature")
         }

@@ -302,9 +302,11 @@ import Darwin
                 return "\(error)"
             }
         }
+        // sadump is read (SadumpFormatTests); a bare signature fails the partition header's check sequence.
         let sadump = Array("sadump".utf8) + [UInt8](repeating: 0, count: 8190)
-        #expect(refusal(sadump) == "f: unsupported: sadump (Fujitsu) format")
-        #expect(refusal([UInt8](repeating: 0, count: 4096) + sadump) == "f: unsupported: sadump (Fujitsu) format")
+        let broken = "f: bad header: sadump_part_header.magicnum[1] = 0x0: breaks the check sequence (expected 0x4d)"
+        #expect(refusal(sadump) == broken)
+        #expect(refusal([UInt8](repeating: 0, count: 4096) + sadump) == broken)
         let lkcd = TestWriter.le(UInt64(0xa819_0173_618f_23ed)) + [UInt8](repeating: 0, count: 4088)
         #expect(refusal(lkcd) == "f: unsupported: LKCD (Linux Kernel Crash Dump) format")
         #expect(refusal(TestWriter.be(UInt64(0xa819_0173_618f_23ed)) + [UInt8](repeating: 0, count: 4088))
@@ -329,7 +331,7 @@ import Darwin
         s390x.replaceSubrange(18..<20, with: TestWriter.be(UInt16(22)))
         #expect(refusal(s390x) == "f: unsupported: big-endian ELF core for s390 (e_machine 22, EM_S390); crashsh reads x86_64 dumps")
         // classify names them too (a file among several on the command line).
-        #expect(DumpOpener.classify(reader: ByteBuffer(sadump)) == .unknown("sadump (Fujitsu) format, which crashsh does not read"))
+        #expect(DumpOpener.classify(reader: ByteBuffer(sadump)) == .dump(.sadump))
     }
 
     /// A kdump file of no pages opens (libkdumpfile's diskdump-empty), with or without bitmap blocks.

@@ -1,8 +1,8 @@
 import DumpModel
 import SymbolResolver
 
-/// Dumps without VMCOREINFO (QEMU's dump-guest-memory without `-device vmcoreinfo`): the KASLR
-/// slide and phys_base come from the CPU state QEMU saved, compared with the vmlinux
+/// Dumps without VMCOREINFO (QEMU's dump-guest-memory without `-device vmcoreinfo`, sadump): the
+/// KASLR slide and phys_base come from the CPU state QEMU or sadump saved, compared with the vmlinux
 /// (`KernelImageLocator`), as crash's kaslr_helper does.
 extension Session {
     /// True when the dump itself does not say phys_base (no VMCOREINFO NUMBER(phys_base)) but

@@ -118,6 +118,13 @@ public struct QEMUCPUState: Sendable, Equatable {
                                       "R10", "R11", "R12", "R13", "R14", "R15", "RIP", "RFLAGS"]
     public static let segmentNames = ["CS", "DS", "ES", "FS", "GS", "SS", "LDT", "TR", "GDT", "IDT"]
 
+    /// A state from its parts (another format's CPU state in this shape: sadump's SMRAM states).
+    init(version: UInt32, size: UInt32, generalRegisters: [UInt64], segments: [QEMUSegment],
+         controlRegisters: [UInt64], kernelGSBase: UInt64?) {
+        self.version = version; self.size = size; self.generalRegisters = generalRegisters
+        self.segments = segments; self.controlRegisters = controlRegisters; self.kernelGSBase = kernelGSBase
+    }
+
     /// Parses the note descriptor; nil if it is shorter than the version-1 layout.
     public init?(desc d: [UInt8]) {
         let b = ByteBuffer(d, name: "QEMU note")

@@ -45,7 +45,8 @@ public struct KernelImagePlacement: Sendable, Equatable {
 }
 
 /// Finds the KASLR slide and phys_base of the kernel image from the CPU state a dump holds
-/// (QEMU's per-CPU notes: CR3, CR4, the IDTR base), for dumps that carry no VMCOREINFO.
+/// (QEMU's per-CPU notes, sadump's SMRAM states: CR3, CR4, the IDTR base), for dumps that carry
+/// no VMCOREINFO.
 ///
 /// For each CPU with a CR3: first the page tables (the first mapped page of the kernel image
 /// mapping is `_text`; its physical address gives phys_base), then the IDT (its vector-0 gate

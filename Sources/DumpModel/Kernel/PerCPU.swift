@@ -120,4 +120,27 @@ public struct PerCPU {
         guard cpu >= 0, Int(cpu) < cpuCount else { return nil }
         return Int(cpu)
     }
+
+    /// Each CPU id's local APIC id as the firmware numbered it, for dumps whose CPU states are
+    /// kept by APIC id (sadump): the `bios_cpu_apicid` array of old kernels, else the per-CPU
+    /// `x86_bios_cpu_apicid` (or `x86_cpu_to_apicid`, which later kernels keep alone), read from
+    /// its early map while the kernel had not yet switched to per-CPU areas (as crash does).
+    /// nil where a CPU's id cannot be read; empty when the kernel has none of these symbols.
+    public func apicIDs() -> [Int?] {
+        let layout = memory.layout
+        if let array = layout.symbolAddress("bios_cpu_apicid") {
+            return (0 ..< cpuCount).map { cpu in (try? memory.load(UInt8.self, array &+ UInt64(cpu))).map(Int.init) }
+        }
+        for name in ["x86_bios_cpu_apicid", "x86_cpu_to_apicid"] where layout.symbolAddress(name) != nil {
+            if let pointer = layout.symbolAddress(name + "_early_ptr"), let map = layout.symbolAddress(name + "_early_map"),
+               let early = try? memory.load(UInt64.self, pointer), early != 0 {
+                return (0 ..< cpuCount).map { cpu in (try? memory.load(UInt16.self, map &+ 2 &* UInt64(cpu))).map(Int.init) }
+            }
+            return (0 ..< cpuCount).map { cpu in
+                guard let at = try? address(of: name, cpu: cpu) else { return nil }
+                return (try? memory.load(UInt16.self, at)).map(Int.init)
+            }
+        }
+        return []
+    }
 }

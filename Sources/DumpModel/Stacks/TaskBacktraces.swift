@@ -12,6 +12,13 @@ public struct CPURegisterNotes: Sendable {
 
     /// - Parameters:
     ///   - activePIDs: the pid of each CPU's active task (nil where unknown), in CPU order.
+    /// Each CPU's own state at the time of the dump (QEMU's notes, sadump's SMRAM states), by CPU
+    /// id; nil where there is none.
+    public init(ownStates: [X86Registers?]) {
+        registers = ownStates
+        isOwnState = ownStates.map { $0 != nil }
+    }
+
     public init(prstatus: [PRStatus], fromQEMU: Bool, activePIDs: [Int32?], panicCPU: Int?) {
         var regs = [X86Registers?](repeating: nil, count: activePIDs.count)
         var own = [Bool](repeating: false, count: activePIDs.count)
