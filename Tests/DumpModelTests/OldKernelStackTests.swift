@@ -179,6 +179,24 @@ import Testing
         #expect(trace.end == .userMode)
     }
 
+    @Test func anExceptionsRegistersJustAboveTheReturnAddressAreCrossed() throws {
+        // A fault in `interrupted`: its entry code (no rule) saved pt_regs on the task stack and
+        // called the handler right below them, so the handler's CFA is the registers' address.
+        let d = Self.interruptedDump()
+        let hBP = Self.regsAt - 16
+        d.write64(Self.phys(hBP), Self.iBP); d.write64(Self.phys(hBP + 8), Self.commonInterrupt + 0x30)
+        let u = try Self.unwinder(d)
+        var r = X86Registers()
+        r.rip = Self.handler + 0x10; r.rsp = hBP - 0x20; r.rbp = hBP; r.cs = 0x10; r.ss = 0x18
+        let trace = u.walk(task: Self.task, activeCPU: nil, start: .registers(r), stacks: [Self.stacks[0]])
+        #expect(trace.frames.map(\.pc) == [Self.handler + 0x10, Self.commonInterrupt + 0x30, Self.interrupted + 0x18,
+                                           Self.caller + 0x50, Self.syscallEntry + 0x20])
+        #expect(trace.frames.map(\.slot) == [hBP - 0x20, hBP + 8, Self.regsAt + Self.ptRegsSize, Self.iBP + 8, Self.jBP + 8])
+        #expect(trace.frames.map(\.rule) == [.dwarfCFI, .exceptionFrame, .framePointer, .framePointer, .exceptionFrame])
+        #expect(trace.frames[1].exception?.address == Self.regsAt)
+        #expect(trace.end == .userMode)
+    }
+
     // MARK: Corrupt chains
 
     @Test func aChainThatPointsBackDownIsALoop() throws {

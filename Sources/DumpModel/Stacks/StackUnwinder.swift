@@ -541,12 +541,12 @@ public struct StackUnwinder {
             }
             return .end(.endOfStack, nil, .exceptionFrame)
         }
+        // A candidate that cannot be read is no candidate: the frame pointer may still lead on.
         var candidates = [cfa]
-        if let pointer = try load(cfa, on: current, stacks: stacks), pointer != cfa { candidates.append(pointer) }
+        if let pointer = (try? load(cfa, on: current, stacks: stacks)) ?? nil, pointer != cfa { candidates.append(pointer) }
         for at in candidates {
-            guard stack(containing: at, size: size, in: stacks) != nil else { continue }
-            let regs = try readPtRegs(at)
-            guard isPlausibleEntryState(regs, stacks: stacks) else { continue }
+            guard stack(containing: at, size: size, in: stacks) != nil, let regs = try? readPtRegs(at),
+                  isPlausibleEntryState(regs, stacks: stacks) else { continue }
             let exception = ExceptionFrame(address: at, registers: regs, isUserMode: regs.cs & 3 != 0, isPartial: false)
             if exception.isUserMode { return .end(.userMode, exception, .exceptionFrame) }
             let next = State(pc: regs.rip, sp: regs.rsp, bp: regs.rbp, regs: regs, isReturnAddress: false, slot: regs.rsp,
