@@ -103,6 +103,22 @@ import Testing
         #expect(why.contains("no struct inactive_task_frame"))
     }
 
+    @Test func withoutCFITheStackScanHandsTheFramePointerChainOn() throws {
+        // No rule for the scheduler either: a's return address follows `call schedule`, found by
+        // the stack scan at bp0 + 8, where the frame pointer leads too; the chain goes on.
+        let d = Self.sleepingDump()
+        let ret = Self.a + 0x20
+        d.write(Self.phys(ret - 5), [0xe8] + withUnsafeBytes(of: UInt32(truncatingIfNeeded: Self.schedule &- ret).littleEndian, Array.init))
+        var u = try Self.unwinder(d)
+        u.fallbackRule = { _ in nil }
+        u.functionStart = { pc in (Self.schedule..<(Self.schedule + 0x100)).contains(pc) ? Self.schedule : nil }
+        let trace = u.walk(task: Self.task, activeCPU: nil, start: .sleeping, stacks: [Self.stacks[0]])
+        #expect(trace.frames.map(\.pc) == [Self.resume, Self.a + 0x20, Self.b + 0x30, Self.retFromFork + 0x10])
+        #expect(trace.frames.map(\.slot) == [Self.threadSP, Self.bp0 + 8, Self.bp1 + 8, Self.bp2 + 8])
+        #expect(trace.frames.map(\.rule) == [.stackScan, .framePointer, .framePointer, .exceptionFrame])
+        #expect(trace.end == .endOfStack)
+    }
+
     @Test func findsWhereTheSwitchToMacroResumes() {
         let switchTo: UInt64 = 0xffff_ffff_8100_9000
         // push %rbp; mov %rsi,%rbp; mov %rsp,0x1000(%rdi); mov 0x1000(%rsi),%rsp; call __switch_to

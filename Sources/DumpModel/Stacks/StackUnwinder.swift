@@ -429,7 +429,16 @@ public struct StackUnwinder {
             // indirect call, the last resort there only, since an undefined row is where the
             // kernel's unwinder gives up. An end-of-stack row never gets here.
             let scan = scanForCaller(state, on: current)
-            if let direct = scan.direct { return .next(direct, nil, .stackScan) }
+            if var direct = scan.direct {
+                // Where the frame pointer leads to the same slot, the chain goes on from there:
+                // the caller's rbp is the one saved below its return address.
+                if direct.slot == state.bp &+ 8, current.contains(state.bp, size: 16),
+                   let saved = try? memory.load(UInt64.self, state.bp) {
+                    direct.bp = saved
+                    direct.chainedByFramePointer = true
+                }
+                return .next(direct, nil, .stackScan)
+            }
             if orc == nil, let entry = try entryFrameStep(state, on: current, stacks: stacks) { return entry }
             let byFramePointer = try framePointerStep(state, on: current, stacks: stacks)
             if case .end = byFramePointer, orc == nil, let indirect = scan.indirect {
