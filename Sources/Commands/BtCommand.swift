@@ -2,7 +2,7 @@ import DumpModel
 import SymbolResolver
 
 /// `bt`: the kernel stack trace of a task, as crash prints it, from the kernel's ORC unwind
-/// tables (DumpModel/Stacks).
+/// tables, or its DWARF CFI and frame pointers where it has none (DumpModel/Stacks).
 public enum BtCommand: CrashCommand {
     public static let name = "bt"
     public static let summary = "backtrace"
@@ -16,12 +16,13 @@ public enum BtCommand: CrashCommand {
     DESCRIPTION
       Shows the kernel stack of the current context's task (see `set`), of the tasks named, of the
       task running on each CPU (-a), or of those on the CPUs given (-c 0,2-3). Frames are found
-      with the kernel's ORC unwind tables: a running task starts from its CPU's register note, a
-      sleeping task from the frame it saved when it was switched out. The walk crosses from the
-      IRQ and exception stacks to the interrupted context through the registers the entry code
-      saved, prints them as crash does, and ends in user mode (with the user registers), at the
-      end of the stack, or with one line saying why it stopped (an excluded page, a stack pointer
-      outside the task's stacks, no unwind rule, a loop, the frame limit).
+      with the kernel's ORC unwind tables, else (kernels before 4.14) with the vmlinux's DWARF
+      call-frame information and frame pointers: a running task starts from its CPU's register
+      note, a sleeping task from the frame it saved when it was switched out. The walk crosses
+      from the IRQ and exception stacks to the interrupted context through the registers the
+      entry code saved, prints them as crash does, and ends in user mode (with the user
+      registers), at the end of the stack, or with one line saying why it stopped (an excluded
+      page, a stack pointer outside the task's stacks, no unwind rule, a loop, the frame limit).
 
         -a   the active task of every CPU
         -c   the active tasks of the CPUs given
@@ -484,52 +485,76 @@ public enum BtCommand: CrashCommand {
 
 extension Session {
     /// The stack unwinder over the vmlinux's ORC table (moved by the KASLR slide), built once.
+    /// A kernel without ORC tables (before 4.14, or built with frame pointers) is unwound by
+    /// the vmlinux's DWARF CFI and frame pointers alone.
     func stackUnwinder() throws -> StackUnwinder {
         if let stackUnwinderState { return try stackUnwinderState.get() }
-        let r = Result { () throws -> StackUnwinder in
-            let k = try kernel()
-            let kernelState = try crashedKernel()
-            guard let ips = k.sectionContents(named: ".orc_unwind_ip"), let entries = k.sectionContents(named: ".orc_unwind") else {
-                throw CommandError("the vmlinux has no ORC unwind tables (.orc_unwind_ip, .orc_unwind)")
-            }
-            let slide = try kernelSlide().offset
-            let table: ORCTable
+        let r = Result { try makeStackUnwinder(useORC: true) }
+        stackUnwinderState = r
+        return try r.get()
+    }
+
+    /// Builds the unwinder; `useORC: false` leaves the ORC tables out even where the kernel has
+    /// them (how a kernel before 4.14 is walked, for tests on the fixtures).
+    func makeStackUnwinder(useORC: Bool) throws -> StackUnwinder {
+        let k = try kernel()
+        let kernelState = try crashedKernel()
+        let slide = try kernelSlide().offset
+        var tables: [ORCTable] = []
+        if useORC, let ips = k.sectionContents(named: ".orc_unwind_ip"), let entries = k.sectionContents(named: ".orc_unwind") {
             do {
-                table = try ORCTable(ipTable: ips.bytes, ipTableAddress: ips.address &+ slide, entries: entries.bytes,
-                                     hasHeader: k.sectionContents(named: ".orc_header") != nil)
+                tables = [try ORCTable(ipTable: ips.bytes, ipTableAddress: ips.address &+ slide, entries: entries.bytes,
+                                       hasHeader: k.sectionContents(named: ".orc_header") != nil)]
             } catch {
                 throw CommandError("\(error)")
             }
-            var u = StackUnwinder(memory: kernelState.memory, tables: [table])
-            // Module code: each module's own tables, in the image's format, read on first need.
-            let memory = kernelState.memory
+        }
+        var u = StackUnwinder(memory: kernelState.memory, tables: tables)
+        // Module code: each module's own tables, in the image's format, read on first need.
+        let memory = kernelState.memory
+        if let format = tables.first?.format {
             u.moduleTables = LazyORCTables { [weak self] in
                 guard let self else { return [] }
                 return self.moduleSymbols().modules.compactMap { m in
-                    (try? ModuleORCTables.table(of: m.module, memory: memory, format: table.format)) ?? nil
+                    (try? ModuleORCTables.table(of: m.module, memory: memory, format: format)) ?? nil
                 }
             }
-            let symbols = try? kernelSymbols()
-            u.functionName = { symbols?.symbol(at: $0)?.symbol.name }
-            u.functionStart = { address in symbols?.symbol(at: address).map { address &- $0.offset } }
-            // Code objtool left without ORC (kexec_core.o...) still has the compiler's CFI.
-            u.fallbackRule = { pc in
-                guard let r = k.cfiRule(atLinkAddress: pc &- slide) else { return nil }
-                let base: UnwindRow.Register
-                switch r.cfaRegister {
-                case 7: base = .sp
-                case 6: base = .bp
-                default: return nil
-                }
-                return UnwindRow(kind: .call, cfaRegister: base, cfaOffset: Int32(clamping: r.cfaOffset),
-                                 bpRegister: r.bpSavedAt == nil ? .undefined : .cfa,
-                                 bpOffset: Int32(clamping: r.bpSavedAt ?? 0), signal: r.signal, source: .dwarfCFI)
-            }
-            u.interrupted = { [weak self] in self?.interruptRequested() ?? false }
-            return u
         }
-        stackUnwinderState = r
-        return try r.get()
+        let symbols = try? kernelSymbols()
+        u.functionName = { symbols?.symbol(at: $0)?.symbol.name }
+        u.functionStart = { address in symbols?.symbol(at: address).map { address &- $0.offset } }
+        // Code objtool left without ORC (kexec_core.o...) still has the compiler's CFI.
+        u.fallbackRule = { pc in
+            guard let r = k.cfiRule(atLinkAddress: pc &- slide) else { return nil }
+            let base: UnwindRow.Register
+            switch r.cfaRegister {
+            case 7: base = .sp
+            case 6: base = .bp
+            default: return nil
+            }
+            return UnwindRow(kind: .call, cfaRegister: base, cfaOffset: Int32(clamping: r.cfaOffset),
+                             bpRegister: r.bpSavedAt == nil ? .undefined : .cfa,
+                             bpOffset: Int32(clamping: r.bpSavedAt ?? 0), signal: r.signal, source: .dwarfCFI)
+        }
+        u.interrupted = { [weak self] in self?.interruptRequested() ?? false }
+        if memory.layout.memberOffset("inactive_task_frame", "ret_addr") == nil {
+            u.switchMacroFrame = switchMacroFrame(symbols: symbols, memory: memory)
+        }
+        return u
+    }
+
+    /// Where tasks switched out by the `switch_to` macro of kernels before 4.9 resume: the
+    /// `thread_return` label, else the instruction after the call of `__switch_to` in schedule or
+    /// __schedule (crash looks in the same places).
+    func switchMacroFrame(symbols: SymbolTable?, memory: KernelMemory) -> SwitchMacroFrame? {
+        guard let symbols else { return nil }
+        let functions: [(start: UInt64, code: [UInt8])] = ["__schedule", "schedule"].compactMap { name in
+            guard let s = symbols.symbol(named: name), s.size > 0, s.size <= 1 << 16,
+                  let code = try? memory.bytes(s.address, count: Int(s.size)) else { return nil }
+            return (s.address, code)
+        }
+        return SwitchMacroFrame.find(threadReturn: symbols.symbol(named: "thread_return")?.address,
+                                     switchTo: symbols.symbol(named: "__switch_to")?.address, functions: functions)
     }
 
     /// The slab caches of the crashed kernel, read once (nil without the kernel's memory).

@@ -149,7 +149,7 @@ public final class Session {
             missing.append("no types: the kernel has no BTF")
         }
         if k.memorySectionRange(named: ".orc_unwind_ip") == nil {
-            missing.append("no stack unwinding: the kernel has no ORC tables")
+            missing.append("no ORC tables: stacks are unwound by frame pointers only")
         }
         return "no vmlinux: " + parts.joined(separator: ", ") + missing.map { "; " + $0 }.joined()
     }

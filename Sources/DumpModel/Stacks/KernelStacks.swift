@@ -56,12 +56,18 @@ public struct KernelStack: Sendable, Equatable {
     }
 }
 
-/// The stacks of tasks and CPUs, found through the layout: the task stack from `task->stack`
-/// and the size of `union thread_union`; the IRQ stack from the per-CPU `hardirq_stack_ptr`
-/// (Linux up to 6.1) or `pcpu_hot.hardirq_stack_ptr` (6.2+), whose value is the top minus one
-/// word (where the interrupted stack pointer is saved); the exception stacks from the per-CPU
-/// `cea_exception_stacks` pointer and the members of `struct cea_exception_stacks`; the entry
-/// stack from the top the TSS holds in `sp0`.
+/// The stacks of tasks and CPUs, found through the layout, by which symbols and members the
+/// kernel has:
+/// - the task stack from `task->stack` and the size of `union thread_union`;
+/// - the IRQ stack from the per-CPU `hardirq_stack_ptr` (4.20 to 6.1) or
+///   `pcpu_hot.hardirq_stack_ptr` (6.2+), a pointer to the top (page aligned, up to 5.10) or to
+///   the top minus one word (where the interrupted stack pointer is saved); before 4.20 the
+///   per-CPU `union irq_stack_union` holds the stack itself (its `irq_stack` member), else the
+///   per-CPU `irq_stack_ptr` points at the top, or 64 bytes below it before 4.9;
+/// - the exception stacks from the per-CPU `cea_exception_stacks` pointer and the members of
+///   `struct cea_exception_stacks` (5.2+), else from the per-CPU `orig_ist`: the tops of the IST
+///   stacks, laid out one after another;
+/// - the entry stack from the top the TSS holds in `sp0`.
 public struct StackCatalogue {
     public let memory: KernelMemory
     public let perCPU: PerCPU?
@@ -95,28 +101,52 @@ public struct StackCatalogue {
     /// The CPU's hard-IRQ stack, nil when the kernel has none that this layout describes.
     public func irqStack(cpu: Int) -> KernelStack? {
         guard let perCPU else { return nil }
+        if layout.symbolAddress("hardirq_stack_ptr") == nil, layout.memberOffset("pcpu_hot", "hardirq_stack_ptr") == nil {
+            return olderIRQStack(cpu: cpu, perCPU: perCPU)
+        }
         let slot: UInt64?
         if layout.symbolAddress("hardirq_stack_ptr") != nil {
             slot = try? perCPU.address(of: "hardirq_stack_ptr", cpu: cpu)
-        } else if layout.memberOffset("pcpu_hot", "hardirq_stack_ptr") != nil {
-            slot = try? perCPU.address(of: "pcpu_hot", member: ("pcpu_hot", "hardirq_stack_ptr"), cpu: cpu)
         } else {
-            slot = nil
+            slot = try? perCPU.address(of: "pcpu_hot", member: ("pcpu_hot", "hardirq_stack_ptr"), cpu: cpu)
         }
         guard let slot, let pointer = try? memory.load(UInt64.self, slot), pointer != 0 else { return nil }
         var size: UInt64 = threadSize
         if let s = layout.typeSize("irq_stack"), s >= 4096, s <= 1 << 20 { size = UInt64(s) }
-        // The pointer is the top minus one word: the word it points to holds the stack pointer of
-        // the code the interrupt came from.
-        let top = pointer &+ 8
+        // Since 5.11 the pointer is the top minus one word (the word it points to holds the stack
+        // pointer of the code the interrupt came from); before, the page-aligned top itself.
+        let top = pointer & 0xfff == 0 ? pointer : pointer &+ 8
         guard top > size else { return nil }
+        return KernelStack(kind: .irq, cpu: cpu, base: top - size, top: top)
+    }
+
+    /// The IRQ stack of kernels before 4.20: the per-CPU `irq_stack_union.irq_stack` array, or
+    /// failing that the per-CPU `irq_stack_ptr`.
+    func olderIRQStack(cpu: Int, perCPU: PerCPU) -> KernelStack? {
+        var size: UInt64 = 16384
+        if let s = layout.memberSize("irq_stack_union", "irq_stack"), s >= 4096, s <= 1 << 20 { size = UInt64(s) }
+        if layout.symbolAddress("irq_stack_union") != nil {
+            let member = UInt64(layout.memberOffset("irq_stack_union", "irq_stack") ?? 0)
+            guard let union = try? perCPU.address(of: "irq_stack_union", cpu: cpu) else { return nil }
+            let (base, overflow) = union.addingReportingOverflow(member)
+            guard !overflow, base <= UInt64.max - size else { return nil }
+            return KernelStack(kind: .irq, cpu: cpu, base: base, top: base + size)
+        }
+        guard layout.symbolAddress("irq_stack_ptr") != nil, let slot = try? perCPU.address(of: "irq_stack_ptr", cpu: cpu),
+              let pointer = try? memory.load(UInt64.self, slot), pointer != 0 else { return nil }
+        // Before 4.9 the pointer stops 64 bytes short of the top.
+        let top = pointer & 0xfff == 0 ? pointer : pointer &+ 64
+        guard top > size, top & 0xfff == 0 else { return nil }
         return KernelStack(kind: .irq, cpu: cpu, base: top - size, top: top)
     }
 
     /// The CPU's exception stacks (those whose size the layout gives and that are not empty).
     public func exceptionStacks(cpu: Int) -> [KernelStack] {
-        guard let perCPU, layout.symbolAddress("cea_exception_stacks") != nil,
-              let slot = try? perCPU.address(of: "cea_exception_stacks", cpu: cpu),
+        guard let perCPU else { return [] }
+        guard layout.symbolAddress("cea_exception_stacks") != nil else {
+            return originalISTStacks(cpu: cpu, perCPU: perCPU)
+        }
+        guard let slot = try? perCPU.address(of: "cea_exception_stacks", cpu: cpu),
               let area = try? memory.load(UInt64.self, slot), area != 0 else { return [] }
         var out: [KernelStack] = []
         for name in ["DF", "NMI", "DB", "MCE", "VC", "VC2"] {
@@ -125,6 +155,31 @@ public struct StackCatalogue {
                   let size = layout.memberSize("cea_exception_stacks", member), size > 0 else { continue }
             let base = area &+ UInt64(off)
             out.append(KernelStack(kind: .exception(name), cpu: cpu, base: base, top: base &+ UInt64(size)))
+        }
+        return out
+    }
+
+    /// The IST stacks of kernels before 5.2, by IST number (1: double fault, 2: NMI, 3: debug,
+    /// 4: machine check: fixed numbers, macros no type describes). `orig_ist.ist[n - 1]` is the
+    /// top of stack n; the stacks lie one after another, so each one's size is the distance
+    /// from the previous top (the double-fault stack has the NMI stack's size).
+    func originalISTStacks(cpu: Int, perCPU: PerCPU) -> [KernelStack] {
+        guard layout.symbolAddress("orig_ist") != nil,
+              let at = try? perCPU.address(of: "orig_ist", member: ("orig_ist", "ist"), cpu: cpu) else { return [] }
+        let names = ["DF", "NMI", "DB", "MCE"]
+        var tops: [UInt64] = []
+        for i in 0..<names.count {
+            guard let top = try? memory.load(UInt64.self, at &+ UInt64(8 * i)), top != 0 else { break }
+            tops.append(top)
+        }
+        guard tops.count >= 2 else { return [] }
+        func plausible(_ size: UInt64) -> Bool { size >= 4096 && size <= 1 << 16 && size & 0xfff == 0 }
+        var out: [KernelStack] = []
+        for (i, top) in tops.enumerated() {
+            let size = i == 0 ? tops[1] &- tops[0] : top &- tops[i - 1]
+            // A top below the previous one gives a wrapped, implausible size.
+            guard plausible(size), top > size else { break }
+            out.append(KernelStack(kind: .exception(names[i]), cpu: cpu, base: top - size, top: top))
         }
         return out
     }

@@ -18,6 +18,9 @@ public struct StackFrame: Sendable, Equatable {
         case registers
         /// A sleeping task's `thread.sp` and `struct inactive_task_frame`.
         case taskFrame = "inactive-task-frame"
+        /// A sleeping task of a kernel before 4.9: `thread.sp` and the words the `switch_to`
+        /// macro pushed there, the pc where such a task resumes in the scheduler.
+        case switchFrame = "switch-frame"
         /// A return address found by an unwind rule (ORC, CFI or frame pointer: see `rule`).
         case unwound
         /// The registers saved at an exception frame.
@@ -100,8 +103,60 @@ public enum TraceStart: Sendable, Equatable {
     /// for the CPUs it stopped): the handler's own frames are found from where those registers
     /// sit on the CPU's stacks.
     case interruptedRegisters(X86Registers)
-    /// A task that is not running: `thread.sp` and its `inactive_task_frame`.
+    /// A task that is not running: `thread.sp` and its `inactive_task_frame` (or, before 4.9,
+    /// the words the `switch_to` macro pushed, see `SwitchMacroFrame`).
     case sleeping
+}
+
+/// Where a task that the `switch_to` macro of kernels before 4.9 switched out resumes, and what
+/// the macro left at its `thread.sp`: it pushed rbp (before 4.1 flags, then rbp), saved rsp in
+/// `thread.sp`, switched stacks and called `__switch_to`, which returns to the instruction after
+/// that call in the scheduler (the `thread_return` label of old kernels).
+public struct SwitchMacroFrame: Sendable, Equatable {
+    /// The instruction after `call __switch_to` in the scheduler.
+    public var resumePC: UInt64
+    /// How many words the macro pushed before saving the stack pointer: the saved rbp is the
+    /// first, at `thread.sp`; the task's stack pointer when it resumes is past them all.
+    public var savedWords: Int
+
+    public init(resumePC: UInt64, savedWords: Int) {
+        self.resumePC = resumePC
+        self.savedWords = savedWords
+    }
+
+    /// Finds the macro in the scheduler's code: the `call rel32` whose target is `switchTo`
+    /// (`__switch_to`) in one of `functions` (schedule, __schedule: code and run-time start), and
+    /// before it `push %rbp; mov %rsi,%rbp`, preceded by `pushf` when the flags were saved too.
+    /// `threadReturn` (the label, where the kernel has it) is the resume pc when given.
+    public static func find(threadReturn: UInt64?, switchTo: UInt64?, functions: [(start: UInt64, code: [UInt8])]) -> SwitchMacroFrame? {
+        for f in functions {
+            guard let switchTo, f.code.count >= 5 else { continue }
+            for i in 0...(f.code.count - 5) where f.code[i] == 0xe8 {
+                let end = f.start &+ UInt64(i + 5)
+                guard StackUnwinder.callTarget(endingAt: end, code: Array(f.code[max(0, i - 2)..<(i + 5)]).leftPadded(to: 7)) == switchTo
+                else { continue }
+                var words = 1
+                let saveContext: [UInt8] = [0x55, 0x48, 0x89, 0xf5]   // push %rbp; mov %rsi,%rbp
+                let from = max(0, i - 32)
+                if let at = (from..<i).last(where: { j in j + 4 <= i && Array(f.code[j..<(j + 4)]) == saveContext }),
+                   at > 0, f.code[at - 1] == 0x9c {
+                    words = 2                                          // pushf before it
+                }
+                return SwitchMacroFrame(resumePC: threadReturn ?? end, savedWords: words)
+            }
+        }
+        return threadReturn.map { SwitchMacroFrame(resumePC: $0, savedWords: 1) }
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// The array with zeros in front up to `count` bytes.
+    func leftPadded(to count: Int) -> [UInt8] { self.count >= count ? self : [UInt8](repeating: 0, count: count - self.count) + self }
+}
+
+/// Why a sleeping task's trace cannot start.
+struct SleepingStartFailure: Error, CustomStringConvertible {
+    var description: String
 }
 
 /// A task's trace: its frames in order (innermost first) and why the walk stopped.
@@ -148,6 +203,8 @@ public struct StackUnwinder {
 
     /// The loaded modules' ORC tables, read when a pc outside `tables` needs a rule.
     public var moduleTables: LazyORCTables?
+    /// For kernels before 4.9 (no `struct inactive_task_frame`): where sleeping tasks resume.
+    public var switchMacroFrame: SwitchMacroFrame?
 
     /// The unwind rule at `pc`: the first table that covers it, the modules' after the kernel's.
     public func row(at pc: UInt64) -> UnwindRow? {
@@ -159,6 +216,14 @@ public struct StackUnwinder {
             if let r = t.row(at: pc) { return r }
         }
         return nil
+    }
+
+    /// The rule at `pc` the walk uses: the ORC row, else the fallback's (DWARF CFI) where no
+    /// row or an undefined one covers it.
+    func callRule(at pc: UInt64) -> UnwindRow? {
+        let orc = row(at: pc)
+        if let orc, orc.kind != .undefined { return orc }
+        return fallbackRule(pc) ?? orc
     }
 
     // MARK: pt_regs
@@ -201,6 +266,9 @@ public struct StackUnwinder {
         var isReturnAddress: Bool
         var slot: UInt64
         var origin: StackFrame.Origin
+        /// This frame was found by following a frame pointer: its `bp` is the next link of a
+        /// frame-pointer chain (not any register value a rule passed along).
+        var chainedByFramePointer = false
     }
 
     /// The trace of a task from `start`, over `stacks`.
@@ -237,11 +305,14 @@ public struct StackUnwinder {
                 first = State(pc: r.rip, sp: r.rsp, bp: r.rbp, regs: r, isReturnAddress: false, slot: r.rsp, origin: .registers)
             }
         case .sleeping:
-            trace.startMethod = "inactive-task-frame"
+            trace.startMethod = hasInactiveTaskFrame ? StackFrame.Origin.taskFrame.rawValue : StackFrame.Origin.switchFrame.rawValue
             do {
                 first = try sleepingStart(task: task)
             } catch let f as MemoryFault {
                 trace.end = .unreadable(f)
+                return trace
+            } catch let f as SleepingStartFailure {
+                trace.end = .noStart(f.description)
                 return trace
             } catch {
                 trace.end = .noStart("no saved stack pointer: \(error)")
@@ -254,11 +325,27 @@ public struct StackUnwinder {
         return trace
     }
 
+    /// Whether the kernel switches tasks through `__switch_to_asm` and its `inactive_task_frame`
+    /// (4.9+), decided by the type; without it, by the older `switch_to` macro.
+    var hasInactiveTaskFrame: Bool { memory.layout.memberOffset("inactive_task_frame", "ret_addr") != nil }
+
     /// `thread.sp` points at the `inactive_task_frame` __switch_to_asm pushed: its `ret_addr` is
-    /// where the task resumes (in __schedule), and its `bp` the frame pointer.
+    /// where the task resumes (in __schedule), and its `bp` the frame pointer. Before 4.9 it
+    /// points at the rbp the `switch_to` macro pushed, and the task resumes after its call of
+    /// `__switch_to` (`switchMacroFrame`).
     func sleepingStart(task: UInt64) throws -> State {
         let t = memory.object(task, "task_struct")
         let sp = try t.pointer("thread.sp")
+        guard hasInactiveTaskFrame else {
+            guard let old = switchMacroFrame else {
+                throw SleepingStartFailure(description: "no struct inactive_task_frame, and no thread_return or call of"
+                                           + " __switch_to found in the scheduler: where the task resumes is unknown")
+            }
+            let bp = try memory.load(UInt64.self, sp)
+            let (resumeSP, overflow) = sp.addingReportingOverflow(UInt64(8 * max(1, old.savedWords)))
+            guard !overflow else { throw SleepingStartFailure(description: "thread.sp \(hex(sp)) is no stack address") }
+            return State(pc: old.resumePC, sp: resumeSP, bp: bp, regs: nil, isReturnAddress: true, slot: sp, origin: .switchFrame)
+        }
         let frame = memory.object(sp, "inactive_task_frame")
         let retSlot = try frame.address(of: "ret_addr")
         let ret = try memory.load(UInt64.self, retSlot)
@@ -339,9 +426,7 @@ public struct StackUnwinder {
     func step(_ state: State, on current: KernelStack, stacks: [KernelStack]) throws(MemoryFault) -> StepResult {
         let lookup = state.isReturnAddress ? state.pc &- 1 : state.pc
         let orc = row(at: lookup)
-        var found = orc
-        if found == nil || found?.kind == .undefined { found = fallbackRule(lookup) }
-        guard let row = found, row.kind != .undefined else {
+        guard let row = callRule(at: lookup), row.kind != .undefined else {
             // Code without rules (objtool skips kexec_core.o: its code falls under the previous
             // object's undefined terminator row; no CFI without DWARF): a return address after a
             // direct call of this very function is exact; the frame pointer is the kernel's own
@@ -349,7 +434,17 @@ public struct StackUnwinder {
             // indirect call, the last resort there only, since an undefined row is where the
             // kernel's unwinder gives up. An end-of-stack row never gets here.
             let scan = scanForCaller(state, on: current)
-            if let direct = scan.direct { return .next(direct, nil, .stackScan) }
+            if var direct = scan.direct {
+                // Where the frame pointer leads to the same slot, the chain goes on from there:
+                // the caller's rbp is the one saved below its return address.
+                if direct.slot == state.bp &+ 8, current.contains(state.bp, size: 16),
+                   let saved = try? memory.load(UInt64.self, state.bp) {
+                    direct.bp = saved
+                    direct.chainedByFramePointer = true
+                }
+                return .next(direct, nil, .stackScan)
+            }
+            if orc == nil, let entry = try entryFrameStep(state, on: current, stacks: stacks) { return entry }
             let byFramePointer = try framePointerStep(state, on: current, stacks: stacks)
             if case .end = byFramePointer, orc == nil, let indirect = scan.indirect {
                 return .next(indirect, nil, .stackScan)
@@ -422,11 +517,74 @@ public struct StackUnwinder {
     /// the saved caller's bp, the return address above it), believed only inside the stack.
     func framePointerStep(_ state: State, on current: KernelStack, stacks: [KernelStack]) throws(MemoryFault) -> StepResult {
         let bp = state.bp
-        guard bp >= state.sp, current.contains(bp, size: 16) else { return .end(.noRule(pc: state.pc), nil, nil) }
+        guard current.contains(bp, size: 16) else { return .end(.noRule(pc: state.pc), nil, nil) }
+        guard bp >= state.sp else {
+            // A saved rbp of a frame-pointer chain that points back down the stack: the chain
+            // loops (or the word was overwritten). Any other rbp below the stack pointer is no
+            // frame pointer at all (a kernel built without them).
+            guard state.chainedByFramePointer else { return .end(.noRule(pc: state.pc), nil, nil) }
+            return .end(.loop(sp: bp &+ 16), nil, .framePointer)
+        }
         let savedBP = try memory.load(UInt64.self, bp)
         let ret = try memory.load(UInt64.self, bp &+ 8)
-        let next = State(pc: ret, sp: bp &+ 16, bp: savedBP, regs: nil, isReturnAddress: true, slot: bp &+ 8, origin: .unwound)
+        let next = State(pc: ret, sp: bp &+ 16, bp: savedBP, regs: nil, isReturnAddress: true, slot: bp &+ 8, origin: .unwound,
+                         chainedByFramePointer: true)
         return .next(next, nil, .framePointer)
+    }
+
+    // MARK: Entry code without rules
+
+    /// A caller in entry code that no table describes (asm entry code has had no CFI since 4.2,
+    /// and kernels before 4.14 have no ORC): the entry code calls its C handler with the
+    /// `pt_regs` it saved just above the return address (exceptions, system calls), or with a
+    /// pointer to them pushed there after switching to the IRQ stack (interrupts). A whole
+    /// `pt_regs` ending at the top of the task stack is where every task's stack begins: user
+    /// registers there are user mode, anything else (a kernel thread's zeroed registers) the
+    /// end of the stack. Only registers that look saved by an entry (`isPlausibleEntryState`)
+    /// are believed; nil when none are there.
+    func entryFrameStep(_ state: State, on current: KernelStack, stacks: [KernelStack]) throws(MemoryFault) -> StepResult? {
+        // Only where the stack pointer is the caller's CFA: just above its return address.
+        guard state.isReturnAddress, state.origin != .switchFrame, state.slot &+ 8 == state.sp else { return nil }
+        let cfa = state.sp
+        let size = ptRegsSize
+        if current.kind == .task, current.contains(cfa, size: size), cfa &+ size == current.top {
+            let regs = try readPtRegs(cfa)
+            if isPlausibleEntryState(regs, stacks: stacks), regs.cs & 3 != 0 {
+                let exception = ExceptionFrame(address: cfa, registers: regs, isUserMode: true, isPartial: false)
+                return .end(.userMode, exception, .exceptionFrame)
+            }
+            return .end(.endOfStack, nil, .exceptionFrame)
+        }
+        // A candidate that cannot be read is no candidate: the frame pointer may still lead on.
+        var candidates = [cfa]
+        if let pointer = (try? load(cfa, on: current, stacks: stacks)) ?? nil, pointer != cfa { candidates.append(pointer) }
+        for at in candidates {
+            guard stack(containing: at, size: size, in: stacks) != nil, let regs = try? readPtRegs(at),
+                  isPlausibleEntryState(regs, stacks: stacks) else { continue }
+            let exception = ExceptionFrame(address: at, registers: regs, isUserMode: regs.cs & 3 != 0, isPartial: false)
+            if exception.isUserMode { return .end(.userMode, exception, .exceptionFrame) }
+            let next = State(pc: regs.rip, sp: regs.rsp, bp: regs.rbp, regs: regs, isReturnAddress: false, slot: regs.rsp,
+                             origin: .exceptionRegisters)
+            return .next(next, exception, .exceptionFrame)
+        }
+        return nil
+    }
+
+    /// Whether saved registers look like an entry saved them: flags with their reserved bits
+    /// right, and kernel segments (CS 0x10, SS 0 or 0x18) with the ip in the kernel's half and
+    /// the stack pointer on one of `stacks`, or user segments (CS 0x33 or 0x23, SS 0x2b) with
+    /// user addresses.
+    func isPlausibleEntryState(_ r: X86Registers, stacks: [KernelStack]) -> Bool {
+        guard r.rflags & Self.flagsReadAsZero == 0, r.rflags & 2 != 0 else { return false }
+        let space = memory.space
+        switch (r.cs & 0xffff, r.ss & 0xffff) {
+        case (0x10, 0), (0x10, 0x18):
+            return r.rip >= space.kernelHalfStart && stacks.contains { $0.contains(r.rsp, size: 0) || $0.top == r.rsp }
+        case (0x33, 0x2b), (0x23, 0x2b):
+            return r.rip < space.userAddressLimit && r.rsp < space.userAddressLimit
+        default:
+            return false
+        }
     }
 
     // MARK: Finding the caller of code without rules
@@ -537,7 +695,7 @@ public struct StackUnwinder {
             var scanned = 0
             while slot >= stack.base, scanned < 2048 {
                 defer { slot &-= 8; scanned += 1 }
-                guard let v = word(slot), let row = row(at: v &- 1), row.kind == .call else { continue }
+                guard let v = word(slot), let row = callRule(at: v &- 1), row.kind == .call else { continue }
                 let candidate = State(pc: v, sp: slot &+ 8, bp: 0, regs: nil, isReturnAddress: true, slot: slot, origin: .stackScan)
                 guard reaches(candidate, regsAt: regsAt, stack: stack, stacks: stacks) else { continue }
                 deepest = candidate

@@ -40,6 +40,9 @@ public struct UnwindRow: Sendable, Equatable {
         /// No rule: the caller's return address was found on the stack after a call of this
         /// function (see `StackUnwinder.scanForCaller`).
         case stackScan = "stack-scan"
+        /// No rule: the caller is entry code, its saved registers found just above the return
+        /// address or through the pointer there (see `StackUnwinder.entryFrameStep`).
+        case exceptionFrame = "exception-frame"
     }
 
     public var kind: Kind
