@@ -2,7 +2,7 @@
 # Reads the dumps that libkdumpfile's own test suite generates with crashsh and compares every
 # byte with what libkdumpfile reads from them.
 #
-#   scripts/libkdumpfile-check.sh [--crashsh PATH] [--verbose] LIBKDUMPFILE_BUILD_DIR
+#   scripts/libkdumpfile-check.sh [--crashsh PATH] [--verbose] [--no-zero-excluded] LIBKDUMPFILE_BUILD_DIR
 #
 # LIBKDUMPFILE_BUILD_DIR is a libkdumpfile tree built and checked (`./configure && make && make
 # check`): its tests/out/ holds the generated dumps and its tests/dumpdata is the oracle. This
@@ -32,15 +32,17 @@ set -euo pipefail
 
 crashsh=""
 verbose=0
+zero=1
 while [ $# -gt 0 ]; do
     case "$1" in
         --crashsh) crashsh="$2"; shift 2 ;;
         --verbose|-v) verbose=1; shift ;;
+        --no-zero-excluded) zero=0; shift ;;  # a crashsh from before --zero_excluded
         -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) break ;;
     esac
 done
-[ $# -eq 1 ] || { echo "usage: $0 [--crashsh PATH] [--verbose] LIBKDUMPFILE_BUILD_DIR" >&2; exit 2; }
+[ $# -eq 1 ] || { echo "usage: $0 [--crashsh PATH] [--verbose] [--no-zero-excluded] LIBKDUMPFILE_BUILD_DIR" >&2; exit 2; }
 build="$1"
 here="$(cd "$(dirname "$0")/.." && pwd)"
 [ -n "$crashsh" ] || crashsh="$here/.build/debug/crashsh"
@@ -48,10 +50,10 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 [ -d "$build/tests/out" ] || { echo "$build/tests/out: missing (run make check in the libkdumpfile build first)" >&2; exit 2; }
 [ -x "$build/tests/dumpdata" ] || { echo "$build/tests/dumpdata: missing (build libkdumpfile's tests)" >&2; exit 2; }
 
-exec python3 - "$build" "$crashsh" "$verbose" <<'PYTHON'
+exec python3 - "$build" "$crashsh" "$verbose" "$zero" <<'PYTHON'
 import glob, json, os, re, struct, subprocess, sys
 
-build, crashsh, verbose = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+build, crashsh, verbose, with_zero = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4] == "1"
 out = os.path.join(build, "tests", "out")
 dumpdata = os.path.join(build, "tests", "dumpdata")
 
@@ -306,7 +308,7 @@ def check(name, paths, label):
     # of (still unreadable): libkdumpfile's memory map against crashsh's page states.
     for kind, rs, zero in (("test reads", ranges, False), ("zero_excluded reads", zranges, True),
                            ("sweep", ranges_sweep, False), ("zero_excluded sweep", ranges_sweep, True)):
-        if not rs:
+        if not rs or (zero and not with_zero):
             continue
         if kind.endswith("sweep"):
             want, why = oracle_pages(paths, lay["pages"], size, zero)
