@@ -29,6 +29,10 @@ public final class PhysicalMemory {
     private var clock: UInt64 = 0
     public private(set) var hits = 0
     public private(set) var misses = 0
+    /// Read pages the dump tool excluded as zeros instead of failing (crash's `--zero_excluded`,
+    /// libkdumpfile's zero_excluded). Pages the dump says nothing of still fail. Set it before
+    /// the first read: pages read before keep what they read.
+    public var zeroExcluded = false
 
     /// `cachePages` bounds memory use: at most that many decompressed pages are kept (plus the
     /// one a miss reads into).
@@ -95,6 +99,8 @@ public final class PhysicalMemory {
         let k = readTarget
         do {
             try dump.readPage(pfn: pfn, into: frame(k, in: storage))
+        } catch DumpError.excludedPage where zeroExcluded {
+            frame(k, in: storage).initializeMemory(as: UInt8.self, repeating: 0)
         } catch let e as DumpError {
             throw e
         } catch {

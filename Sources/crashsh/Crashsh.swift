@@ -62,6 +62,10 @@ struct Crashsh: ParsableCommand {
           help: "Accepted for crash compatibility; crashsh prints no banner outside the prompt anyway.")
     var silent = false
 
+    @Flag(name: .customLong("zero_excluded"),
+          help: "Read pages the dump tool excluded (dump level filtering) as zeros instead of failing, as crash --zero_excluded does.")
+    var zeroExcluded = false
+
     @Flag(name: .customLong("rewrite-flattened"),
           help: "Write the flattened dump IN (makedumpfile -F) as a seekable kdump file OUT (like makedumpfile -R), then exit. Usage: crashsh --rewrite-flattened IN OUT")
     var rewriteFlattened = false
@@ -110,6 +114,7 @@ struct Crashsh: ParsableCommand {
         }
         session.ignoreMismatch = ignoreMismatch
         session.jsonOutput = json
+        session.memory.zeroExcluded = zeroExcluded
         // Without a vmlinux, say once where symbols and types come from (or what is missing).
         session.kernelSourceReport = { Terminal.error($0) }
 

@@ -124,6 +124,9 @@ enum TestWriter {
         var machine = "x86_64"
         /// No bitmap blocks at all (an empty dump: max_mapnr 0).
         var noBitmapBlocks = false
+        /// sub_hdr_size in the header. The sub-header, notes and VMCOREINFO go in block 1 on
+        /// whatever it says (libkdumpfile's empty test dumps say 0 and still have them there).
+        var subHeaderBlocks = 2
 
         /// The file, and where the page_desc table starts.
         func build() -> (bytes: [UInt8], dataOffset: Int) {
@@ -131,8 +134,8 @@ enum TestWriter {
             let bitmapBytes = Int((maxMapnr + 7) / 8)
             // Each bitmap rounded up to whole blocks (the two halves are equal).
             let halfBlocks = noBitmapBlocks ? 0 : max(1, (bitmapBytes + bs - 1) / bs)
-            let subHdrBlocks = 2
-            var out = [UInt8](repeating: 0, count: bs * (1 + subHdrBlocks + 2 * halfBlocks))
+            let subHdrBlocks = subHeaderBlocks
+            var out = [UInt8](repeating: 0, count: bs * (1 + max(subHdrBlocks, 1) + 2 * halfBlocks))
             out.replaceSubrange(0..<8, with: Array("KDUMP   ".utf8))
             put(headerVersion, at: 8, in: &out)
             for (k, s) in ["Linux", "testhost", "6.1.0-test", "#1 SMP", machine, "(none)"].enumerated() {

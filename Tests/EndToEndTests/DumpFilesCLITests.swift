@@ -25,6 +25,24 @@ import TestSupport
         #expect(one.exitCode != 0 && one.stderr.contains("--rewrite-flattened takes two files"))
     }
 
+    /// --zero_excluded (crash's option; libkdumpfile's zero_excluded): a page makedumpfile
+    /// filtered out reads as zeros instead of ending `rd`; without it, the read fails as before.
+    /// Needs only the dump (no kernel: `rd -p` reads physical memory).
+    @Test(.enabled(if: SharedFixtures.sampleDump != nil, Comment(rawValue: SharedFixtures.sampleMissing)))
+    func zeroExcludedReadsFilteredPagesAsZeros() throws {
+        let path = try #require(SharedFixtures.sampleDump)
+        let dump = try DumpOpener.open(path: path)
+        var excluded: UInt64?
+        for pfn in 0 ..< UInt64(1 << 20) where dump.pageState(pfn: pfn) == .excluded { excluded = pfn; break }
+        let address = "0x" + String(try #require(excluded) * UInt64(dump.pageSize), radix: 16)
+        let strict = try Harness.run(["-c", "rd -p -8 \(address) 16", path])
+        #expect(strict.exitCode == 1)
+        #expect(strict.stdout.isEmpty && strict.stderr.contains("page excluded"))
+        let zeroing = try Harness.run(["--zero_excluded", "-c", "rd -p -8 \(address) 16", path])
+        #expect(zeroing.exitCode == 0 && zeroing.stderr.isEmpty)
+        #expect(zeroing.stdout.hasSuffix(":  " + Array(repeating: "00", count: 16).joined(separator: " ") + "   ................\n"))
+    }
+
     /// The first run on a flattened dump keeps its index in $XDG_CACHE_HOME/crashsh/flat-index;
     /// the next run reads the same output with it.
     @Test(Harness.needsFixtureSet) func flattenedIndexIsKeptBetweenRuns() throws {

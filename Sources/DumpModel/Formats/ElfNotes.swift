@@ -7,6 +7,10 @@ enum ElfNotes {
     static let maxBlockSize: UInt64 = 64 << 20
     /// Size of x86_64 `struct elf_prstatus`.
     static let prstatusSize = 336
+    /// Where x86_64 `pr_reg` ends: a note this long holds every register. The kernel's note is
+    /// `prstatusSize` bytes; pr_fpvalid and the padding after the registers are optional, as
+    /// libkdumpfile reads them (its own test dumps end at the registers).
+    static let prstatusRegistersEnd = 328
 
     /// Parses the notes in `offset ..< offset+size` of `reader`, appending them to `notes`.
     /// Notes are 4-byte aligned (name and descriptor each padded to 4). A note that runs past the
@@ -51,9 +55,10 @@ enum ElfNotes {
     }
 
     /// x86_64 `struct elf_prstatus`: pr_info (3 × int32), pr_cursig (int16, padded), pr_sigpend,
-    /// pr_sighold, pid/ppid/pgrp/sid (int32), four timevals, pr_reg (27 × u64) at 112, pr_fpvalid at 328.
+    /// pr_sighold, pid/ppid/pgrp/sid (int32), four timevals, pr_reg (27 × u64) at 112, pr_fpvalid at 328
+    /// (optional); nil when the note is too short for the registers.
     static func parsePRStatus(_ d: [UInt8], index: Int) -> PRStatus? {
-        guard d.count >= prstatusSize else { return nil }
+        guard d.count >= prstatusRegistersEnd else { return nil }
         let b = ByteBuffer(d, name: "NT_PRSTATUS")
         do {
             var p = PRStatus(index: index)
@@ -76,7 +81,7 @@ enum ElfNotes {
             for i in 0..<27 { words.append(try b.load(UInt64.self, at: UInt64(112 + 8 * i))) }
             guard let regs = X86Registers(words: words) else { return nil }
             p.registers = regs
-            p.fpvalid = try b.load(Int32.self, at: 328)
+            if d.count >= prstatusRegistersEnd + 4 { p.fpvalid = try b.load(Int32.self, at: 328) }
             return p
         } catch {
             return nil
