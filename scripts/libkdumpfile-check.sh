@@ -144,6 +144,29 @@ def layout(paths):
         lay["ram"] = {p for p in lay["pages"]
                       if first + p // 8 < len(data) and data[first + p // 8] >> (p % 8) & 1}
         return lay
+    sadump = b"sadump\0\0"
+    if data[:8] == sadump or data[4096:4104] == sadump:
+        # sadump (single partition or media backup): the dump header follows the partition
+        # header (and the media header); after it the sub-header, then the RAM bitmap, each
+        # pfn's bit the highest of its byte first.
+        media = data[:8] != sadump
+        block = 4096
+        for _ in range(2):
+            at = (2 if media else 1) * block
+            if at + 64 > len(data):
+                return lay
+            size = struct.unpack_from("<I", data, at + 40)[0]
+            if size == block or size not in (512, 1024, 2048, 4096, 8192, 16384, 32768, 65536):
+                break
+            block = size
+        subblocks, bitmapblocks = struct.unpack_from("<II", data, at + 48)
+        maxmapnr = struct.unpack_from("<I", data, at + 60)[0]
+        first = at + block + subblocks * block
+        lay["size"] = block
+        lay["pages"] = set(range(0, min(maxmapnr, 4096)))
+        lay["ram"] = {p for p in lay["pages"]
+                      if first + p // 8 < len(data) and data[first + p // 8] >> (7 - p % 8) & 1}
+        return lay
     if data[:4] == b"\x7fELF" and data[4] == 2:
         e = "<" if data[5] == 1 else ">"
         phoff, = struct.unpack_from(e + "Q", data, 32)

@@ -48,7 +48,9 @@ import TestSupport
         return out
     }
 
-    static let layouts: [SadumpWriter.Layout] = [.singlePartition, .mediaBackup, .diskSet(disks: 2), .diskSet(disks: 3)]
+    /// A set of one disk is what libkdumpfile's generator writes for its disk-set case.
+    static let layouts: [SadumpWriter.Layout] = [.singlePartition, .mediaBackup, .diskSet(disks: 1), .diskSet(disks: 2),
+                                                 .diskSet(disks: 3)]
 
     @Test(arguments: layouts)
     func everyPageReads(layout: SadumpWriter.Layout) throws {
@@ -78,6 +80,17 @@ import TestSupport
         #expect(s.crashTime == 1_735_787_045)          // 2025-01-02 03:04:05 UTC
         #expect(s.nrCPUs == 3)
         #expect(d.vmcoreinfo == nil)
+    }
+
+    /// A media backup's first medium is numbered 1; libkdumpfile's generator leaves 0 there.
+    /// A later medium alone is refused by name.
+    @Test func mediaNumbers() throws {
+        var files = Self.files(.mediaBackup)
+        files[0][48] = 0
+        #expect(try Self.open(files).maxMapnr == 1100)
+        files[0][48] = 2
+        #expect(throws: DumpError.self) { try Self.open(files) }
+        do { _ = try Self.open(files) } catch { #expect("\(error)".contains("medium 2 of a sadump media backup")) }
     }
 
     /// The used SMRAM states become the CPU states (the unused third entry is skipped).
@@ -207,7 +220,7 @@ import TestSupport
             (Self.patched(.diskSet(disks: 2), disk: 1, at: 152, TestWriter.le(UInt32(1))),
              "d2: bad header: set_disk_set = 1: d1 is disk 1 too; the same disk given twice?"),
             (Self.patched(.diskSet(disks: 2), disk: 0, at: 4096 + 4, TestWriter.le(UInt32(20))),
-             "d1: bad header: disk_num = 20: a disk set has 2 to 16 disks"),
+             "d1: bad header: disk_num = 20: a disk set has 1 to 16 disks"),
             (Self.patched(.diskSet(disks: 2), disk: 1, at: 160, TestWriter.le(UInt64(10))),
              "d2: bad header: used_device = 10: ends before the page data starts at 4096"),
             ([Self.files(.diskSet(disks: 2))[0]],

@@ -445,7 +445,9 @@ public final class SadumpFile: DumpFile {
                 throw bad("sadump_media_header.disk_set_id", SadumpPartitionHeader.uuidText(m.diskSetID),
                           "differs from the partition header's \(SadumpPartitionHeader.uuidText(part.diskSetID))")
             }
-            guard m.sequentialNumber == 1 else {
+            // The first medium is 1; libkdumpfile's generator writes 0 there (its reader does not
+            // look), which cannot be a later medium either.
+            guard m.sequentialNumber <= 1 else {
                 throw DumpError.unsupported(path: path, what: "medium \(m.sequentialNumber) of a sadump media backup; give the first")
             }
             mediaHeader = m
@@ -528,8 +530,9 @@ public final class SadumpFile: DumpFile {
                 throw bad("disk_set_header_size", headerBlocks, "must be 1 to 64 blocks")
             }
             let count = try reader.load(UInt32.self, at: block + 4, what: "sadump_disk_set_header")
-            guard count >= 2, count <= SadumpDiskSetHeader.maxDisks else {
-                throw bad("disk_num", count, "a disk set has 2 to \(SadumpDiskSetHeader.maxDisks) disks")
+            // One disk is a set too (libkdumpfile's generator writes one; its reader takes it).
+            guard count >= 1, count <= SadumpDiskSetHeader.maxDisks else {
+                throw bad("disk_num", count, "a disk set has 1 to \(SadumpDiskSetHeader.maxDisks) disks")
             }
             var volumes: [SadumpDiskSetHeader.Volume] = []
             for v in 0 ..< UInt64(count - 1) {
