@@ -15,7 +15,7 @@ let package = Package(
         .systemLibrary(name: "CDwarf", pkgConfig: "libdw",
                        providers: [.apt(["libdw-dev", "libelf-dev"])]),
         .systemLibrary(name: "CDecompress",
-                       providers: [.apt(["zlib1g-dev", "liblzo2-dev", "libsnappy-dev", "libzstd-dev"])]),
+                       providers: [.apt(["zlib1g-dev", "libdeflate-dev", "liblzo2-dev", "libsnappy-dev", "libzstd-dev"])]),
         // Zydis decodes x86-64 for `dis` (Debian ships no pkg-config file for it).
         .systemLibrary(name: "CDisassembler", providers: [.apt(["libzydis-dev"])]),
         // libedit's el_set/history are variadic; this small C target wraps what the REPL needs.

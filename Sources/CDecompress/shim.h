@@ -1,6 +1,7 @@
 #ifndef CRASHSH_CDECOMPRESS_SHIM_H
 #define CRASHSH_CDECOMPRESS_SHIM_H
 #include <zlib.h>
+#include <libdeflate.h>
 #include <lzo/lzo1x.h>
 #include <snappy-c.h>
 #include <zstd.h>

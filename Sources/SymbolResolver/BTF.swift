@@ -84,6 +84,15 @@ final class BTFTable {
     @inline(__always) func sizeOrType(_ id: Int) -> UInt32 { record(id).map { types.u32u($0 + 8) } ?? 0 }
     @inline(__always) func nameOffset(_ id: Int) -> Int { record(id).map { Int(types.u32u($0)) } ?? 0 }
 
+    /// True when `string(offset)` would be `key` (a non-empty key), compared in place.
+    func stringEquals(_ offset: Int, _ key: UnsafeRawBufferPointer) -> Bool {
+        if let base {
+            if offset < baseStringLength { return base.stringEquals(offset, key) }
+            return strings.cStringEquals(at: offset - baseStringLength, key)
+        }
+        return offset > 0 && strings.cStringEquals(at: offset, key)
+    }
+
     func string(_ offset: Int) -> String? {
         if let base {
             if offset < baseStringLength { return base.string(offset) }

@@ -61,6 +61,37 @@ struct Bytes: @unchecked Sendable {
         return UnsafeRawPointer(nul) - p
     }
 
+    /// `cStringLength(at:)` (0 where it is nil) and whether the string holds a '.', found
+    /// reading eight bytes at a time (a NUL or '.' in a word shows as a set high bit of its byte
+    /// in `(w - 0x01..) & ~w & 0x80..`; bits above the first true one may be false, which
+    /// neither the first NUL nor "a '.' before it" depends on).
+    @inline(__always) func cStringLengthAndDot(at offset: Int) -> (length: Int, dot: Bool) {
+        guard offset >= 0, offset < count else { return (0, false) }
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        let dots: UInt64 = 0x2e2e_2e2e_2e2e_2e2e
+        var at = offset
+        var dot = false
+        while at + 8 <= count {
+            let w = base.loadUnaligned(fromByteOffset: at, as: UInt64.self)
+            let zero = (w &- ones) & ~w & highs
+            let d = w ^ dots
+            let dotBits = (d &- ones) & ~d & highs
+            if zero != 0 {
+                let below = (zero & (0 &- zero)) &- 1   // the bits under the first NUL's
+                return (at - offset + zero.trailingZeroBitCount / 8, dot || dotBits & below != 0)
+            }
+            if dotBits != 0 { dot = true }
+            at += 8
+        }
+        while at < count {
+            let b = base.load(fromByteOffset: at, as: UInt8.self)
+            if b == 0 { return (at - offset, dot) }
+            if b == UInt8(ascii: ".") { dot = true }
+            at += 1
+        }
+        return (0, false)
+    }
+
     /// The NUL-terminated string at `offset` decoded as UTF-8 (invalid bytes repaired).
     func cString(at offset: Int) -> String? {
         guard let n = cStringLength(at: offset) else { return nil }

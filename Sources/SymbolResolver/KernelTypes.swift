@@ -358,6 +358,20 @@ public final class KernelTypes {
     public func resolved(_ id: TypeID) -> TypeID {
         var cur = id
         for _ in 0..<64 {
+            // A kernel BTF record's kind says whether it is a typedef or qualifier without
+            // decoding it (decoding task_struct builds all its members).
+            if let btf, cur.rawValue > 0, cur.rawValue < firstExtraID, Int(cur.rawValue) < btf.count {
+                switch btf.kind(Int(cur.rawValue)) {
+                case BTFTable.kindTypedef, BTFTable.kindVolatile, BTFTable.kindConst, BTFTable.kindRestrict:
+                    cur = TypeID(rawValue: btf.sizeOrType(Int(cur.rawValue)))
+                    continue
+                case BTFTable.kindStruct, BTFTable.kindUnion, BTFTable.kindInt, BTFTable.kindPtr, BTFTable.kindArray,
+                     BTFTable.kindEnum, BTFTable.kindEnum64, BTFTable.kindFwd, BTFTable.kindFloat:
+                    return cur
+                default:
+                    break
+                }
+            }
             switch type(cur) {
             case let .typedef(_, t), let .qualified(_, t): cur = t
             default: return cur
@@ -371,6 +385,11 @@ public final class KernelTypes {
         var cur = id
         var multiplier: UInt64 = 1
         for _ in 0..<64 {
+            // A kernel BTF struct or union records its size: no need to decode its members.
+            if let btf, cur.rawValue > 0, cur.rawValue < firstExtraID, Int(cur.rawValue) < btf.count,
+               btf.kind(Int(cur.rawValue)) == BTFTable.kindStruct || btf.kind(Int(cur.rawValue)) == BTFTable.kindUnion {
+                return UInt64(btf.sizeOrType(Int(cur.rawValue))).multipliedReportingOverflow(by: multiplier).partialValue
+            }
             switch type(cur) {
             case .void, .function, .forward: return nil
             case let .base(_, size, _): return size.multipliedReportingOverflow(by: multiplier).partialValue
@@ -487,7 +506,8 @@ public final class KernelTypes {
         var bitOffset: UInt64 = 0
         var bitSize: UInt32 = 0
         var lastName = ""
-        let typeName = name(of: id) ?? "type"
+        // For errors only (naming a struct decodes it).
+        var typeName: String { name(of: id) ?? "type" }
         for component in path.split(separator: ".", omittingEmptySubsequences: false) {
             // "name[2][3]": the member, then array indexes.
             var part = Substring(component)
@@ -526,9 +546,46 @@ public final class KernelTypes {
     /// will not the second time, and a corrupt .BTF can make anonymous members a cycle (or a DAG
     /// that is exponential to walk as a tree).
     private func findMember(_ name: String, in id: TypeID, depth: Int, searched: inout Set<TypeID>) -> (Member, UInt64)? {
-        guard depth < 32, searched.insert(resolved(id)).inserted, let c = composite(id) else { return nil }
+        let rid = resolved(id)
+        guard depth < 32, searched.insert(rid).inserted else { return nil }
+        if let btf, rid.rawValue > 0, rid.rawValue < firstExtraID, Int(rid.rawValue) < btf.count,
+           btf.kind(Int(rid.rawValue)) == BTFTable.kindStruct || btf.kind(Int(rid.rawValue)) == BTFTable.kindUnion {
+            return findBTFMember(name, in: btf, Int(rid.rawValue), depth: depth, searched: &searched)
+        }
+        guard let c = composite(id) else { return nil }
         for m in c.members where m.name == name { return (m, m.bitOffset) }
         for m in c.members where m.name == nil {
+            if let (inner, off) = findMember(name, in: m.type, depth: depth + 1, searched: &searched) {
+                return (inner, m.bitOffset &+ off)
+            }
+        }
+        return nil
+    }
+
+    /// `findMember` over a kernel BTF struct or union record, comparing member names in place
+    /// (the same order: named members first, then into anonymous ones), so that finding
+    /// `task_struct.pid` does not decode task_struct's hundreds of members.
+    private func findBTFMember(_ name: String, in btf: BTFTable, _ raw: Int, depth: Int,
+                               searched: inout Set<TypeID>) -> (Member, UInt64)? {
+        let n = btf.vlen(raw)
+        let bitfieldEncoding = btf.kindFlag(raw)
+        func member(_ i: Int) -> Member {
+            let off = btf.u32(raw, i * 12 + 8)
+            return Member(name: btf.string(Int(btf.u32(raw, i * 12))), type: TypeID(rawValue: btf.u32(raw, i * 12 + 4)),
+                          bitOffset: bitfieldEncoding ? UInt64(off & 0xff_ffff) : UInt64(off),
+                          bitSize: bitfieldEncoding ? off >> 24 : 0)
+        }
+        let named: Int? = name.withBytes { key in
+            guard key.count > 0 else { return nil }
+            for i in 0..<n where btf.stringEquals(Int(btf.u32(raw, i * 12)), key) { return i }
+            return nil
+        }
+        if let named {
+            let m = member(named)
+            return (m, m.bitOffset)
+        }
+        for i in 0..<n where btf.string(Int(btf.u32(raw, i * 12))) == nil {
+            let m = member(i)
             if let (inner, off) = findMember(name, in: m.type, depth: depth + 1, searched: &searched) {
                 return (inner, m.bitOffset &+ off)
             }

@@ -213,57 +213,66 @@ final class SymbolStore {
         let highest: UInt64 = values.max().map { $0 &+ 1 } ?? 0
         let end: UInt64 = address(named: "_end") ?? highest
         let perCPUEnd: UInt64? = address(named: "__per_cpu_start") == 0 ? address(named: "__per_cpu_end") : nil
-        var list: [RawSymbol] = []
-        list.reserveCapacity(n)
-        for i in 0..<n {
-            let letter = typeLetters[i]
-            let value = addresses[i]
-            let inImage = value >= start && value < end
-            let lower = letter | 0x20
-            var type: Int32
-            switch lower {
-            case UInt8(ascii: "t"), UInt8(ascii: "w"): type = STT_FUNC
-            case UInt8(ascii: "d"), UInt8(ascii: "b"), UInt8(ascii: "r"), UInt8(ascii: "v"): type = STT_OBJECT
-            default: type = STT_NOTYPE
-            }
-            let bind: Int32
-            if lower == UInt8(ascii: "w") || lower == UInt8(ascii: "v") { bind = STB_WEAK }
-            else if letter != lower { bind = STB_GLOBAL }
-            else { bind = STB_LOCAL }
-            var section: UInt32
-            switch lower {
-            case UInt8(ascii: "t"), UInt8(ascii: "w"): section = 1
-            case UInt8(ascii: "d"), UInt8(ascii: "v"): section = 2
-            case UInt8(ascii: "b"): section = 3
-            case UInt8(ascii: "r"): section = 4
-            default: section = UInt32(SHN_ABS)
-            }
-            // With absolute per-cpu kallsyms the kernel writes every per-cpu symbol as 'A'.
-            if !inImage, let perCPUEnd, value < perCPUEnd, section == 2 || section == 3 || lower == UInt8(ascii: "a") {
-                section = 5
-                if type == STT_NOTYPE { type = STT_OBJECT }
-            }
-            let info = UInt8(truncatingIfNeeded: bind << 4 | type)
-            list.append(RawSymbol(nameOffset: nameStarts[i], sectionIndex: section, info: info, letter: letter,
-                                  relocatable: inImage, value: value, size: 0))
-        }
-        // Sizes: the distance to the next higher address among the image's symbols, or among
-        // the per-cpu ones.
-        for group in [list.indices.filter { list[$0].relocatable }, list.indices.filter { list[$0].sectionIndex == 5 }] {
-            // kallsyms is written in address order: sort only a table that is not.
-            var sorted = group
-            if zip(group, group.dropFirst()).contains(where: { list[$0].value > list[$1].value }) {
-                sorted.sort { list[$0].value < list[$1].value }
-            }
-            var k = 0
-            while k < sorted.count {
-                var j = k
-                while j < sorted.count, list[sorted[j]].value == list[sorted[k]].value { j += 1 }
-                if j < sorted.count {
-                    let size = list[sorted[j]].value - list[sorted[k]].value
-                    for m in k..<j { list[sorted[m]].size = size }
+        var list = [RawSymbol](repeating: RawSymbol(nameOffset: 0, sectionIndex: 0, info: 0, letter: 0, relocatable: false,
+                                                    value: 0, size: 0), count: n)
+        list.withUnsafeMutableBufferPointer { l in
+            for i in 0..<n {
+                let letter = typeLetters[i]
+                let value = addresses[i]
+                let inImage = value >= start && value < end
+                let lower = letter | 0x20
+                var type: Int32
+                switch lower {
+                case UInt8(ascii: "t"), UInt8(ascii: "w"): type = STT_FUNC
+                case UInt8(ascii: "d"), UInt8(ascii: "b"), UInt8(ascii: "r"), UInt8(ascii: "v"): type = STT_OBJECT
+                default: type = STT_NOTYPE
                 }
-                k = j
+                let bind: Int32
+                if lower == UInt8(ascii: "w") || lower == UInt8(ascii: "v") { bind = STB_WEAK }
+                else if letter != lower { bind = STB_GLOBAL }
+                else { bind = STB_LOCAL }
+                var section: UInt32
+                switch lower {
+                case UInt8(ascii: "t"), UInt8(ascii: "w"): section = 1
+                case UInt8(ascii: "d"), UInt8(ascii: "v"): section = 2
+                case UInt8(ascii: "b"): section = 3
+                case UInt8(ascii: "r"): section = 4
+                default: section = UInt32(SHN_ABS)
+                }
+                // With absolute per-cpu kallsyms the kernel writes every per-cpu symbol as 'A'.
+                if !inImage, let perCPUEnd, value < perCPUEnd, section == 2 || section == 3 || lower == UInt8(ascii: "a") {
+                    section = 5
+                    if type == STT_NOTYPE { type = STT_OBJECT }
+                }
+                let info = UInt8(truncatingIfNeeded: bind << 4 | type)
+                l[i] = RawSymbol(nameOffset: nameStarts[i], sectionIndex: section, info: info, letter: letter,
+                                 relocatable: inImage, value: value, size: 0)
+            }
+            // Sizes: the distance to the next higher address among the image's symbols, or among
+            // the per-cpu ones.
+            var group: [Int] = []
+            group.reserveCapacity(n)
+            for perCPU in [false, true] {
+                group.removeAll(keepingCapacity: true)
+                for i in 0..<n where perCPU ? l[i].sectionIndex == 5 : l[i].relocatable { group.append(i) }
+                // kallsyms is written in address order: sort only a table that is not.
+                var ordered = true
+                for k in group.indices.dropFirst() where l[group[k - 1]].value > l[group[k]].value {
+                    ordered = false
+                    break
+                }
+                if !ordered { group.sort { l[$0].value < l[$1].value } }
+                var k = 0
+                while k < group.count {
+                    let value = l[group[k]].value
+                    var j = k
+                    while j < group.count, l[group[j]].value == value { j += 1 }
+                    if j < group.count {
+                        let size = l[group[j]].value - value
+                        for m in k..<j { l[group[m]].size = size }
+                    }
+                    k = j
+                }
             }
         }
         raw = list
@@ -295,27 +304,16 @@ final class SymbolStore {
         return UnsafeRawBufferPointer(start: n.baseAddress, count: crashDisplayLength(n))
     }
 
-    /// Entries whose displayed name is shorter than their .symtab name (gcc/clang clones), indexed
-    /// by the displayed name: a name lookup finds `foo.isra.0` when asked for `foo`, as crash does.
-    /// One pass over the names on first use (a few milliseconds).
-    private(set) lazy var clones: (entries: [Int], index: NameHashIndex) = {
-        var entries: [Int] = []
-        for i in raw.indices {
-            let n = nameBytes(i)
-            if crashDisplayLength(n) < n.count { entries.append(i) }
-        }
-        let index = NameHashIndex(count: entries.count) { displayBytes(entries[$0]) }
-        return (entries, index)
-    }()
-
-    /// Entries whose displayed name is `key` and whose .symtab name is longer.
+    /// Entries whose displayed name is `key` and whose .symtab name is longer (gcc/clang clones:
+    /// a name lookup finds `foo.isra.0` when asked for `foo`, as crash does), from the clone
+    /// index built with the name index.
     func cloneMatches(_ key: UnsafeRawBufferPointer) -> [Int] {
-        let c = clones
+        let c = nameIndex
         var out: [Int] = []
-        c.index.forEachMatch(key, equals: { j, k in
-            let d = displayBytes(c.entries[j])
+        c.clones.forEachMatch(key, equals: { j, k in
+            let d = displayBytes(c.cloneEntries[j])
             return d.count == k.count && (k.count == 0 || memcmp(d.baseAddress!, k.baseAddress!, k.count) == 0)
-        }) { out.append(c.entries[$0]) }
+        }) { out.append(c.cloneEntries[$0]) }
         return out
     }
 
@@ -346,11 +344,39 @@ final class SymbolStore {
     var addressScans = 0
     static let scansBeforeIndexing = 6
 
-    private var nameIndexStorage: NameHashIndex?
+    /// The name index over every entry, and the index of clones by displayed name (entries
+    /// whose displayed name is shorter than their .symtab name).
+    struct NameIndexes {
+        var names: NameHashIndex
+        var cloneEntries: [Int]
+        var clones: NameHashIndex
+    }
+    private var nameIndexStorage: NameIndexes?
     var hasNameIndex: Bool { nameIndexStorage != nil }
-    var nameIndex: NameHashIndex {
+    /// Built in one pass that finds each name's end and whether it has a '.' eight bytes at a
+    /// time (only names with a '.' can be clones).
+    var nameIndex: NameIndexes {
         if let nameIndexStorage { return nameIndexStorage }
-        let built = NameHashIndex(count: raw.count) { nameBytes($0) }
+        var lengths = [UInt32](repeating: 0, count: raw.count)
+        var cloneEntries: [Int] = []
+        let base = strtab.base
+        raw.withUnsafeBufferPointer { r in
+            lengths.withUnsafeMutableBufferPointer { l in
+                for i in r.indices {
+                    let off = Int(r[i].nameOffset)
+                    let (n, dot) = strtab.cStringLengthAndDot(at: off)
+                    l[i] = UInt32(truncatingIfNeeded: n)
+                    if dot, crashDisplayLength(UnsafeRawBufferPointer(start: base + off, count: n)) < n { cloneEntries.append(i) }
+                }
+            }
+        }
+        let names = lengths.withUnsafeBufferPointer { l in
+            raw.withUnsafeBufferPointer { r in
+                NameHashIndex(count: r.count) { UnsafeRawBufferPointer(start: base + Int(r[$0].nameOffset), count: Int(l[$0])) }
+            }
+        }
+        let clones = NameHashIndex(count: cloneEntries.count) { displayBytes(cloneEntries[$0]) }
+        let built = NameIndexes(names: names, cloneEntries: cloneEntries, clones: clones)
         nameIndexStorage = built
         return built
     }
@@ -365,7 +391,8 @@ final class SymbolStore {
         return built
     }
 
-    /// Entries called `key`, by a linear pass over .symtab.
+    /// Entries called `key` and the clones displayed as `key` (`key` then a clone marker), by a
+    /// linear pass over .symtab.
     func scanNames(_ key: UnsafeRawBufferPointer) -> [Int] {
         var out: [Int] = []
         guard let k = key.baseAddress, key.count > 0 else { return out }
@@ -376,7 +403,11 @@ final class SymbolStore {
             for i in r.indices {
                 let off = Int(r[i].nameOffset)
                 guard off < limit - key.count, base.load(fromByteOffset: off, as: UInt8.self) == first else { continue }
-                if memcmp(base + off, k, key.count) == 0, base.load(fromByteOffset: off + key.count, as: UInt8.self) == 0 {
+                guard memcmp(base + off, k, key.count) == 0 else { continue }
+                let after = base.load(fromByteOffset: off + key.count, as: UInt8.self)
+                if after == 0 {
+                    out.append(i)
+                } else if after == UInt8(ascii: "."), crashDisplayLength(nameBytes(i)) == key.count {
                     out.append(i)
                 }
             }
@@ -516,12 +547,12 @@ public struct SymbolTable {
             found = name.withBytes { s.scanNames($0) }
         } else {
             name.withBytes { key in
-                s.nameIndex.forEachMatch(key, equals: { i, k in s.strtab.cStringEquals(at: Int(s.raw[i].nameOffset), k) }) {
+                s.nameIndex.names.forEachMatch(key, equals: { i, k in s.strtab.cStringEquals(at: Int(s.raw[i].nameOffset), k) }) {
                     found.append($0)
                 }
             }
+            found += name.withBytes { s.cloneMatches($0) }
         }
-        found += name.withBytes { s.cloneMatches($0) }
         return found
     }
 

@@ -131,7 +131,11 @@ struct Crashsh: ParsableCommand {
             LineEditor(shell: shell).run()
             return
         }
-        if shell.anyFailed { throw ExitCode.failure }
+        // Every result is written (sinks flush per command). Ending the process here skips
+        // tearing down the session: freeing libdw's caches, the symbol indexes and the page
+        // buffers one by one costs more than some commands (tens of millions of instructions
+        // after `bt` with a vmlinux), and the kernel reclaims it all at once.
+        shell.endProcess()
     }
 }
 

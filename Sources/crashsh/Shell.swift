@@ -104,6 +104,12 @@ final class Shell {
 
     /// Standard output's reader is gone: end quietly, with the status the run had so far.
     func readerWentAway() -> Never {
+        endProcess()
+    }
+
+    /// Ends the process with the status the run had so far (1 when a command failed), without
+    /// releasing the session.
+    func endProcess() -> Never {
         exit(anyFailed ? 1 : 0)
     }
 
