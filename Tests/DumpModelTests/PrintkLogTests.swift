@@ -358,15 +358,16 @@ import Testing
     }
 
     @Test func namesResolveWhenStextAgrees() throws {
-        let table = try Kallsyms(space: space(Self.table(stext: Self.base)))
-        let found = try table.addresses(of: ["pid_max", "tick_nsec", "current_task", "absent"])
-        #expect(found == ["pid_max": Self.base + 0x10_0000, "tick_nsec": Self.base + 0x10_0010, "current_task": 0x1ac00])
+        let table = try KernelMemory(space: space(Self.table(stext: Self.base))).kallsymsFromVMCOREINFO()
+        let found = ["pid_max", "tick_nsec", "current_task", "absent"].map { table.address(of: $0) }
+        #expect(found == [Self.base + 0x10_0000, Self.base + 0x10_0010, 0x1ac00, nil])
+        #expect(table.name(2) == "pid_max_x" && table.typeLetters[2] == UInt8(ascii: "D"))
         #expect(try space(Self.table(stext: Self.base)).symbolAddressWithKallsyms("pid_max") == Self.base + 0x10_0000)
     }
 
     @Test func aTableThatDisagreesWithStextIsNotUsed() throws {
-        let table = try Kallsyms(space: space(Self.table(stext: Self.base + 0x1000)))
-        #expect(throws: DumpError.self) { try table.addresses(of: ["pid_max"]) }
+        let memory = KernelMemory(space: try space(Self.table(stext: Self.base + 0x1000)))
+        #expect(throws: DumpError.self) { try memory.kallsymsFromVMCOREINFO() }
         #expect(try space(Self.table(stext: Self.base + 0x1000)).symbolAddressWithKallsyms("pid_max") == nil)
     }
 }

@@ -31,6 +31,9 @@ struct MissingKernelDataTests {
         // The log needs no types.
         let log = try NoVmlinuxTests.crashsh("log", path)
         #expect(log.stdout == (try NoVmlinuxTests.reference("dump.kdump", "log.txt")))
+        // log -T needs jiffies_64 and tick_nsec: with no layout symbols, from VMCOREINFO's kallsyms.
+        let logT = try NoVmlinuxTests.crashsh("log -T", path)
+        #expect(logT.stdout == (try NoVmlinuxTests.reference("dump.kdump", "log_-T.txt")))
         // A type is one line, and the command fails.
         let type = try NoVmlinuxTests.crashsh("struct task_struct", path)
         #expect(type.exitCode != 0 && !type.killedBySignal)

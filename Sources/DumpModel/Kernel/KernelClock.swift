@@ -53,10 +53,9 @@ public struct KernelClock: Sendable, Equatable {
         let l = memory.layout
         var jiffiesAt = l.symbolAddress("jiffies_64") ?? l.symbolAddress("jiffies")
         var tickAt = l.symbolAddress("tick_nsec")
-        if jiffiesAt == nil || tickAt == nil, let table = try? Kallsyms(memory: memory),
-           let found = try? table.addresses(of: ["jiffies_64", "tick_nsec"]) {
-            jiffiesAt = jiffiesAt ?? found["jiffies_64"]
-            tickAt = tickAt ?? found["tick_nsec"]
+        if jiffiesAt == nil || tickAt == nil, let table = try? memory.kallsymsFromVMCOREINFO() {
+            jiffiesAt = jiffiesAt ?? table.address(of: "jiffies_64")
+            tickAt = tickAt ?? table.address(of: "tick_nsec")
         }
         guard let jiffiesAt else {
             throw DumpError.missing(what: "symbol jiffies_64 (needs the vmlinux, or kallsyms in VMCOREINFO)")
