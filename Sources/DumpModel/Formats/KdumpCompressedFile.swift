@@ -425,24 +425,10 @@ public final class KdumpCompressedFile: DumpFile {
     public func presentPages() -> AnySequence<UInt64> {
         AnySequence { () -> AnyIterator<UInt64> in
             let range = self.ownRange
-            var w: UInt64 = range.lowerBound / 64
-            var bits: UInt64 = 0
-            var loaded = false
-            return AnyIterator {
-                while true {
-                    if !loaded {
-                        guard w < self.bitmapWords, w * 64 < range.upperBound else { return nil }
-                        bits = self.bitmapWord(self.bitmap2, w) & self.ownMask(w)
-                        loaded = true
-                    }
-                    if bits != 0 {
-                        let b = UInt64(bits.trailingZeroBitCount)
-                        bits &= bits - 1
-                        return w * 64 + b
-                    }
-                    loaded = false
-                    w += 1
-                }
+            // Words up to the one holding the range's last pfn (ownMask clears the bits past it).
+            let end = min(self.bitmapWords, range.upperBound / 64 + (range.upperBound % 64 == 0 ? 0 : 1))
+            return PageBitmap.setBits(words: range.lowerBound / 64, to: end) { w in
+                self.bitmapWord(self.bitmap2, w) & self.ownMask(w)
             }
         }
     }

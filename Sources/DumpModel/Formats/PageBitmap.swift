@@ -123,3 +123,31 @@ final class PageBitmap {
         return index
     }
 }
+
+extension PageBitmap {
+    /// The pfns whose bit is set in `word(w)` for words `firstWord ..< endWord`, in order, each
+    /// word fetched only when the walk reaches it (a bitmap of millions of pages is never
+    /// expanded). `word` gives the already combined and masked bits of word `w`.
+    static func setBits(words firstWord: UInt64, to endWord: UInt64,
+                        _ word: @escaping (UInt64) -> UInt64) -> AnyIterator<UInt64> {
+        var w = firstWord
+        var bits: UInt64 = 0
+        var loaded = false
+        return AnyIterator {
+            while true {
+                if !loaded {
+                    guard w < endWord else { return nil }
+                    bits = word(w)
+                    loaded = true
+                }
+                if bits != 0 {
+                    let b = UInt64(bits.trailingZeroBitCount)
+                    bits &= bits - 1
+                    return w * 64 + b
+                }
+                loaded = false
+                w += 1
+            }
+        }
+    }
+}

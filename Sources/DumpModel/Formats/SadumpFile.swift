@@ -612,25 +612,7 @@ public final class SadumpFile: DumpFile {
 
     public func presentPages() -> AnySequence<UInt64> {
         AnySequence { () -> AnyIterator<UInt64> in
-            var w: UInt64 = 0
-            var bits: UInt64 = 0
-            var loaded = false
-            return AnyIterator {
-                while true {
-                    if !loaded {
-                        guard w < self.ram.wordCount else { return nil }
-                        bits = self.ram.word(w) & self.dumpable.word(w)
-                        loaded = true
-                    }
-                    if bits != 0 {
-                        let b = UInt64(bits.trailingZeroBitCount)
-                        bits &= bits - 1
-                        return w * 64 + b
-                    }
-                    loaded = false
-                    w += 1
-                }
-            }
+            PageBitmap.setBits(words: 0, to: self.ram.wordCount) { w in self.ram.word(w) & self.dumpable.word(w) }
         }
     }
 
