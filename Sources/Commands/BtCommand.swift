@@ -202,7 +202,9 @@ public enum BtCommand: CrashCommand {
                     .object([("kind", .string($0.label)), ("base", .address($0.base)), ("top", .address($0.top))])
                 })),
             ]
-            if frames.isEmpty, let r = trace.startRegisters {
+            // The registers, where the frames do not start from them: none was found, or (kdump's
+            // panic CPU) the trace starts at the call made after they were saved.
+            if frames.isEmpty || trace.startMethod == "later-call", let r = trace.startRegisters {
                 pairs.append(("registers", BtCommand.registersJSON(r)))
             }
             if options.exceptionSearch {

@@ -136,6 +136,8 @@ struct BtTests {
         #expect(frames.dropFirst().first?["unwinder"] as? String == "dwarf-cfi")
         #expect(frames[2]["symbol"] as? String == "panic" && frames[2]["offset"] as? Int == 317)
         #expect(r["start"] as? String == "later-call")
+        // The registers kdump saved in __crash_kexec, where crash_setup_regs is inlined.
+        #expect((r["registers"] as? [String: Any])?["rip"] as? String == "0xffffffffb076475a")
         let last = frames.last ?? [:]
         let exception = last["exception"] as? [String: Any] ?? [:]
         #expect(exception["user_mode"] as? Bool == true)
