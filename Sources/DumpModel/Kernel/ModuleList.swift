@@ -208,7 +208,7 @@ public struct ModuleListReader {
               let dataSize = layout.memberOffset("btf", "data_size") else {
             throw DumpError.missing(what: "the btf_modules list (struct btf_module, struct btf)")
         }
-        let sizeWidth = [1, 2, 4, 8].contains(layout.memberSize("btf", "data_size") ?? 4) ? (layout.memberSize("btf", "data_size") ?? 4) : 4
+        let sizeWidth = layout.memberSize("btf", "data_size").flatMap { [1, 2, 4, 8].contains($0) ? $0 : nil } ?? 4
         let walk = KernelLists(memory: memory, interrupted: interrupted).listHead(head, limit: max(0, maxModules))
         if case .interrupted = walk.stop { throw InterruptedByUser() }
         if case let .brokenLink(at, fault) = walk.stop, at == head { throw fault }
@@ -218,8 +218,7 @@ public struct ModuleListReader {
             guard let module = try? memory.load(UInt64.self, entry &+ UInt64(moduleField)),
                   let btf = try? memory.load(UInt64.self, entry &+ UInt64(btfField)), btf != 0,
                   let address = try? memory.load(UInt64.self, btf &+ UInt64(data)),
-                  let sizeBytes = try? read(btf &+ UInt64(dataSize), sizeWidth) else { continue }
-            let size = sizeBytes.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << UInt64(8 * $1.offset) }
+                  let size = try? memory.unsigned(btf &+ UInt64(dataSize), size: sizeWidth) else { continue }
             out.append(ModuleBTFLocation(module: module, data: address, size: size))
         }
         return out
