@@ -75,21 +75,14 @@ public final class KdumpCompressedFile: DumpFile {
     static let pageDescSize: UInt64 = 24
     static let signature: [UInt8] = Array("KDUMP   ".utf8)
 
-    private var bitmap2: UInt64 { bitmapOffset + bitmapLength / 2 }
-    /// The words of the 1st and 2nd bitmap: in place when the reader hands out a pointer to them
-    /// (a mapped file), else a copy made on first use (see `loadBitmaps`); nil until then.
-    private var firstBitmap: UnsafeRawPointer?
-    private var secondBitmap: UnsafeRawPointer?
-    /// The copy of both bitmaps, owned (nil when they are read in place or not copied yet).
-    private var bitmapCopy: UnsafeMutableRawBufferPointer?
-    /// Set once the copy was tried and could not be made: then words are fetched one by one.
-    private var bitmapCopyFailed = false
-    /// Largest copy made of the two bitmaps (bytes); past it words are fetched one at a time.
-    private let bitmapCopyLimit: UInt64
+    /// The 1st bitmap (the pfns that are RAM) and the 2nd (those whose page is in the dump), read
+    /// in place from a mapped file, else copied on first use (each at most half of
+    /// `bitmapCopyLimit`; past it words are fetched one at a time).
+    private let ramBitmap: PageBitmap
+    private let dumpedBitmap: PageBitmap
     /// The default `bitmapCopyLimit`: 2 x 128 MiB describe 8 TiB of 4 KiB pages; only a corrupt
     /// header asks for more.
     public static let defaultBitmapCopyLimit: UInt64 = 256 << 20
-    private var rankIndex: [UInt64]?
     /// `rank(splitRange.lowerBound)`, once computed.
     private var splitRankBase: UInt64?
     private let decoder = PageDecompressor()
@@ -107,7 +100,6 @@ public final class KdumpCompressedFile: DumpFile {
     public init(reader: any ByteReader, path: String? = nil,
                 bitmapCopyLimit: UInt64 = KdumpCompressedFile.defaultBitmapCopyLimit) throws {
         let path = path ?? reader.name
-        self.bitmapCopyLimit = bitmapCopyLimit
         self.path = path
         self.reader = reader
         format = reader is FlattenedFile ? .flattened : .kdumpCompressed
@@ -234,11 +226,11 @@ public final class KdumpCompressedFile: DumpFile {
         } else {
             vmcoreinfo = ElfNotes.vmcoreinfo(in: notes).map(VMCoreInfo.init(raw:))
         }
+        ramBitmap = PageBitmap(reader: reader, offset: bmOff, bitCount: maxMapnr, order: .lowestFirst,
+                               copyLimit: bitmapCopyLimit / 2)
+        dumpedBitmap = PageBitmap(reader: reader, offset: bmOff + bmLen / 2, bitCount: maxMapnr, order: .lowestFirst,
+                                  copyLimit: bitmapCopyLimit / 2)
         scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: Int(bs), alignment: 16)
-        if let p = reader.directPointer(at: bmOff, count: bmLen) {
-            firstBitmap = p
-            secondBitmap = p + Int(bmLen / 2)
-        }
     }
 
     /// What the header says this file is when it is not a little-endian 64-bit kdump file of an
@@ -288,106 +280,27 @@ public final class KdumpCompressedFile: DumpFile {
 
     deinit {
         scratch.deallocate()
-        bitmapCopy?.deallocate()
     }
 
     // MARK: bitmaps
 
-    /// 64 bits of a bitmap starting at pfn `word * 64` (little-endian, bit i = pfn word*64+i);
-    /// `word` < `bitmapWords`.
-    @inline(__always)
-    private func bitmapWord(_ bitmapStart: UInt64, _ word: UInt64) -> UInt64 {
-        if firstBitmap == nil && !bitmapCopyFailed { loadBitmaps() }
-        if let p = bitmapStart == bitmapOffset ? firstBitmap : secondBitmap {
-            return UInt64(littleEndian: p.loadUnaligned(fromByteOffset: Int(word * 8), as: UInt64.self))
-        }
-        return (try? reader.load(UInt64.self, at: bitmapStart + word * 8)) ?? 0
-    }
-
-    /// Copies the words of both bitmaps that hold pfns below `maxMapnr`, once, for a reader that
-    /// cannot point at them (a flattened file, where the bitmaps span several records and each
-    /// word would cost a record lookup). Their size was checked at open against the bitmap blocks,
-    /// which lie in the file: 4 MiB for a 64 GiB machine. Not done at open, which stays O(header).
-    private func loadBitmaps() {
-        let bytes = bitmapWords * 8
-        guard bytes * 2 <= bitmapCopyLimit else { bitmapCopyFailed = true; return }
-        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: Int(max(bytes * 2, 8)), alignment: 8)
-        guard let base = copy.baseAddress else { copy.deallocate(); bitmapCopyFailed = true; return }
-        do {
-            let half = Int(bytes)
-            try reader.fetch(from: bitmapOffset, into: UnsafeMutableRawBufferPointer(rebasing: copy[0 ..< half]),
-                             what: "1st bitmap")
-            try reader.fetch(from: bitmap2, into: UnsafeMutableRawBufferPointer(rebasing: copy[half ..< 2 * half]),
-                             what: "2nd bitmap")
-            bitmapCopy = copy
-            firstBitmap = UnsafeRawPointer(base)
-            secondBitmap = UnsafeRawPointer(base + half)
-        } catch {
-            copy.deallocate()
-            bitmapCopyFailed = true
-        }
-    }
-
-    @inline(__always)
-    private func bit(_ bitmapStart: UInt64, _ pfn: UInt64) -> Bool {
-        bitmapWord(bitmapStart, pfn >> 6) & (1 << (pfn & 63)) != 0
-    }
-
-    /// Words of one bitmap that hold pfns below `maxMapnr`.
-    private var bitmapWords: UInt64 { (maxMapnr + 63) / 64 }
-
-    /// Mask of the valid pfns in word `w` (the last word may be partial).
-    @inline(__always)
-    private func validMask(_ w: UInt64) -> UInt64 {
-        let first = w * 64
-        if maxMapnr >= first + 64 { return ~0 }
-        return maxMapnr > first ? (1 << (maxMapnr - first)) - 1 : 0
-    }
-
     /// The index of `pfn`'s page_desc: the set bits of the 2nd bitmap before it, counted from the
     /// start of the part's range in a split dump.
     private func pageDescIndex(_ pfn: UInt64) -> UInt64 {
-        guard let first = splitRange?.lowerBound, first > 0 else { return rank(pfn) }
-        let base = splitRankBase ?? rank(first)
+        guard let first = splitRange?.lowerBound, first > 0 else { return dumpedBitmap.rank(pfn) }
+        let base = splitRankBase ?? dumpedBitmap.rank(first)
         splitRankBase = base
-        return rank(pfn) &- base
-    }
-
-    /// Number of set bits of the 2nd bitmap before `pfn`.
-    private func rank(_ pfn: UInt64) -> UInt64 {
-        let index = rankIndex ?? buildRankIndex()
-        let superblock = pfn >> 9
-        var r = index[Int(superblock)]
-        var w = superblock * 8
-        let target = pfn >> 6
-        while w < target { r += UInt64(bitmapWord(bitmap2, w).nonzeroBitCount); w += 1 }
-        let below: UInt64 = (1 << (pfn & 63)) &- 1
-        return r + UInt64((bitmapWord(bitmap2, target) & below).nonzeroBitCount)
-    }
-
-    private func buildRankIndex() -> [UInt64] {
-        let words = bitmapWords
-        var index: [UInt64] = []
-        index.reserveCapacity(Int(words / 8) + 1)
-        var total: UInt64 = 0
-        var w: UInt64 = 0
-        while w < words {
-            if w & 7 == 0 { index.append(total) }
-            total += UInt64((bitmapWord(bitmap2, w) & validMask(w)).nonzeroBitCount)
-            w += 1
-        }
-        if w & 7 == 0 { index.append(total) }
-        rankIndex = index
-        return index
+        return dumpedBitmap.rank(pfn) &- base
     }
 
     /// The pfns this file has pages for: all below `maxMapnr`, or a split part's range.
     private var ownRange: Range<UInt64> { splitRange ?? 0 ..< maxMapnr }
 
-    /// Mask of the pfns of word `w` that are below `maxMapnr` and in `ownRange`.
+    /// Mask of the pfns of word `w` that are in `ownRange` (the bitmaps' words hold no bits past
+    /// `maxMapnr`).
     @inline(__always)
     private func ownMask(_ w: UInt64) -> UInt64 {
-        var mask = validMask(w)
+        var mask: UInt64 = ~0
         guard let r = splitRange else { return mask }
         let first = w * 64
         if r.lowerBound > first { mask &= r.lowerBound >= first + 64 ? 0 : ~((1 << (r.lowerBound - first)) - 1) }
@@ -400,7 +313,7 @@ public final class KdumpCompressedFile: DumpFile {
         var n: UInt64 = 0
         let r = ownRange
         guard !r.isEmpty else { return 0 }
-        for w in r.lowerBound / 64 ... (r.upperBound - 1) / 64 { n += UInt64((bitmapWord(bitmap2, w) & ownMask(w)).nonzeroBitCount) }
+        for w in r.lowerBound / 64 ... (r.upperBound - 1) / 64 { n += UInt64((dumpedBitmap.word(w) & ownMask(w)).nonzeroBitCount) }
         return n
     }
 
@@ -410,7 +323,7 @@ public final class KdumpCompressedFile: DumpFile {
         let r = ownRange
         guard !r.isEmpty else { return 0 }
         for w in r.lowerBound / 64 ... (r.upperBound - 1) / 64 {
-            n += UInt64((bitmapWord(bitmapOffset, w) & ~bitmapWord(bitmap2, w) & ownMask(w)).nonzeroBitCount)
+            n += UInt64((ramBitmap.word(w) & ~dumpedBitmap.word(w) & ownMask(w)).nonzeroBitCount)
         }
         return n
     }
@@ -418,17 +331,17 @@ public final class KdumpCompressedFile: DumpFile {
     /// A pfn outside a split part's range is `.notInDump` here: its page is in another part.
     public func pageState(pfn: UInt64) -> PageState {
         guard ownRange.contains(pfn) else { return .notInDump }
-        if bit(bitmap2, pfn) { return .present }
-        return bit(bitmapOffset, pfn) ? .excluded : .notInDump
+        if dumpedBitmap.contains(pfn) { return .present }
+        return ramBitmap.contains(pfn) ? .excluded : .notInDump
     }
 
     public func presentPages() -> AnySequence<UInt64> {
         AnySequence { () -> AnyIterator<UInt64> in
             let range = self.ownRange
             // Words up to the one holding the range's last pfn (ownMask clears the bits past it).
-            let end = min(self.bitmapWords, range.upperBound / 64 + (range.upperBound % 64 == 0 ? 0 : 1))
+            let end = min(self.dumpedBitmap.wordCount, range.upperBound / 64 + (range.upperBound % 64 == 0 ? 0 : 1))
             return PageBitmap.setBits(words: range.lowerBound / 64, to: end) { w in
-                self.bitmapWord(self.bitmap2, w) & self.ownMask(w)
+                self.dumpedBitmap.word(w) & self.ownMask(w)
             }
         }
     }
